@@ -1,0 +1,165 @@
+//! The command line, as clap derive types only. Nothing downstream reads these: `settings.rs`
+//! resolves them (with the config file and environment) into validated settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::collectors::files::FileFormat;
+use crate::output::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sspr",
+    version,
+    about = "Audit and reporting pipeline for Microsoft Entra ID self-service password reset"
+)]
+pub struct Cli {
+    /// Lake location: a path, file:// URL or az:// / abfss:// URL (default: config `lake`, else ./lake).
+    #[arg(long, global = true, env = "SSPR_LAKE")]
+    pub lake: Option<String>,
+    /// Config file (TOML).
+    #[arg(long, global = true, env = "SSPR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr, no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a lake from the bundled sample tenant and print the headline reports (no credentials).
+    Demo(DemoArgs),
+    /// Import export files or folders into the lake (format detected per file).
+    Import(ImportArgs),
+    /// Run a saved query by name, or ad-hoc SQL with --sql.
+    Query(QueryArgs),
+    /// List the saved queries.
+    Queries(QueriesArgs),
+    /// Inspect the lake.
+    Lake(LakeArgs),
+    /// Synthetic sample data.
+    Sample(SampleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the demo lake (default: a fresh temporary directory, kept and named).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Sample data folder (default: the repository's sample-data/).
+    #[arg(long)]
+    pub sample: Option<PathBuf>,
+    /// Time zone for day buckets.
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files or folders (folders are searched recursively for .json, .jsonl, .ndjson, .csv).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Force the input format instead of detecting it.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FileFormat,
+    /// Snapshot date for registration/user files (default: a YYYY-MM-DD in the path, else today).
+    #[arg(long)]
+    pub snapshot_date: Option<chrono::NaiveDate>,
+    /// Parser threads (default: number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Saved query name (see `sspr queries`).
+    #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+    pub name: Option<String>,
+    /// Ad-hoc read-only SQL instead of a saved query.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// Query parameter, repeatable: --param name=value.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Start of the window (RFC 3339, YYYY-MM-DD, -7d); sets parameter `from`.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the window (exclusive); sets parameter `to`.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// IANA time zone for day buckets and date parameters; sets parameter `tz`.
+    #[arg(long)]
+    pub tz: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Write the result to a file (required for --format parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Folder of .sql files that override or extend the embedded saved queries.
+    #[arg(long)]
+    pub queries_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueriesArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    #[arg(long)]
+    pub queries_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LakeArgs {
+    #[command(subcommand)]
+    pub command: LakeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Check every file against its table schema and the Power BI-safe Parquet profile.
+    Verify {
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Tables, partitions, rows and bytes.
+    Stats {
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    #[command(subcommand)]
+    pub command: SampleCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SampleCommand {
+    /// Generate a deterministic synthetic tenant in the real export formats, with ground truth.
+    Generate {
+        #[arg(long, default_value_t = 2000)]
+        users: usize,
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Last day of the generated window (default 2026-11-14, fixed so output is reproducible).
+        #[arg(long, default_value = "2026-11-14")]
+        end_date: chrono::NaiveDate,
+        /// SSPR sessions per 1,000 users per day.
+        #[arg(long, default_value_t = 20.0)]
+        session_rate: f64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}

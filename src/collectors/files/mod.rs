@@ -1,0 +1,371 @@
+//! Offline exports: Graph JSON responses (`directoryAudits`, `userRegistrationDetails`, `users`;
+//! single page, array of pages, or JSON lines), the diagnostic-settings archive (`PT1H.json`
+//! JSON lines under `insights-logs-auditlogs/…`), and Log Analytics `AuditLogs` exports (JSON
+//! lines with dynamic columns as JSON strings, or CSV).
+//!
+//! Pipeline per file: a [`scan::Splitter`] (or the CSV reader) cuts the file into units on one
+//! thread while worker threads parse bundles of units into Arrow rows; bundles are processed in
+//! order, so results are deterministic. Bad records go to the quarantine with file, line, byte
+//! offset and reason; a broken file stops only that file.
+
+pub mod flatten;
+pub mod lex;
+pub mod parse;
+pub mod record;
+pub mod scan;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+
+use chrono::NaiveDate;
+
+use crate::collectors::files::flatten::RowContext;
+use crate::collectors::files::parse::{BadRecord, Sink, route};
+use crate::collectors::files::record::RawObject;
+use crate::collectors::files::scan::{ScanError, Splitter, Unit};
+use crate::error::{Error, Result};
+use crate::store::TableWriter;
+use crate::store::quarantine::Quarantine;
+use crate::util::date32;
+
+/// Input formats `sspr import --format` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    /// Detect per file and per record.
+    Auto,
+    /// Graph `directoryAudits` responses (page, array of pages, JSON lines).
+    GraphAudit,
+    /// Graph `userRegistrationDetails` responses.
+    GraphRegistration,
+    /// Graph `users` responses.
+    GraphUsers,
+    /// Diagnostic-settings archive (`PT1H.json`, envelope + `properties`).
+    DiagnosticArchive,
+    /// Log Analytics `AuditLogs` export as JSON (lines or array).
+    LogAnalyticsJson,
+    /// Log Analytics `AuditLogs` export as CSV.
+    LogAnalyticsCsv,
+}
+
+/// File extensions picked up when a folder is imported.
+pub const EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv"];
+
+/// Units per bundle handed to the parser threads.
+const BUNDLE_UNITS: usize = 8192;
+const BUNDLE_BYTES: usize = 16 << 20;
+
+/// What happened to one input file.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub format: String,
+    pub pages: u64,
+    pub records: u64,
+    pub quarantined: u64,
+    pub complete: bool,
+    pub error: Option<String>,
+}
+
+/// The table writers a file import feeds.
+pub struct Writers {
+    pub audit: TableWriter,
+    pub registration: TableWriter,
+    pub users: TableWriter,
+}
+
+/// Lists the files under the given paths (folders recursively), sorted, de-duplicated.
+pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(p)
+                .into_iter()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .filter(|f| {
+                    f.extension()
+                        .and_then(|x| x.to_str())
+                        .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if p.is_file() {
+            files.push(p.clone());
+        } else {
+            missing.push(FileReport {
+                path: display(p),
+                error: Some("no such file or folder".into()),
+                ..Default::default()
+            });
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    (files, missing)
+}
+
+/// A path as written in the lake (forward slashes).
+pub fn display(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+/// The snapshot date of registration/user files: the flag, else the last `YYYY-MM-DD` in the
+/// path, else today (UTC).
+pub fn snapshot_date_for(path: &Path, forced: Option<NaiveDate>) -> NaiveDate {
+    if let Some(d) = forced {
+        return d;
+    }
+    let text = display(path);
+    let bytes = text.as_bytes();
+    let mut found = None;
+    for i in 0..bytes.len().saturating_sub(9) {
+        if let Some(s) = text.get(i..i + 10)
+            && let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        {
+            found = Some(d);
+        }
+    }
+    found.unwrap_or_else(|| chrono::Utc::now().date_naive())
+}
+
+fn is_csv(path: &Path, format: FileFormat) -> bool {
+    format == FileFormat::LogAnalyticsCsv
+        || (format == FileFormat::Auto
+            && path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("csv")))
+}
+
+/// Imports one file into the writers. Per-record problems go to the quarantine; a problem with
+/// the file itself (unreadable, truncated, not JSON) ends the file and is reported, keeping the
+/// rows read before it.
+pub fn import_file(
+    path: &Path,
+    format: FileFormat,
+    ctx: &RowContext<'_>,
+    threads: usize,
+    writers: &mut Writers,
+    quarantine: &mut Quarantine,
+) -> Result<FileReport> {
+    let name = display(path);
+    let csv = is_csv(path, format);
+    let mut report = FileReport {
+        path: name.clone(),
+        format: if csv { "csv".into() } else { "json".into() },
+        complete: true,
+        ..Default::default()
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut failure = None;
+    if csv {
+        import_csv(reader, format, ctx, threads, writers, quarantine, &mut report, &mut failure)?;
+    } else {
+        import_json(reader, format, ctx, threads, writers, quarantine, &mut report, &mut failure)?;
+    }
+    if let Some((line, offset, reason, raw)) = failure {
+        report.complete = false;
+        report.error = Some(reason.clone());
+        if !raw.is_empty() {
+            quarantine.add(&name, line, offset, &reason, &raw)?;
+            report.quarantined += 1;
+        }
+    }
+    Ok(report)
+}
+
+type Failure = Option<(u64, u64, String, Vec<u8>)>;
+
+#[allow(clippy::too_many_arguments)]
+fn import_json(
+    reader: impl std::io::Read + Send,
+    format: FileFormat,
+    ctx: &RowContext<'_>,
+    threads: usize,
+    writers: &mut Writers,
+    quarantine: &mut Quarantine,
+    report: &mut FileReport,
+    failure: &mut Failure,
+) -> Result<()> {
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = sync_channel::<std::result::Result<Vec<Unit>, ScanError>>(2);
+        scope.spawn(move || {
+            let mut bundle = Vec::new();
+            let mut bytes = 0;
+            for u in Splitter::new(reader) {
+                match u {
+                    Ok(u) => {
+                        bytes += u.bytes.len();
+                        bundle.push(u);
+                        if bundle.len() >= BUNDLE_UNITS || bytes >= BUNDLE_BYTES {
+                            if tx.send(Ok(std::mem::take(&mut bundle))).is_err() {
+                                return;
+                            }
+                            bytes = 0;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Ok(std::mem::take(&mut bundle)));
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(Ok(bundle));
+        });
+        for msg in rx {
+            match msg {
+                Ok(units) => {
+                    let sinks = parallel(&units, threads, |chunk, sink| {
+                        for u in chunk {
+                            parse::parse_unit(u, format, ctx, sink);
+                        }
+                    });
+                    drain(sinks, writers, quarantine, ctx.source_file, report)?;
+                }
+                Err(e) => {
+                    let (line, offset, raw) = match &e {
+                        ScanError::Truncated { line, offset, partial } => (*line, *offset, partial.clone()),
+                        ScanError::Unexpected { line, offset, .. } => (*line, *offset, Vec::new()),
+                        ScanError::Io(_) => (0, 0, Vec::new()),
+                    };
+                    *failure = Some((line, offset, e.to_string(), raw));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn import_csv(
+    reader: impl std::io::Read,
+    format: FileFormat,
+    ctx: &RowContext<'_>,
+    threads: usize,
+    writers: &mut Writers,
+    quarantine: &mut Quarantine,
+    report: &mut FileReport,
+    failure: &mut Failure,
+) -> Result<()> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let headers: Vec<String> = match rdr.headers() {
+        Ok(h) => h.iter().map(|s| s.trim_start_matches('\u{feff}').to_string()).collect(),
+        Err(e) => {
+            *failure = Some((1, 0, format!("CSV header cannot be read: {e}"), Vec::new()));
+            return Ok(());
+        }
+    };
+    let format = if format == FileFormat::Auto { FileFormat::LogAnalyticsCsv } else { format };
+    let mut bundle: Vec<csv::StringRecord> = Vec::with_capacity(BUNDLE_UNITS);
+    let mut records = rdr.records();
+    loop {
+        let next = records.next();
+        let end = next.is_none();
+        match next {
+            Some(Ok(r)) => bundle.push(r),
+            Some(Err(e)) => {
+                let (line, offset) = e.position().map(|p| (p.line(), p.byte())).unwrap_or((0, 0));
+                *failure = Some((line, offset, format!("CSV error: {e}"), Vec::new()));
+            }
+            None => {}
+        }
+        if bundle.len() >= BUNDLE_UNITS || end || failure.is_some() {
+            let sinks = parallel(&bundle, threads, |chunk, sink| {
+                for r in chunk {
+                    sink.records += 1;
+                    let pos = r.position().map(|p| (p.line(), p.byte())).unwrap_or((0, 0));
+                    if r.len() != headers.len() {
+                        sink.bad.push(BadRecord {
+                            line: pos.0,
+                            offset: pos.1,
+                            reason: format!(
+                                "row has {} cells, header has {} columns",
+                                r.len(),
+                                headers.len()
+                            ),
+                            raw: r.iter().collect::<Vec<_>>().join(",").into_bytes(),
+                        });
+                        continue;
+                    }
+                    let mut obj = RawObject::from_cells(&headers, r);
+                    if let Err(reason) = route(&mut obj, format, ctx, sink) {
+                        sink.bad.push(BadRecord {
+                            line: pos.0,
+                            offset: pos.1,
+                            reason,
+                            raw: r.iter().collect::<Vec<_>>().join(",").into_bytes(),
+                        });
+                    }
+                }
+            });
+            drain(sinks, writers, quarantine, ctx.source_file, report)?;
+            bundle.clear();
+        }
+        if end || failure.is_some() {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs `f` over contiguous chunks of `items` on up to `threads` threads; sinks come back in order.
+fn parallel<T: Sync>(items: &[T], threads: usize, f: impl Fn(&[T], &mut Sink) + Sync) -> Vec<Sink> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let n = threads.clamp(1, items.len());
+    let size = items.len().div_ceil(n);
+    if n == 1 {
+        let mut s = Sink::default();
+        f(items, &mut s);
+        return vec![s];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(size)
+            .map(|chunk| {
+                let f = &f;
+                scope.spawn(move || {
+                    let mut s = Sink::default();
+                    f(chunk, &mut s);
+                    s
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+fn drain(
+    sinks: Vec<Sink>,
+    writers: &mut Writers,
+    quarantine: &mut Quarantine,
+    file: &str,
+    report: &mut FileReport,
+) -> Result<()> {
+    for mut s in sinks {
+        report.records += s.records;
+        report.pages += s.pages;
+        if !s.audit.is_empty() {
+            writers.audit.push(s.audit.finish()?)?;
+        }
+        if !s.registration.is_empty() {
+            writers.registration.push(s.registration.finish()?)?;
+        }
+        if !s.users.is_empty() {
+            writers.users.push(s.users.finish()?)?;
+        }
+        for b in s.bad {
+            quarantine.add(file, b.line, b.offset, &b.reason, &b.raw)?;
+            report.quarantined += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The Date32 of a snapshot date.
+pub fn snapshot_value(d: NaiveDate) -> i32 {
+    date32(d)
+}

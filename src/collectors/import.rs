@@ -1,0 +1,140 @@
+//! `sspr import`: files and folders of exports into the lake, under the writer lock, with a
+//! quarantine for bad records and one ledger row per file.
+
+use std::path::PathBuf;
+
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::collectors::files::flatten::RowContext;
+use crate::collectors::files::{self, FileFormat, FileReport, Writers};
+use crate::collectors::ledger::{LedgerEntry, ledger_batch};
+use crate::error::Result;
+use crate::store::lake::{TableWriteSummary, write_batches};
+use crate::store::quarantine::Quarantine;
+use crate::store::schema::{AUDIT_EVENTS, INGEST_LEDGER, REGISTRATION_DETAILS, USERS};
+use crate::store::{Lake, TableWriter};
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub format: FileFormat,
+    /// Snapshot date for registration and user files (else taken from the path, else today).
+    pub snapshot_date: Option<NaiveDate>,
+    /// Parser threads (default: available cores).
+    pub threads: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            format: FileFormat::Auto,
+            snapshot_date: None,
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportSummary {
+    pub run_id: String,
+    pub files: Vec<FileReport>,
+    pub records: u64,
+    pub quarantined: u64,
+    pub rows_new: usize,
+    pub duplicates: usize,
+    pub partitions_published: usize,
+    pub quarantine_file: Option<String>,
+    #[serde(skip)]
+    pub tables: Vec<TableWriteSummary>,
+}
+
+impl ImportSummary {
+    /// Files that could not be read to the end.
+    pub fn incomplete_files(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| !f.complete)
+    }
+}
+
+/// Imports files and folders. A bad file is reported and skipped; the others still land.
+pub async fn import(
+    lake: &Lake,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Fn(&FileReport),
+) -> Result<ImportSummary> {
+    let lock = lake.lock().await?;
+    let run_id = crate::util::new_run_id();
+    let started = Utc::now();
+    let ingested_at = started.timestamp_micros();
+    let (found, missing) = files::discover(paths);
+    let mut summary = ImportSummary { run_id: run_id.clone(), files: missing, ..Default::default() };
+    let mut quarantine = Quarantine::new(&run_id)?;
+    let mut writers = Writers {
+        audit: TableWriter::new(lake, &AUDIT_EVENTS),
+        registration: TableWriter::new(lake, &REGISTRATION_DETAILS),
+        users: TableWriter::new(lake, &USERS),
+    };
+    for path in &found {
+        let name = files::display(path);
+        let snapshot = files::snapshot_date_for(path, opts.snapshot_date);
+        let ctx =
+            RowContext { source_file: &name, ingested_at, snapshot_date: files::snapshot_value(snapshot) };
+        let report =
+            match files::import_file(path, opts.format, &ctx, opts.threads, &mut writers, &mut quarantine) {
+                Ok(r) => r,
+                Err(e) => FileReport { path: name.clone(), error: Some(e.to_string()), ..Default::default() },
+            };
+        if let Some(e) = &report.error {
+            tracing::warn!(file = %report.path, error = %e, "File could not be read to the end.");
+        }
+        progress(&report);
+        summary.records += report.records;
+        summary.quarantined += report.quarantined;
+        summary.files.push(report);
+    }
+    for w in [writers.audit, writers.registration, writers.users] {
+        let t = w.finish().await?;
+        summary.rows_new += t.merge.rows_new;
+        summary.duplicates += t.merge.duplicates;
+        summary.partitions_published += t.partitions_published;
+        summary.tables.push(t);
+    }
+    summary.quarantine_file = quarantine.publish(&lake.root).await?;
+    let finished = Utc::now();
+    let mut entries: Vec<LedgerEntry> = summary
+        .files
+        .iter()
+        .map(|f| LedgerEntry {
+            run_id: run_id.clone(),
+            source: "file".into(),
+            item: f.path.clone(),
+            format: Some(f.format.clone()).filter(|s| !s.is_empty()),
+            pages: Some(f.pages as i64),
+            records: Some(f.records as i64),
+            quarantined: Some(f.quarantined as i64),
+            complete: f.complete,
+            error: f.error.clone(),
+            started_at: started,
+            finished_at: Some(finished),
+            ..Default::default()
+        })
+        .collect();
+    entries.push(LedgerEntry {
+        run_id: run_id.clone(),
+        source: "import".into(),
+        item: "run".into(),
+        records: Some(summary.records as i64),
+        rows_new: Some(summary.rows_new as i64),
+        duplicates: Some(summary.duplicates as i64),
+        quarantined: Some(summary.quarantined as i64),
+        complete: summary.files.iter().all(|f| f.complete),
+        started_at: started,
+        finished_at: Some(finished),
+        ..Default::default()
+    });
+    write_batches(lake, &INGEST_LEDGER, vec![ledger_batch(&entries)?]).await?;
+    lock.release().await?;
+    Ok(summary)
+}

@@ -1,0 +1,8 @@
+//! Collectors bring evidence into the lake as Arrow batches of the table schemas. `files/` reads
+//! offline exports; the live Graph and event-log collectors build on the same row builders,
+//! quarantine and ledger.
+
+pub mod files;
+pub mod import;
+pub mod ledger;
+pub mod rows;

@@ -1,0 +1,101 @@
+//! `sspr demo`: the first-run experience. Builds a lake from the bundled sample tenant in a
+//! directory it names, runs every saved query, and prints the headline reports.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::cli::DemoArgs;
+use crate::collectors::import::{ImportOptions, import};
+use crate::output::{OutputFormat, render};
+use crate::query::context::build_context;
+use crate::query::saved::{self, Registry};
+use crate::settings::{Settings, validate_tz};
+use crate::store::{Lake, verify};
+
+/// The reports printed, in order (the others run and are counted).
+pub const HEADLINE: &[&str] =
+    &["registration_coverage", "reset_success_daily", "reset_failures_by_reason", "error_codes"];
+
+/// Where the bundled sample lives: `--sample`, else `sample-data/` next to the crate, else `./sample-data`.
+pub fn sample_dir(arg: Option<&PathBuf>) -> PathBuf {
+    if let Some(p) = arg {
+        return p.clone();
+    }
+    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data"));
+    if built.is_dir() { built } else { PathBuf::from("sample-data") }
+}
+
+pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::Result<()> {
+    let tz = validate_tz(&args.tz)?;
+    let sample = sample_dir(args.sample.as_ref());
+    if !sample.is_dir() {
+        bail!("sample data not found at {} (give --sample DIR)", sample.display());
+    }
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => tempfile::Builder::new().prefix("sspr-demo-").tempdir()?.keep(),
+    };
+    let lake_dir = dir.join("lake");
+    let lake = Lake::open(&lake_dir.to_string_lossy())?;
+    eprintln!("Building a lake from {} in {}", sample.display(), lake_dir.display());
+
+    let files = crate::collectors::files::discover(std::slice::from_ref(&sample)).0;
+    let bar = crate::progress::bar(quiet, files.len() as u64, "import");
+    let summary = import(&lake, &[sample.clone()], &ImportOptions::default(), &|f| {
+        bar.inc(1);
+        bar.set_message(f.path.rsplit('/').next().unwrap_or_default().to_string());
+    })
+    .await
+    .context("importing the sample data")?;
+    bar.finish_and_clear();
+    eprint!("{}", super::import::render_summary(&summary));
+
+    let registry = Registry::load(settings.queries_dir.as_deref())?;
+    let ctx = build_context(&lake, &settings.query).await?;
+    let bar = crate::progress::bar(quiet, registry.queries.len() as u64, "reports");
+    let mut outputs = BTreeMap::new();
+    let mut failed = Vec::new();
+    for q in &registry.queries {
+        bar.set_message(q.name.clone());
+        let mut given = BTreeMap::new();
+        if q.params.iter().any(|p| p.name == "tz") {
+            given.insert("tz".to_string(), args.tz.clone());
+        }
+        match saved::run(&ctx, q, &given, &tz).await {
+            Ok(batches) => {
+                outputs.insert(q.name.clone(), (q.title.clone(), batches));
+            }
+            Err(e) => failed.push(format!("{}: {e}", q.name)),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    let mut out = String::new();
+    for name in HEADLINE {
+        if let Some((title, batches)) = outputs.get(*name) {
+            let schema = batches
+                .first()
+                .map(|b| b.schema())
+                .unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
+            out.push_str(&format!("\n== {title} ({name}) ==\n"));
+            out.push_str(&String::from_utf8_lossy(&render(batches, schema, OutputFormat::Table)?));
+        }
+    }
+    let report = verify::verify(&lake).await?;
+    out.push_str(&format!(
+        "\n{} saved queries ran; lake verify: {} files, {} problems.\nLake: {}\nTry: sspr query reset_success_daily --lake {} --format csv\n",
+        outputs.len(),
+        report.files_checked,
+        report.problems.len(),
+        lake_dir.display(),
+        lake_dir.display()
+    ));
+    super::stdout(out.as_bytes())?;
+    if !failed.is_empty() {
+        bail!("{} saved queries failed:\n{}", failed.len(), failed.join("\n"));
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! # sspr-analytics
+//!
+//! An audit and reporting pipeline for Microsoft Entra ID self-service password reset (SSPR).
+//! Collectors bring Entra audit events, registration details and Windows event logs into one
+//! Hive-partitioned Parquet lake (Power BI-safe); DataFusion SQL turns it into reports.
+//!
+//! Layers talk only through Arrow `RecordBatch`es, the table schemas in [`store::schema`] and the
+//! lake on disk: `cli → settings → commands → {collectors, store, query}`.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod collectors;
+pub mod commands;
+pub mod error;
+pub mod output;
+pub mod progress;
+pub mod query;
+pub mod sample;
+pub mod settings;
+pub mod store;
+pub mod util;
+
+pub use error::{Error, Result};

@@ -1,0 +1,183 @@
+//! The ONE place a DataFusion `SessionContext` is built: UTC session time zone, a bounded memory
+//! pool that spills to disk, every lake table registered with its declared schema and partition
+//! column, the reference tables from `queries/reference/`, the views from `queries/views/`, and
+//! the few functions our SQL needs that are not portable (see `queries/README.md`).
+
+use std::sync::Arc;
+
+use chrono::{Datelike, TimeZone};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Date32Builder, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
+
+use crate::error::{Error, Result};
+use crate::store::Lake;
+use crate::store::schema::ALL_TABLES;
+
+/// Reference tables shipped in the binary: (table name, CSV text).
+pub const REFERENCE_TABLES: &[(&str, &str)] = &[
+    ("sspr_steps", include_str!("../../queries/reference/sspr_steps.csv")),
+    ("error_codes", include_str!("../../queries/reference/error_codes.csv")),
+    ("activities", include_str!("../../queries/reference/activities.csv")),
+    ("client_types", include_str!("../../queries/reference/client_types.csv")),
+];
+
+/// Views every context defines, in dependency order: (name, `CREATE VIEW` text).
+pub const VIEWS: &[(&str, &str)] =
+    &[("sspr_step_events", include_str!("../../queries/views/sspr_step_events.sql"))];
+
+/// Knobs of the query engine (from settings).
+#[derive(Debug, Clone)]
+pub struct QueryConfig {
+    /// Memory the engine may use before spilling (bytes).
+    pub memory_limit: usize,
+    pub target_partitions: usize,
+    pub batch_size: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit: 2 << 30,
+            target_partitions: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            batch_size: 8192,
+        }
+    }
+}
+
+/// Builds the session over a lake.
+pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionContext> {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(cfg.target_partitions)
+        .with_batch_size(cfg.batch_size);
+    config.options_mut().execution.time_zone = Some("UTC".to_string());
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(cfg.memory_limit)))
+        .build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    if lake.root.local.is_none() {
+        // Local lakes use DataFusion's own file:// store (ours is rooted at the lake directory,
+        // which would double the path); remote ones register the store the lake was opened with.
+        ctx.register_object_store(&lake.root.url, lake.root.store.clone());
+    }
+    for table in ALL_TABLES {
+        let url = ListingTableUrl::parse(lake.root.table_url(table))?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![(table.partition_col.to_string(), DataType::Date32)]);
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(table.file_schema_without_partition());
+        let provider = ListingTable::try_new(config)?;
+        ctx.register_table(table.name, Arc::new(provider))?;
+    }
+    for (name, csv) in REFERENCE_TABLES {
+        let batch = reference_batch(name, csv)?;
+        let mem = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        ctx.register_table(*name, Arc::new(mem))?;
+    }
+    ctx.register_udf(local_date_udf());
+    for (name, sql) in VIEWS {
+        ctx.sql(sql)
+            .await
+            .map_err(|e| Error::Query { query: format!("view {name}"), message: e.to_string() })?;
+    }
+    Ok(ctx)
+}
+
+/// Parses a reference CSV: text columns, and `*_order` columns as INT.
+pub fn reference_batch(name: &str, csv_text: &str) -> Result<RecordBatch> {
+    let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+    let bad = |m: String| Error::Table { table: name.to_string(), message: m };
+    let headers: Vec<String> =
+        rdr.headers().map_err(|e| bad(e.to_string()))?.iter().map(str::to_string).collect();
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
+    for (i, r) in rdr.records().enumerate() {
+        let r = r.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
+        if r.len() != headers.len() {
+            return Err(bad(format!("row {} has {} cells, expected {}", i + 2, r.len(), headers.len())));
+        }
+        for (c, v) in r.iter().enumerate() {
+            cols[c].push(v.to_string());
+        }
+    }
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (h, values) in headers.iter().zip(cols) {
+        if h.ends_with("_order") {
+            let ints = values
+                .iter()
+                .map(|v| v.parse::<i32>().map_err(|_| bad(format!("column {h}: {v:?} is not a number"))))
+                .collect::<Result<Vec<_>>>()?;
+            fields.push(Field::new(h, DataType::Int32, false));
+            arrays.push(Arc::new(Int32Array::from(ints)));
+        } else {
+            fields.push(Field::new(h, DataType::Utf8, true));
+            let opt: Vec<Option<String>> =
+                values.into_iter().map(|v| Some(v).filter(|v| !v.is_empty())).collect();
+            arrays.push(Arc::new(StringArray::from(opt)));
+        }
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+/// `local_date(ts, tz)`: the calendar date of a UTC instant in an IANA time zone (DST-safe).
+/// DataFusion-only; Spark's equivalent is `to_date(from_utc_timestamp(ts, tz))`.
+pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
+    create_udf(
+        "local_date",
+        vec![DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), DataType::Utf8],
+        DataType::Date32,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let tz_name = match &args[1] {
+                ColumnarValue::Scalar(
+                    ScalarValue::Utf8(Some(s))
+                    | ScalarValue::Utf8View(Some(s))
+                    | ScalarValue::LargeUtf8(Some(s)),
+                ) => s.clone(),
+                _ => {
+                    return datafusion::common::exec_err!(
+                        "local_date: the time zone must be a constant string"
+                    );
+                }
+            };
+            let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
+                datafusion::error::DataFusionError::Execution(format!("unknown time zone {tz_name:?}"))
+            })?;
+            let convert = |micros: i64| -> Option<i32> {
+                let utc = chrono::Utc.timestamp_micros(micros).single()?;
+                let local = utc.with_timezone(&tz).date_naive();
+                Some(local.num_days_from_ce() - 719_163)
+            };
+            match &args[0] {
+                ColumnarValue::Array(a) => {
+                    let ts = a.as_any().downcast_ref::<TimestampMicrosecondArray>().ok_or_else(|| {
+                        datafusion::error::DataFusionError::Execution("local_date expects a timestamp".into())
+                    })?;
+                    let mut b = Date32Builder::with_capacity(ts.len());
+                    for v in ts.iter() {
+                        b.append_option(v.and_then(convert));
+                    }
+                    Ok(ColumnarValue::Array(Arc::new(b.finish())))
+                }
+                ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
+                    Ok(ColumnarValue::Scalar(ScalarValue::Date32(v.and_then(convert))))
+                }
+                other => {
+                    datafusion::common::exec_err!("local_date expects a timestamp, got {}", other.data_type())
+                }
+            }
+        }),
+    )
+}

@@ -1,0 +1,4 @@
+//! The query layer: the one `SessionContext` builder and the saved-query registry.
+
+pub mod context;
+pub mod saved;

@@ -1,0 +1,389 @@
+//! Saved queries: `queries/*.sql` embedded in the binary (or read from `--queries-dir`), each with
+//! a header giving its name, title, description, typed parameters and an optional chart hint.
+//!
+//! ```sql
+//! -- name: reset_success_daily
+//! -- title: Reset success per day
+//! -- description: SSPR sessions (correlation ids) started and succeeded per local day.
+//! -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, tz:string=UTC
+//! -- chart: line x=day y=success_rate_pct
+//! SELECT … WHERE started_at >= $from AND started_at < $to …
+//! ```
+//!
+//! Parameters are bound as DataFusion placeholders (`$name`), never spliced into the text, and
+//! queries run with DDL, DML and statements disallowed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+macro_rules! include_query {
+    ($name:literal) => {
+        ($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/queries/", $name, ".sql")))
+    };
+}
+
+/// Every saved query shipped in the binary.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    include_query!("registration_coverage"),
+    include_query!("reset_success_daily"),
+    include_query!("reset_failures_by_reason"),
+    include_query!("error_codes"),
+];
+
+/// Parameter types a header may declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Date,
+    Timestamp,
+}
+
+/// One declared parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParamSpec {
+    pub name: String,
+    pub ty: ParamType,
+    pub default: Option<String>,
+}
+
+/// A parsed saved query.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedQuery {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub params: Vec<ParamSpec>,
+    pub chart: Option<String>,
+    #[serde(skip)]
+    pub sql: String,
+}
+
+impl SavedQuery {
+    /// Parses the header and body of a query file.
+    pub fn parse(origin: &str, text: &str) -> Result<Self> {
+        let bad = |m: String| Error::Query { query: origin.to_string(), message: m };
+        let mut fields: BTreeMap<String, String> = BTreeMap::new();
+        let mut last: Option<String> = None;
+        for line in text.lines() {
+            let Some(rest) = line.trim_start().strip_prefix("--") else {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                break;
+            };
+            let rest = rest.trim();
+            match rest.split_once(':') {
+                Some((k, v)) if !k.contains(' ') && !k.is_empty() => {
+                    fields.insert(k.to_string(), v.trim().to_string());
+                    last = Some(k.to_string());
+                }
+                _ => {
+                    // Continuation line of the previous field (long descriptions).
+                    if let Some(k) = &last
+                        && let Some(v) = fields.get_mut(k)
+                    {
+                        v.push(' ');
+                        v.push_str(rest);
+                    }
+                }
+            }
+        }
+        let name = fields.remove("name").ok_or_else(|| bad("header has no `-- name:`".into()))?;
+        let title = fields.remove("title").ok_or_else(|| bad("header has no `-- title:`".into()))?;
+        let params = parse_params(fields.get("params").map(String::as_str).unwrap_or(""))
+            .map_err(|m| bad(format!("-- params: {m}")))?;
+        Ok(Self {
+            name,
+            title,
+            description: fields.remove("description").unwrap_or_default(),
+            params,
+            chart: fields.remove("chart"),
+            sql: text.to_string(),
+        })
+    }
+
+    /// Resolves the given values (and defaults) into placeholder values, checking names and types.
+    pub fn bind(
+        &self,
+        given: &BTreeMap<String, String>,
+        tz: &chrono_tz::Tz,
+    ) -> Result<HashMap<String, ScalarValue>> {
+        for k in given.keys() {
+            if !self.params.iter().any(|p| &p.name == k) {
+                let known: Vec<_> = self.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(Error::Parameter {
+                    name: k.clone(),
+                    message: format!(
+                        "query {} has no such parameter (it takes: {})",
+                        self.name,
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                });
+            }
+        }
+        let mut out = HashMap::new();
+        for p in &self.params {
+            let text = given.get(&p.name).or(p.default.as_ref()).ok_or_else(|| Error::Parameter {
+                name: p.name.clone(),
+                message: format!("query {} needs a value (--param {}=…)", self.name, p.name),
+            })?;
+            let value = parse_value(p.ty, text, tz, Utc::now())
+                .map_err(|m| Error::Parameter { name: p.name.clone(), message: m })?;
+            out.insert(p.name.clone(), value);
+        }
+        Ok(out)
+    }
+}
+
+fn parse_params(text: &str) -> std::result::Result<Vec<ParamSpec>, String> {
+    let mut out = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (decl, default) = match item.split_once('=') {
+            Some((d, v)) => (d.trim(), Some(v.trim().to_string())),
+            None => (item, None),
+        };
+        let (name, ty) =
+            decl.split_once(':').ok_or_else(|| format!("{item:?} must be name:type[=default]"))?;
+        let ty = match ty.trim() {
+            "string" => ParamType::String,
+            "int" => ParamType::Int,
+            "float" => ParamType::Float,
+            "bool" => ParamType::Bool,
+            "date" => ParamType::Date,
+            "timestamp" => ParamType::Timestamp,
+            other => {
+                return Err(format!("unknown type {other:?} (string, int, float, bool, date, timestamp)"));
+            }
+        };
+        out.push(ParamSpec { name: name.trim().to_string(), ty, default });
+    }
+    Ok(out)
+}
+
+/// Parses a parameter value. Timestamps accept RFC 3339, a date (midnight in `tz`), `now`, and
+/// relative forms `-7d`, `-12h`, `-30m` (from now).
+pub fn parse_value(
+    ty: ParamType,
+    text: &str,
+    tz: &chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> std::result::Result<ScalarValue, String> {
+    let t = text.trim();
+    match ty {
+        ParamType::String => Ok(ScalarValue::Utf8(Some(t.to_string()))),
+        ParamType::Int => t
+            .parse::<i64>()
+            .map(|v| ScalarValue::Int64(Some(v)))
+            .map_err(|_| format!("{t:?} is not an integer")),
+        ParamType::Float => t
+            .parse::<f64>()
+            .map(|v| ScalarValue::Float64(Some(v)))
+            .map_err(|_| format!("{t:?} is not a number")),
+        ParamType::Bool => match t.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(ScalarValue::Boolean(Some(true))),
+            "false" | "no" | "0" => Ok(ScalarValue::Boolean(Some(false))),
+            _ => Err(format!("{t:?} is not true or false")),
+        },
+        ParamType::Date => parse_date(t, tz, now).map(|d| ScalarValue::Date32(Some(crate::util::date32(d)))),
+        ParamType::Timestamp => parse_instant_param(t, tz, now)
+            .map(|i| ScalarValue::TimestampMicrosecond(Some(i.timestamp_micros()), Some("UTC".into()))),
+    }
+}
+
+fn parse_relative(t: &str) -> Option<Duration> {
+    let body = t.strip_prefix('-')?;
+    let (num, unit) = body.split_at(body.len().checked_sub(1)?);
+    let n: i64 = num.parse().ok()?;
+    match unit {
+        "d" => Some(Duration::days(n)),
+        "h" => Some(Duration::hours(n)),
+        "m" => Some(Duration::minutes(n)),
+        "w" => Some(Duration::weeks(n)),
+        _ => None,
+    }
+}
+
+fn parse_date(t: &str, tz: &chrono_tz::Tz, now: DateTime<Utc>) -> std::result::Result<NaiveDate, String> {
+    if t == "today" {
+        return Ok(now.with_timezone(tz).date_naive());
+    }
+    if let Some(d) = parse_relative(t) {
+        return Ok((now - d).with_timezone(tz).date_naive());
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map_err(|_| format!("{t:?} is not a date (YYYY-MM-DD, today, -7d)"))
+}
+
+fn parse_instant_param(
+    t: &str,
+    tz: &chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> std::result::Result<DateTime<Utc>, String> {
+    if t == "now" {
+        return Ok(now);
+    }
+    if let Some(d) = parse_relative(t) {
+        return Ok(now - d);
+    }
+    if let Some(i) = crate::util::parse_instant(t) {
+        return Ok(i);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        let midnight = d.and_hms_opt(0, 0, 0).expect("valid midnight");
+        // A local midnight that does not exist (DST gap) moves to the first instant after it.
+        let local = tz
+            .from_local_datetime(&midnight)
+            .earliest()
+            .or_else(|| tz.from_local_datetime(&(midnight + Duration::hours(1))).earliest())
+            .ok_or_else(|| format!("{t:?} has no midnight in {tz}"))?;
+        return Ok(local.with_timezone(&Utc));
+    }
+    Err(format!("{t:?} is not a date-time (RFC 3339, YYYY-MM-DD, now, -7d, -12h)"))
+}
+
+/// The catalogue of saved queries: embedded ones, overridden or extended by a folder.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    pub queries: Vec<SavedQuery>,
+}
+
+impl Registry {
+    /// The embedded queries, then every `*.sql` of `dir` (same name replaces).
+    pub fn load(dir: Option<&Path>) -> Result<Self> {
+        let mut queries = Vec::new();
+        for (origin, text) in EMBEDDED {
+            queries.push(SavedQuery::parse(origin, text)?);
+        }
+        if let Some(dir) = dir {
+            let mut files: Vec<_> = std::fs::read_dir(dir)
+                .map_err(|e| Error::io(dir, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .collect();
+            files.sort();
+            for f in files {
+                let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+                let q = SavedQuery::parse(&f.display().to_string(), &text)?;
+                queries.retain(|x| x.name != q.name);
+                queries.push(q);
+            }
+        }
+        queries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Self { queries })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&SavedQuery> {
+        self.queries.iter().find(|q| q.name == name).ok_or_else(|| Error::Query {
+            query: name.to_string(),
+            message: format!(
+                "no saved query of that name (known: {})",
+                self.queries.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+}
+
+/// Options that keep user SQL read-only.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+
+/// Plans `sql` read-only and binds placeholder values.
+pub async fn plan(
+    ctx: &SessionContext,
+    origin: &str,
+    sql: &str,
+    params: HashMap<String, ScalarValue>,
+) -> Result<DataFrame> {
+    let wrap = |e: datafusion::error::DataFusionError| Error::Query {
+        query: origin.to_string(),
+        message: e.to_string(),
+    };
+    let df = ctx.sql_with_options(sql, read_only()).await.map_err(wrap)?;
+    if params.is_empty() {
+        return Ok(df);
+    }
+    df.with_param_values(params).map_err(wrap)
+}
+
+/// Runs a saved query with the given parameter values.
+pub async fn run(
+    ctx: &SessionContext,
+    q: &SavedQuery,
+    given: &BTreeMap<String, String>,
+    tz: &chrono_tz::Tz,
+) -> Result<Vec<RecordBatch>> {
+    let params = q.bind(given, tz)?;
+    let df = plan(ctx, &q.name, &q.sql, params).await?;
+    df.collect().await.map_err(|e| Error::Query { query: q.name.clone(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_query_has_a_valid_header() {
+        let r = Registry::load(None).unwrap();
+        assert_eq!(r.queries.len(), EMBEDDED.len());
+        for q in &r.queries {
+            assert!(!q.title.is_empty() && !q.description.is_empty(), "{}", q.name);
+        }
+    }
+
+    #[test]
+    fn parameters_are_typed_and_checked() {
+        let q = SavedQuery::parse(
+            "t",
+            "-- name: t\n-- title: T\n-- params: from:timestamp=-7d, n:int=3\nSELECT 1",
+        )
+        .unwrap();
+        let tz: chrono_tz::Tz = "Europe/Brussels".parse().unwrap();
+        let mut given = BTreeMap::new();
+        given.insert("n".to_string(), "x".to_string());
+        let e = q.bind(&given, &tz).unwrap_err().to_string();
+        assert!(e.contains("parameter n") && e.contains("not an integer"), "{e}");
+        given.clear();
+        given.insert("bogus".into(), "1".into());
+        assert!(q.bind(&given, &tz).unwrap_err().to_string().contains("no such parameter"));
+    }
+
+    #[test]
+    fn dates_are_local_midnight_across_dst() {
+        let tz: chrono_tz::Tz = "Europe/Brussels".parse().unwrap();
+        let now = Utc::now();
+        let ScalarValue::TimestampMicrosecond(Some(summer), _) =
+            parse_value(ParamType::Timestamp, "2026-07-01", &tz, now).unwrap()
+        else {
+            panic!()
+        };
+        let ScalarValue::TimestampMicrosecond(Some(winter), _) =
+            parse_value(ParamType::Timestamp, "2026-12-01", &tz, now).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            DateTime::from_timestamp_micros(summer).unwrap().to_rfc3339(),
+            "2026-06-30T22:00:00+00:00"
+        );
+        assert_eq!(
+            DateTime::from_timestamp_micros(winter).unwrap().to_rfc3339(),
+            "2026-11-30T23:00:00+00:00"
+        );
+        assert!(parse_value(ParamType::Timestamp, "soon", &tz, now).is_err());
+    }
+}

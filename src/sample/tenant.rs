@@ -1,0 +1,461 @@
+//! The synthetic tenant: users, registration state and the SSPR sessions they run, following
+//! reference/entra-audit.md §2 (activity names, resultReason strings, correlation, where IP and
+//! user agent live). Everything is drawn from one seeded [`Rng`], so the same parameters always
+//! give the same tenant.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde_json::{Value, json};
+
+use crate::sample::rng::Rng;
+
+pub const SSPR_SERVICE: &str = "Self-service Password Management";
+pub const FLOW: &str = "Self-service password reset flow activity progress";
+pub const RESET: &str = "Reset password (self-service)";
+pub const AUTH_METHODS: &str = "Authentication Methods";
+const DEPARTMENTS: &[&str] =
+    &["Finance", "Sales", "Engineering", "HR", "Operations", "Legal", "Support", "Marketing"];
+const FIRST: &[&str] = &[
+    "Alex", "Sam", "Robin", "Kim", "Noor", "Jan", "Lea", "Omar", "Mia", "Yuki", "Ana", "Tom", "Eva", "Ravi",
+    "Ines", "Luca",
+];
+const LAST: &[&str] = &[
+    "Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "De Smet",
+    "Dubois", "Lambert",
+];
+
+/// Generator parameters.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantParams {
+    pub users: usize,
+    pub days: u32,
+    pub seed: u64,
+    pub end_date: NaiveDate,
+    /// Sessions per 1,000 users per day.
+    pub session_rate: f64,
+}
+
+/// One directory user with registration state.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub upn: String,
+    pub display_name: String,
+    pub user_type: &'static str,
+    pub is_admin: bool,
+    pub department: &'static str,
+    pub account_enabled: bool,
+    pub created: DateTime<Utc>,
+    pub synced: bool,
+    pub sspr_enabled: bool,
+    /// Registered (enough methods for SSPR) at the latest snapshot.
+    pub registered: bool,
+    /// Registered before the generated window (false: registered during it, or never).
+    pub registered_before_window: bool,
+    pub methods: Vec<&'static str>,
+    pub home_ip: String,
+}
+
+impl User {
+    pub fn capable(&self) -> bool {
+        self.registered && self.sspr_enabled
+    }
+}
+
+/// Builds the users.
+pub fn users(p: &TenantParams, rng: &mut Rng) -> Vec<User> {
+    let end = p.end_date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    (0..p.users)
+        .map(|i| {
+            let guest = rng.chance(0.08);
+            let first = *rng.pick(FIRST);
+            let last = *rng.pick(LAST);
+            let user_type = if guest { "guest" } else { "member" };
+            let upn = if guest {
+                format!(
+                    "{}.{}{i}_partner.example#EXT#@contoso.example",
+                    first.to_lowercase(),
+                    last.to_lowercase().replace(' ', "")
+                )
+            } else {
+                format!(
+                    "{}.{}{i}@contoso.example",
+                    first.to_lowercase(),
+                    last.to_lowercase().replace(' ', "")
+                )
+            };
+            let is_admin = !guest && rng.chance(0.04);
+            let sspr_enabled = if guest { rng.chance(0.05) } else { rng.chance(0.88) };
+            let registered = if guest {
+                rng.chance(0.15)
+            } else if is_admin {
+                rng.chance(0.95)
+            } else {
+                rng.chance(0.74)
+            };
+            let registered_before_window = registered && rng.chance(0.93);
+            let pool: &[&'static str] = &[
+                "mobilePhone",
+                "email",
+                "microsoftAuthenticatorPush",
+                "softwareOneTimePasscode",
+                "securityQuestion",
+                "officePhone",
+            ];
+            let mut methods: Vec<&'static str> = Vec::new();
+            let n = if registered {
+                1 + rng.below(3) as usize + usize::from(is_admin)
+            } else {
+                rng.below(2) as usize
+            };
+            while methods.len() < n.min(pool.len()) {
+                let m = *rng.pick(pool);
+                if !methods.contains(&m) {
+                    methods.push(m);
+                }
+            }
+            if registered
+                && !methods.iter().any(|m| {
+                    matches!(
+                        *m,
+                        "mobilePhone"
+                            | "email"
+                            | "securityQuestion"
+                            | "officePhone"
+                            | "microsoftAuthenticatorPush"
+                    )
+                })
+            {
+                methods.push("mobilePhone");
+            }
+            methods.sort();
+            User {
+                id: rng.guid(),
+                upn,
+                display_name: format!("{first} {last}"),
+                user_type,
+                is_admin,
+                department: *rng.pick(DEPARTMENTS),
+                account_enabled: rng.chance(0.97),
+                created: end
+                    - Duration::days(1 + rng.below(900) as i64)
+                    - Duration::seconds(rng.below(86_400) as i64),
+                synced: !guest && rng.chance(0.7),
+                sspr_enabled,
+                registered,
+                registered_before_window,
+                methods,
+                home_ip: format!(
+                    "{}.{}",
+                    rng.pick(&["203.0.113", "198.51.100", "192.0.2"]),
+                    1 + rng.below(254)
+                ),
+            }
+        })
+        .collect()
+}
+
+/// How a client reached SSPR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    WebPortal,
+    WindowsLogonScreen,
+    WindowsAddIn,
+}
+
+impl ClientKind {
+    fn draw(rng: &mut Rng) -> Self {
+        let x = rng.f64();
+        if x < 0.68 {
+            ClientKind::WebPortal
+        } else if x < 0.92 {
+            ClientKind::WindowsLogonScreen
+        } else {
+            ClientKind::WindowsAddIn
+        }
+    }
+
+    /// (ClientType additionalDetail, user agent). ClientType values are synthetic (see sample-data/README.md).
+    fn details(self, rng: &mut Rng) -> (&'static str, &'static str) {
+        match self {
+            ClientKind::WebPortal => (
+                "Browser",
+                *rng.pick(&[
+                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+                    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+                    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+                ]),
+            ),
+            ClientKind::WindowsLogonScreen => (
+                "WindowsLogonScreen",
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; WebView/3.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36 Edge/18.26100 MSAuthHost/1.0/In-Domain",
+            ),
+            ClientKind::WindowsAddIn => (
+                "WindowsAddIn",
+                "Mozilla/5.0 (Windows NT 6.1; Win64; x64; Trident/7.0; rv:11.0) like Gecko AADPasswordResetCredentialProvider/1.0",
+            ),
+        }
+    }
+}
+
+/// One audit event in Graph `directoryAudit` shape, plus what the ground truth needs.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub time: DateTime<Utc>,
+    pub json: Value,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTruth {
+    pub correlation_id: String,
+    pub start: DateTime<Utc>,
+    pub succeeded: bool,
+    /// The resultReason of the terminal non-progress step (None when succeeded).
+    pub reason: Option<String>,
+    pub outcome: &'static str,
+    /// Events that the error_codes report counts: (code, count) where code = SSPR_00xx or the reason.
+    pub error_code: Option<String>,
+}
+
+pub struct SessionBuilder<'a> {
+    pub rng: &'a mut Rng,
+    pub tenant_id: &'a str,
+}
+
+fn method_label(m: &str) -> Option<&'static str> {
+    match m {
+        "mobilePhone" => Some("mobile SMS"),
+        "email" => Some("email"),
+        "securityQuestion" => Some("security questions"),
+        "officePhone" => Some("office voice call"),
+        "microsoftAuthenticatorPush" => Some("mobile app notification"),
+        _ => None,
+    }
+}
+
+impl SessionBuilder<'_> {
+    fn event(
+        &mut self,
+        user: &User,
+        ip: &str,
+        client: (&str, &str),
+        corr: &str,
+        t: DateTime<Utc>,
+        activity: &str,
+        result: &str,
+        reason: &str,
+    ) -> Event {
+        let rnd: String = (0..5).map(|_| (b'A' + self.rng.below(26) as u8) as char).collect();
+        let id = format!("SSGM_{corr}_{rnd}_{}", 10_000_000 + self.rng.below(89_999_999));
+        let frac = self.rng.below(10_000_000);
+        let time_text = format!("{}.{frac:07}Z", t.format("%Y-%m-%dT%H:%M:%S"));
+        let t = t + Duration::microseconds((frac / 10) as i64);
+        Event {
+            time: t,
+            json: json!({
+                "id": id,
+                "category": "UserManagement",
+                "correlationId": corr,
+                "result": result,
+                "resultReason": reason,
+                "activityDisplayName": activity,
+                "activityDateTime": time_text,
+                "loggedByService": SSPR_SERVICE,
+                "operationType": "Update",
+                "initiatedBy": {"app": null, "user": {"id": user.id, "displayName": null, "userPrincipalName": user.upn, "ipAddress": ip, "userType": null, "homeTenantId": null, "homeTenantName": null}},
+                "targetResources": [{"id": user.id, "displayName": null, "type": "User", "userPrincipalName": user.upn, "groupType": null, "modifiedProperties": []}],
+                "additionalDetails": [{"key": "ClientType", "value": client.0}, {"key": "User-Agent", "value": client.1}],
+            }),
+        }
+    }
+
+    /// Runs one SSPR session for `user` starting at `start`; returns its events and truth.
+    pub fn session(&mut self, user: &User, start: DateTime<Utc>) -> (Vec<Event>, SessionTruth) {
+        let corr = self.rng.guid();
+        let client = ClientKind::draw(self.rng).details(self.rng);
+        let ip = if self.rng.chance(0.85) {
+            user.home_ip.clone()
+        } else {
+            format!("198.18.{}.{}", self.rng.below(256), 1 + self.rng.below(254))
+        };
+        let mut t = start;
+        let mut events = Vec::new();
+        let mut step = |b: &mut Self, t: &mut DateTime<Utc>, activity: &str, result: &str, reason: &str| {
+            events.push(b.event(user, &ip, client, &corr, *t, activity, result, reason));
+            *t += Duration::seconds(5 + b.rng.below(40) as i64);
+        };
+        let mut truth = SessionTruth {
+            correlation_id: corr.clone(),
+            start,
+            succeeded: false,
+            reason: None,
+            outcome: "succeeded",
+            error_code: None,
+        };
+        let fail = |truth: &mut SessionTruth, outcome: &'static str, reason: &str, code: Option<&str>| {
+            truth.outcome = outcome;
+            truth.reason = Some(reason.to_string());
+            truth.error_code = if matches!(outcome, "failed" | "blocked") {
+                Some(code.unwrap_or(reason).to_string())
+            } else {
+                None
+            };
+        };
+        step(self, &mut t, FLOW, "success", "User submitted their user ID");
+        if !user.sspr_enabled {
+            let r = if self.rng.chance(0.5) {
+                (
+                    "This user is not a member of the password reset users group. Add this user to that group to resolve this.",
+                    "SSPR_0013",
+                )
+            } else {
+                (
+                    "Password reset is not enabled for this user. Enable password reset under the configure tab to resolve this",
+                    "SSPR_0013",
+                )
+            };
+            step(self, &mut t, FLOW, "failure", r.0);
+            fail(&mut truth, "failed", r.0, Some(r.1));
+            return (events, truth);
+        }
+        let usable: Vec<&'static str> = user.methods.iter().filter_map(|m| method_label(m)).collect();
+        if !user.registered || usable.is_empty() {
+            // Both spellings exist in the wild (entra-audit.md 2.3 B: trailing space, no period).
+            let r = if self.rng.chance(0.5) {
+                "User's account has insufficient authentication methods defined. Add authentication info to resolve this "
+            } else {
+                "User's account has insufficient authentication methods defined. Add authentication info to resolve this."
+            };
+            step(self, &mut t, FLOW, "failure", r);
+            fail(&mut truth, "failed", r, Some("SSPR_0014"));
+            return (events, truth);
+        }
+        step(self, &mut t, FLOW, "success", "User was presented with verification options");
+        let gates = if user.is_admin && usable.len() > 1 { 2 } else { 1 };
+        let x = self.rng.f64();
+        for g in 0..gates {
+            let m = usable[g % usable.len()];
+            step(self, &mut t, FLOW, "success", &format!("User started the {m} verification option"));
+            if g == 0 && x < 0.06 {
+                let r = format!("User abandoned after starting the {m} verification option");
+                let r = if m == "security questions" {
+                    "User abandoned after starting the security questions option".to_string()
+                } else {
+                    r
+                };
+                if !m.starts_with("mobile app") {
+                    step(self, &mut t, FLOW, "success", &r);
+                    fail(&mut truth, "abandoned", &r, None);
+                    return (events, truth);
+                }
+            }
+            if g == 0 && (0.06..0.09).contains(&x) && matches!(m, "mobile SMS" | "security questions") {
+                let r = if m == "mobile SMS" {
+                    "User entered too many invalid SMS verification codes and is blocked for 24 hours"
+                } else {
+                    "User tried to answer security questions too many times and is blocked for 24 hours"
+                };
+                step(self, &mut t, FLOW, "failure", r);
+                fail(&mut truth, "blocked", r, None);
+                return (events, truth);
+            }
+            if g == 0 && (0.09..0.11).contains(&x) {
+                let r = "User canceled before passing the required authentication methods";
+                step(self, &mut t, FLOW, "success", r);
+                fail(&mut truth, "canceled", r, None);
+                return (events, truth);
+            }
+            if g == 0 && (0.11..0.13).contains(&x) && m != "mobile app notification" {
+                let label = if m == "security questions" { "security question" } else { m };
+                let r = format!("User contacted an admin after trying the {label} verification option");
+                step(self, &mut t, FLOW, "success", &r);
+                fail(&mut truth, "contacted_admin", &r, None);
+                return (events, truth);
+            }
+            step(self, &mut t, FLOW, "success", &format!("User completed the {m} verification option"));
+        }
+        step(self, &mut t, FLOW, "success", "User completed all verification steps required");
+        if (0.13..0.16).contains(&x) {
+            let r = "User abandoned before selecting a new password";
+            step(self, &mut t, FLOW, "success", r);
+            fail(&mut truth, "abandoned", r, None);
+            return (events, truth);
+        }
+        step(self, &mut t, FLOW, "success", "User submitted a new password");
+        if (0.16..0.19).contains(&x) {
+            let r = "FuzzyPolicyViolationInvalidPassword";
+            step(self, &mut t, RESET, "failure", r);
+            fail(&mut truth, "failed", r, None);
+            return (events, truth);
+        }
+        if user.synced && (0.19..0.27).contains(&x) {
+            let (r, code) = if x < 0.235 {
+                (
+                    "We encountered a problem while resetting the user's on-premises password. Check your sync machine's event log",
+                    "SSPR_0029",
+                )
+            } else {
+                (
+                    "We could not reach your on-premises password reset service. Check your sync machine's event log",
+                    "SSPR_0030",
+                )
+            };
+            step(self, &mut t, FLOW, "failure", r);
+            fail(&mut truth, "failed", r, Some(code));
+            return (events, truth);
+        }
+        step(self, &mut t, RESET, "success", "Successfully completed reset.");
+        step(self, &mut t, FLOW, "success", "User successfully reset password");
+        truth.succeeded = true;
+        (events, truth)
+    }
+
+    /// Combined-registration events of a user who registered during the window.
+    pub fn registration(&mut self, user: &User, at: DateTime<Utc>) -> Vec<Event> {
+        let corr = self.rng.guid();
+        let client = ClientKind::WebPortal.details(self.rng);
+        let mut out = Vec::new();
+        let mut t = at;
+        for m in &user.methods {
+            let label = match *m {
+                "mobilePhone" => "Mobile Phone SMS",
+                "email" => "Email",
+                "microsoftAuthenticatorPush" => "Authenticator app",
+                "softwareOneTimePasscode" => "Authenticator app code",
+                "securityQuestion" => "Security questions",
+                _ => "Office Phone",
+            };
+            let mut e = self.event(
+                user,
+                &user.home_ip,
+                client,
+                &corr,
+                t,
+                "User registered security info",
+                "success",
+                &format!("User registered {label}."),
+            );
+            e.json["loggedByService"] = json!(AUTH_METHODS);
+            out.push(e);
+            t += Duration::seconds(20 + self.rng.below(60) as i64);
+        }
+        let mut e = self.event(
+            user,
+            &user.home_ip,
+            client,
+            &corr,
+            t,
+            "User registered all required security info",
+            "success",
+            "User registered all required security info.",
+        );
+        e.json["loggedByService"] = json!(AUTH_METHODS);
+        out.push(e);
+        out
+    }
+}
+
+/// Midnight UTC of a date.
+pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+}

@@ -1,0 +1,129 @@
+//! The figures the reports must show for a generated tenant, computed from the generator's model.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::sample::tenant::{Event, SessionTruth, TenantParams, User};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CoverageRow {
+    pub user_type: String,
+    pub role: String,
+    pub users: u64,
+    pub sspr_registered: u64,
+    pub sspr_enabled: u64,
+    pub sspr_capable: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DayRow {
+    pub day: NaiveDate,
+    pub sessions_started: u64,
+    pub sessions_succeeded: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReasonRow {
+    pub outcome: String,
+    pub reason: String,
+    pub sessions: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CodeRow {
+    pub code: String,
+    pub events: u64,
+}
+
+/// `ground_truth.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroundTruth {
+    pub generator: serde_json::Value,
+    pub tenant_id: String,
+    pub users: u64,
+    /// Unique audit events across all exports.
+    pub audit_events: u64,
+    pub sspr_sessions: u64,
+    pub sspr_sessions_succeeded: u64,
+    pub latest_snapshot: Option<NaiveDate>,
+    pub registration_coverage: Vec<CoverageRow>,
+    pub reset_success_daily: Vec<DayRow>,
+    pub reset_failures_by_reason: Vec<ReasonRow>,
+    /// Cloud failure events by code (SSPR_00xx where known, else the resultReason).
+    pub error_codes_cloud: Vec<CodeRow>,
+    #[serde(skip)]
+    days: BTreeMap<NaiveDate, DayRow>,
+    #[serde(skip)]
+    reasons: BTreeMap<(String, String), u64>,
+    #[serde(skip)]
+    codes: BTreeMap<String, u64>,
+}
+
+impl GroundTruth {
+    pub fn new(p: &TenantParams, tenant_id: &str) -> Self {
+        Self {
+            generator: serde_json::to_value(p).unwrap_or_default(),
+            tenant_id: tenant_id.to_string(),
+            users: p.users as u64,
+            ..Default::default()
+        }
+    }
+
+    pub fn add_registration(&mut self, people: &[User], snapshot: NaiveDate) {
+        self.latest_snapshot = Some(snapshot);
+        let mut rows: BTreeMap<(String, String), CoverageRow> = BTreeMap::new();
+        for u in people {
+            let role = if u.is_admin { "admin" } else { "non-admin" };
+            for key in [("all".to_string(), "all".to_string()), (u.user_type.to_string(), role.to_string())] {
+                let r = rows.entry(key.clone()).or_insert_with(|| CoverageRow {
+                    user_type: key.0.clone(),
+                    role: key.1.clone(),
+                    ..Default::default()
+                });
+                r.users += 1;
+                r.sspr_registered += u64::from(u.registered);
+                r.sspr_enabled += u64::from(u.sspr_enabled);
+                r.sspr_capable += u64::from(u.capable());
+            }
+        }
+        self.registration_coverage = rows.into_values().collect();
+    }
+
+    pub fn add_session(&mut self, t: &SessionTruth, events: &[Event]) {
+        self.audit_events += events.len() as u64;
+        self.sspr_sessions += 1;
+        let day = self
+            .days
+            .entry(t.start.date_naive())
+            .or_insert_with(|| DayRow { day: t.start.date_naive(), ..Default::default() });
+        day.sessions_started += 1;
+        if t.succeeded {
+            day.sessions_succeeded += 1;
+            self.sspr_sessions_succeeded += 1;
+        } else if let Some(r) = &t.reason {
+            *self.reasons.entry((t.outcome.to_string(), r.clone())).or_default() += 1;
+        }
+        if let Some(c) = &t.error_code {
+            *self.codes.entry(c.clone()).or_default() += 1;
+        }
+    }
+
+    pub fn add_other_events(&mut self, n: usize) {
+        self.audit_events += n as u64;
+    }
+
+    pub fn finish(&mut self) {
+        self.reset_success_daily = self.days.values().cloned().collect();
+        let mut reasons: Vec<ReasonRow> = self
+            .reasons
+            .iter()
+            .map(|((o, r), n)| ReasonRow { outcome: o.clone(), reason: r.clone(), sessions: *n })
+            .collect();
+        reasons.sort_by(|a, b| b.sessions.cmp(&a.sessions).then(a.reason.cmp(&b.reason)));
+        self.reset_failures_by_reason = reasons;
+        self.error_codes_cloud =
+            self.codes.iter().map(|(c, n)| CodeRow { code: c.clone(), events: *n }).collect();
+    }
+}

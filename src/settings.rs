@@ -1,0 +1,125 @@
+//! Settings: the config file (TOML), environment and flags resolved into one validated value.
+//! Precedence: flag > environment > config file > default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::query::context::QueryConfig;
+
+/// Upper bound for the query memory limit, to catch unit mistakes.
+pub const MAX_MEMORY_LIMIT: usize = 1 << 40;
+/// Lower bound: DataFusion needs some room to sort and aggregate.
+pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Lake location (path or URL).
+    pub lake: Option<String>,
+    /// Folder of saved queries overriding the embedded ones.
+    pub queries_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub query: QuerySection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySection {
+    /// e.g. "2GiB", "512MiB".
+    pub memory_limit: Option<String>,
+    pub target_partitions: Option<usize>,
+    /// Default time zone for reports.
+    pub tz: Option<String>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub lake: String,
+    pub queries_dir: Option<PathBuf>,
+    pub query: QueryConfig,
+    pub tz: String,
+}
+
+impl Settings {
+    /// Resolves from the flags and an optional config file.
+    pub fn resolve(lake_flag: Option<&str>, config: Option<&Path>) -> Result<Self> {
+        let file = match config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                toml::from_str::<ConfigFile>(&text)
+                    .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?
+            }
+            None => ConfigFile::default(),
+        };
+        let mut query = QueryConfig::default();
+        if let Some(m) = &file.query.memory_limit {
+            query.memory_limit = parse_size(m).map_err(Error::Config)?;
+            if !(MIN_MEMORY_LIMIT..=MAX_MEMORY_LIMIT).contains(&query.memory_limit) {
+                return Err(Error::Config(format!("query.memory_limit {m} is outside 64MiB..1TiB")));
+            }
+        }
+        if let Some(n) = file.query.target_partitions {
+            if n == 0 {
+                return Err(Error::Config("query.target_partitions must be at least 1".into()));
+            }
+            query.target_partitions = n;
+        }
+        let tz = file.query.tz.clone().unwrap_or_else(|| "UTC".into());
+        validate_tz(&tz)?;
+        Ok(Self {
+            lake: lake_flag.map(str::to_string).or(file.lake).unwrap_or_else(|| "./lake".into()),
+            queries_dir: file.queries_dir,
+            query,
+            tz,
+        })
+    }
+}
+
+/// Checks an IANA time zone name.
+pub fn validate_tz(tz: &str) -> Result<chrono_tz::Tz> {
+    tz.parse::<chrono_tz::Tz>().map_err(|_| {
+        Error::Config(format!("unknown time zone {tz:?} (use an IANA name such as Europe/Brussels)"))
+    })
+}
+
+/// Parses "512MiB", "2GiB", "1G", "1048576".
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?}")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sspr.toml");
+        std::fs::write(&p, "lake = \"/x\"\n[query]\nmemory_limit = \"1GiB\"\n").unwrap();
+        let s = Settings::resolve(None, Some(&p)).unwrap();
+        assert_eq!((s.lake.as_str(), s.query.memory_limit), ("/x", 1 << 30));
+        assert_eq!(Settings::resolve(Some("/y"), Some(&p)).unwrap().lake, "/y");
+        std::fs::write(&p, "lak = \"/x\"\n").unwrap();
+        assert!(Settings::resolve(None, Some(&p)).unwrap_err().to_string().contains("unknown field"));
+        std::fs::write(&p, "[query]\nmemory_limit = \"1KiB\"\n").unwrap();
+        assert!(Settings::resolve(None, Some(&p)).is_err());
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,377 @@
+//! The lake: reading partitions, merging new rows into them idempotently, and the partitioned
+//! writer collectors stream their batches into.
+//!
+//! Merge rule: rows already in a partition win over new rows with the same natural key, and within
+//! one run the first row seen wins, so importing the same input twice changes nothing (the
+//! partition is not even rewritten). Memory is bounded by the largest single partition: a writer
+//! keeps at most [`DEFAULT_BUFFER_BYTES`] of rows in memory and spills the rest to Arrow IPC files
+//! in a temporary directory until the partition is merged.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, Date32Array, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+
+use crate::error::{Error, Result};
+use crate::store::layout::{LakeLock, LakeRoot, parse_partition, partition_rel};
+use crate::store::schema::TableDef;
+use crate::store::writer;
+use crate::util::{date32, from_date32};
+
+/// In-memory budget of a [`TableWriter`] before it spills partitions to disk.
+pub const DEFAULT_BUFFER_BYTES: usize = 256 << 20;
+
+/// A lake opened at a root.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    pub root: LakeRoot,
+}
+
+/// One published partition file.
+#[derive(Debug, Clone)]
+pub struct PartitionFile {
+    pub date: Option<NaiveDate>,
+    /// Key relative to the lake root (`audit_events/event_date=…/part-0.parquet`).
+    pub rel: String,
+    pub key: Path,
+    pub size: u64,
+}
+
+/// What merging rows into one partition did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MergeStats {
+    pub rows_before: usize,
+    pub rows_after: usize,
+    /// Rows offered that were not in the partition yet.
+    pub rows_new: usize,
+    /// Rows offered whose key was already present (in the partition or earlier in the run).
+    pub duplicates: usize,
+    pub published: bool,
+}
+
+impl MergeStats {
+    pub fn add(&mut self, o: MergeStats) {
+        self.rows_before += o.rows_before;
+        self.rows_after += o.rows_after;
+        self.rows_new += o.rows_new;
+        self.duplicates += o.duplicates;
+        self.published |= o.published;
+    }
+}
+
+impl Lake {
+    /// Opens (for local paths: creates) the lake at a path or URL.
+    pub fn open(location: &str) -> Result<Self> {
+        Ok(Self { root: LakeRoot::parse(location)? })
+    }
+
+    /// Takes the writer lock and cleans what an interrupted run left in `_staging/`.
+    pub async fn lock(&self) -> Result<LakeLock> {
+        let lock = LakeLock::acquire(&self.root).await?;
+        writer::clean_staging(&self.root).await?;
+        Ok(lock)
+    }
+
+    /// Every object under a table's folder, with its partition date when the key fits the layout.
+    pub async fn list_files(&self, table: &TableDef) -> Result<Vec<PartitionFile>> {
+        let prefix = self.root.table_key(table);
+        let metas: Vec<_> = self.root.store.list(Some(&prefix)).try_collect().await?;
+        let mut out: Vec<PartitionFile> = metas
+            .into_iter()
+            .filter_map(|m| {
+                let full = m.location.as_ref();
+                let rel_root = strip_prefix(full, self.root.prefix.as_ref())?;
+                let rel_table = rel_root.strip_prefix(table.name)?.strip_prefix('/')?;
+                Some(PartitionFile {
+                    date: parse_partition(table, rel_table),
+                    rel: rel_root.to_string(),
+                    key: m.location.clone(),
+                    size: m.size,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        Ok(out)
+    }
+
+    /// Reads one Parquet object fully.
+    pub async fn read_object(&self, key: &Path) -> Result<Bytes> {
+        Ok(self.root.store.get(key).await?.bytes().await?)
+    }
+
+    /// Reads a partition's rows (empty when the partition does not exist yet).
+    pub async fn read_partition(&self, table: &TableDef, date: NaiveDate) -> Result<Vec<RecordBatch>> {
+        let key = self.root.partition_key(table, date);
+        let bytes = match self.root.store.get(&key).await {
+            Ok(r) => r.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let rel = partition_rel(table, date);
+        let batches = decode(bytes)
+            .map_err(|e| Error::Table { table: table.name.into(), message: format!("{rel}: {e}") })?;
+        for b in &batches {
+            if b.schema().fields() != table.schema().fields() {
+                return Err(Error::Table {
+                    table: table.name.into(),
+                    message: format!(
+                        "{rel} does not have the table's schema (version mismatch?); run `sspr lake verify`"
+                    ),
+                });
+            }
+        }
+        Ok(batches)
+    }
+
+    /// Merges `new` rows (all of partition `date`) into the partition and publishes the result
+    /// atomically. The partition is left untouched when no new key arrives.
+    pub async fn merge_partition(
+        &self,
+        table: &TableDef,
+        date: NaiveDate,
+        new: Vec<RecordBatch>,
+    ) -> Result<MergeStats> {
+        let schema = table.schema();
+        let existing = self.read_partition(table, date).await?;
+        let rows_before: usize = existing.iter().map(|b| b.num_rows()).sum();
+        let offered: usize = new.iter().map(|b| b.num_rows()).sum();
+        let all: Vec<RecordBatch> = existing.into_iter().chain(new).collect();
+        let merged = concat_batches(&schema, &all)?;
+        let keep = first_of_each_key(&merged, table)?;
+        let rows_after = keep.len();
+        let rows_new = rows_after - rows_before;
+        let stats = MergeStats {
+            rows_before,
+            rows_after,
+            rows_new,
+            duplicates: offered - rows_new,
+            published: rows_new > 0,
+        };
+        if rows_new == 0 {
+            return Ok(stats);
+        }
+        let deduped = take_record_batch(&merged, &UInt32Array::from(keep))?;
+        let sorted = sort_batch(&deduped, table)?;
+        let bytes = writer::encode(table, &[sorted])?;
+        writer::publish(&self.root, &partition_rel(table, date), bytes).await?;
+        Ok(stats)
+    }
+}
+
+fn strip_prefix<'a>(full: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() { Some(full) } else { full.strip_prefix(prefix)?.strip_prefix('/') }
+}
+
+/// Decodes a whole Parquet file into batches.
+pub fn decode(bytes: Bytes) -> Result<Vec<RecordBatch>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.with_batch_size(65_536).build()?;
+    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+/// Indices of the first row of every distinct natural key, in row order.
+fn first_of_each_key(batch: &RecordBatch, table: &TableDef) -> Result<Vec<u32>> {
+    let schema = batch.schema();
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for k in table.key_cols {
+        let i = schema.index_of(k)?;
+        fields.push(SortField::new(schema.field(i).data_type().clone()));
+        columns.push(batch.column(i).clone());
+    }
+    let converter = RowConverter::new(fields)?;
+    let rows = converter.convert_columns(&columns)?;
+    let mut seen = HashSet::with_capacity(rows.num_rows());
+    let mut keep = Vec::with_capacity(rows.num_rows());
+    for (i, row) in rows.iter().enumerate() {
+        if seen.insert(row) {
+            keep.push(i as u32);
+        }
+    }
+    Ok(keep)
+}
+
+/// Sorts a batch by the table's sort columns (time first).
+pub fn sort_batch(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let cols = table
+        .sort_cols
+        .iter()
+        .map(|c| Ok(SortColumn { values: batch.column(schema.index_of(c)?).clone(), options: None }))
+        .collect::<Result<Vec<_>>>()?;
+    let idx = lexsort_to_indices(&cols, None)?;
+    Ok(take_record_batch(batch, &idx)?)
+}
+
+/// Splits a batch into one batch per value of the table's partition column.
+pub fn split_by_partition(batch: &RecordBatch, table: &TableDef) -> Result<Vec<(i32, RecordBatch)>> {
+    let i = batch.schema().index_of(table.partition_col)?;
+    let dates = batch.column(i).as_any().downcast_ref::<Date32Array>().ok_or_else(|| Error::Table {
+        table: table.name.into(),
+        message: format!("partition column {} is not a DATE", table.partition_col),
+    })?;
+    let mut groups: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
+    for (row, d) in dates.iter().enumerate() {
+        let d = d.ok_or_else(|| Error::Table {
+            table: table.name.into(),
+            message: format!("row {row} has no {}", table.partition_col),
+        })?;
+        groups.entry(d).or_default().push(row as u32);
+    }
+    if groups.len() == 1 {
+        let (d, _) = groups.into_iter().next().expect("one group");
+        return Ok(vec![(d, batch.clone())]);
+    }
+    groups.into_iter().map(|(d, rows)| Ok((d, take_record_batch(batch, &UInt32Array::from(rows))?))).collect()
+}
+
+#[derive(Default)]
+struct PartBuf {
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+    spills: Vec<PathBuf>,
+}
+
+/// Streams batches of one table into the lake: buffers them per partition (spilling to disk past
+/// a memory budget) and merges every touched partition on [`TableWriter::finish`].
+pub struct TableWriter {
+    lake: Lake,
+    table: &'static TableDef,
+    schema: SchemaRef,
+    parts: BTreeMap<i32, PartBuf>,
+    buffered: usize,
+    budget: usize,
+    spill_dir: Option<tempfile::TempDir>,
+    offered: usize,
+}
+
+/// What a [`TableWriter`] did.
+#[derive(Debug, Default, Clone)]
+pub struct TableWriteSummary {
+    pub table: &'static str,
+    pub partitions_touched: usize,
+    pub partitions_published: usize,
+    pub merge: MergeStats,
+    pub rows_offered: usize,
+}
+
+impl TableWriter {
+    pub fn new(lake: &Lake, table: &'static TableDef) -> Self {
+        Self::with_budget(lake, table, DEFAULT_BUFFER_BYTES)
+    }
+
+    pub fn with_budget(lake: &Lake, table: &'static TableDef, budget: usize) -> Self {
+        Self {
+            lake: lake.clone(),
+            table,
+            schema: table.schema(),
+            parts: BTreeMap::new(),
+            buffered: 0,
+            budget,
+            spill_dir: None,
+            offered: 0,
+        }
+    }
+
+    /// Adds rows (in the table's schema). Spills the largest partition when over budget.
+    pub fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if batch.schema().fields() != self.schema.fields() {
+            return Err(Error::Table {
+                table: self.table.name.into(),
+                message: "batch does not match the table schema".into(),
+            });
+        }
+        self.offered += batch.num_rows();
+        for (d, part) in split_by_partition(&batch, self.table)? {
+            let size = part.get_array_memory_size();
+            let buf = self.parts.entry(d).or_default();
+            buf.bytes += size;
+            buf.batches.push(part);
+            self.buffered += size;
+        }
+        while self.buffered > self.budget {
+            self.spill_largest()?;
+        }
+        Ok(())
+    }
+
+    fn spill_largest(&mut self) -> Result<()> {
+        let Some((&d, _)) = self.parts.iter().max_by_key(|(_, b)| b.bytes) else {
+            return Ok(());
+        };
+        if self.spill_dir.is_none() {
+            self.spill_dir = Some(tempfile::tempdir().map_err(|e| Error::io("spill dir", e))?);
+        }
+        let dir = self.spill_dir.as_ref().expect("created above").path().to_path_buf();
+        let buf = self.parts.get_mut(&d).expect("key from iteration");
+        let path = dir.join(format!("{}-{d}-{}.arrow", self.table.name, buf.spills.len()));
+        let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut w = FileWriter::try_new(std::io::BufWriter::new(file), &self.schema)?;
+        for b in buf.batches.drain(..) {
+            w.write(&b)?;
+        }
+        w.finish()?;
+        self.buffered -= buf.bytes;
+        buf.bytes = 0;
+        buf.spills.push(path);
+        Ok(())
+    }
+
+    /// Merges every touched partition into the lake.
+    pub async fn finish(mut self) -> Result<TableWriteSummary> {
+        let mut summary =
+            TableWriteSummary { table: self.table.name, rows_offered: self.offered, ..Default::default() };
+        let parts = std::mem::take(&mut self.parts);
+        for (d, buf) in parts {
+            let mut batches = Vec::new();
+            for p in &buf.spills {
+                let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+                for b in FileReader::try_new(std::io::BufReader::new(f), None)? {
+                    batches.push(b?);
+                }
+                let _ = std::fs::remove_file(p);
+            }
+            batches.extend(buf.batches);
+            let stats = self.lake.merge_partition(self.table, from_date32(d), batches).await?;
+            summary.partitions_touched += 1;
+            summary.partitions_published += usize::from(stats.published);
+            summary.merge.add(stats);
+        }
+        Ok(summary)
+    }
+}
+
+/// Convenience for tests and small writes: merges batches into their partitions at once.
+pub async fn write_batches(
+    lake: &Lake,
+    table: &'static TableDef,
+    batches: Vec<RecordBatch>,
+) -> Result<TableWriteSummary> {
+    let mut w = TableWriter::new(lake, table);
+    for b in batches {
+        w.push(b)?;
+    }
+    w.finish().await
+}
+
+/// The Date32 value of a date, re-exported for builders.
+pub fn partition_value(d: NaiveDate) -> i32 {
+    date32(d)
+}
+
+/// Shared handle type used by commands.
+pub type SharedLake = Arc<Lake>;

@@ -1,0 +1,10 @@
+//! The Parquet lake: table schemas, layout, the Power BI-safe writer, merge and verification.
+
+pub mod lake;
+pub mod layout;
+pub mod quarantine;
+pub mod schema;
+pub mod verify;
+pub mod writer;
+
+pub use lake::{Lake, TableWriter};

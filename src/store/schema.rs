@@ -1,0 +1,465 @@
+//! Every lake table's Arrow schema, column-name constants and table contract.
+//!
+//! This is the one place where table and column names are spelled. Collectors build rows against
+//! these schemas, the lake writer checks batches against them, `lake verify` checks files against
+//! them, and the query layer registers them. To add a column: add a constant, add the field to the
+//! table's schema, bump [`SCHEMA_VERSION`] and say in the README what readers must expect.
+//!
+//! Only Power BI-safe types are used (reference/storage-query.md §1.8): Utf8, Boolean, Int32,
+//! Int64, Float64, Date32 and `Timestamp(Microsecond, "UTC")`. No nested, unsigned or nanosecond types.
+
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Version of the table contracts below; recorded in every Parquet file's key-value metadata.
+pub const SCHEMA_VERSION: &str = "1";
+/// Footer key for [`SCHEMA_VERSION`].
+pub const META_SCHEMA_VERSION: &str = "sspr.schema_version";
+/// Footer key naming the table a file belongs to.
+pub const META_TABLE: &str = "sspr.table";
+/// Footer key naming the source API version(s) the rows came from.
+pub const META_SOURCE_API: &str = "sspr.source_api";
+
+/// The UTC time zone string used for every instant column.
+pub const UTC: &str = "UTC";
+
+/// Table names.
+pub mod tables {
+    pub const AUDIT_EVENTS: &str = "audit_events";
+    pub const REGISTRATION_DETAILS: &str = "registration_details";
+    pub const USERS: &str = "users";
+    pub const WRITEBACK_EVENTS: &str = "writeback_events";
+    pub const CREDENTIAL_PROVIDER_EVENTS: &str = "credential_provider_events";
+    pub const DC_SECURITY_EVENTS: &str = "dc_security_events";
+    pub const INGEST_LEDGER: &str = "ingest_ledger";
+}
+
+/// Column names. Shared names (e.g. `source_file`) are defined once and used by every table.
+pub mod cols {
+    // audit_events
+    pub const ID: &str = "id";
+    pub const ACTIVITY_TIME: &str = "activity_time";
+    pub const EVENT_DATE: &str = "event_date";
+    pub const CATEGORY: &str = "category";
+    pub const ACTIVITY: &str = "activity";
+    pub const LOGGED_BY_SERVICE: &str = "logged_by_service";
+    pub const OPERATION_TYPE: &str = "operation_type";
+    pub const RESULT: &str = "result";
+    pub const RESULT_REASON: &str = "result_reason";
+    pub const RESULT_DESCRIPTION: &str = "result_description";
+    pub const CORRELATION_ID: &str = "correlation_id";
+    pub const ACTOR_USER_ID: &str = "actor_user_id";
+    pub const ACTOR_UPN: &str = "actor_upn";
+    pub const ACTOR_DISPLAY_NAME: &str = "actor_display_name";
+    pub const ACTOR_IP: &str = "actor_ip";
+    pub const ACTOR_APP_ID: &str = "actor_app_id";
+    pub const ACTOR_APP_DISPLAY_NAME: &str = "actor_app_display_name";
+    pub const ACTOR_SERVICE_PRINCIPAL_ID: &str = "actor_service_principal_id";
+    pub const TARGET_USER_ID: &str = "target_user_id";
+    pub const TARGET_UPN: &str = "target_upn";
+    pub const TARGET_DISPLAY_NAME: &str = "target_display_name";
+    pub const USER_AGENT: &str = "user_agent";
+    pub const CLIENT_TYPE: &str = "client_type";
+    pub const ADDITIONAL_DETAILS_JSON: &str = "additional_details_json";
+    pub const TARGET_RESOURCES_JSON: &str = "target_resources_json";
+    pub const INITIATED_BY_JSON: &str = "initiated_by_json";
+    pub const EXTRA_JSON: &str = "extra_json";
+    pub const TENANT_ID: &str = "tenant_id";
+    pub const SOURCE: &str = "source";
+    pub const SOURCE_FILE: &str = "source_file";
+    pub const INGESTED_AT: &str = "ingested_at";
+
+    // registration_details / users
+    pub const SNAPSHOT_DATE: &str = "snapshot_date";
+    pub const USER_ID: &str = "user_id";
+    pub const USER_PRINCIPAL_NAME: &str = "user_principal_name";
+    pub const USER_DISPLAY_NAME: &str = "user_display_name";
+    pub const USER_TYPE: &str = "user_type";
+    pub const IS_ADMIN: &str = "is_admin";
+    pub const IS_SSPR_REGISTERED: &str = "is_sspr_registered";
+    pub const IS_SSPR_ENABLED: &str = "is_sspr_enabled";
+    pub const IS_SSPR_CAPABLE: &str = "is_sspr_capable";
+    pub const IS_MFA_REGISTERED: &str = "is_mfa_registered";
+    pub const IS_MFA_CAPABLE: &str = "is_mfa_capable";
+    pub const IS_PASSWORDLESS_CAPABLE: &str = "is_passwordless_capable";
+    pub const IS_SYSTEM_PREFERRED_ENABLED: &str = "is_system_preferred_enabled";
+    pub const METHODS_REGISTERED: &str = "methods_registered";
+    pub const SYSTEM_PREFERRED_METHODS: &str = "system_preferred_methods";
+    pub const USER_PREFERRED_METHOD: &str = "user_preferred_method";
+    pub const LAST_UPDATED_TIME: &str = "last_updated_time";
+    pub const DISPLAY_NAME: &str = "display_name";
+    pub const DEPARTMENT: &str = "department";
+    pub const JOB_TITLE: &str = "job_title";
+    pub const ACCOUNT_ENABLED: &str = "account_enabled";
+    pub const CREATED_TIME: &str = "created_time";
+    pub const ON_PREMISES_SYNC_ENABLED: &str = "on_premises_sync_enabled";
+
+    // Windows event-log tables
+    pub const COMPUTER: &str = "computer";
+    pub const CHANNEL: &str = "channel";
+    pub const PROVIDER: &str = "provider";
+    pub const EVENT_ID: &str = "event_id";
+    pub const QUALIFIERS: &str = "qualifiers";
+    pub const LEVEL: &str = "level";
+    pub const TASK: &str = "task";
+    pub const KEYWORDS: &str = "keywords";
+    pub const TIME_CREATED: &str = "time_created";
+    pub const EVENT_RECORD_ID: &str = "event_record_id";
+    pub const HEADER_RECORD_ID: &str = "header_record_id";
+    pub const MESSAGE: &str = "message";
+    pub const EVENT_DATA_JSON: &str = "event_data_json";
+    pub const TRACKING_ID: &str = "tracking_id";
+    pub const HRESULT: &str = "hresult";
+    pub const TARGET_ACCOUNT: &str = "target_account";
+    pub const TARGET_DOMAIN: &str = "target_domain";
+    pub const SUBJECT_ACCOUNT: &str = "subject_account";
+    pub const SUBJECT_DOMAIN: &str = "subject_domain";
+    pub const AUDIT_SUCCESS: &str = "audit_success";
+    pub const CONTENT_HASH: &str = "content_hash";
+    pub const SOURCE_FORMAT: &str = "source_format";
+
+    // ingest_ledger
+    pub const RUN_ID: &str = "run_id";
+    pub const INGEST_DATE: &str = "ingest_date";
+    pub const ITEM: &str = "item";
+    pub const FORMAT: &str = "format";
+    pub const WINDOW_START: &str = "window_start";
+    pub const WINDOW_END: &str = "window_end";
+    pub const PAGES: &str = "pages";
+    pub const RECORDS: &str = "records";
+    pub const ROWS_NEW: &str = "rows_new";
+    pub const DUPLICATES: &str = "duplicates";
+    pub const RETRIES: &str = "retries";
+    pub const THROTTLED: &str = "throttled";
+    pub const QUARANTINED: &str = "quarantined";
+    pub const COMPLETE: &str = "complete";
+    pub const ERROR: &str = "error";
+    pub const STARTED_AT: &str = "started_at";
+    pub const FINISHED_AT: &str = "finished_at";
+}
+
+/// How a table is laid out and merged in the lake.
+#[derive(Debug)]
+pub struct TableDef {
+    /// Table name, also its folder under the lake root.
+    pub name: &'static str,
+    /// The DATE column the table is Hive-partitioned on (also kept inside every file).
+    pub partition_col: &'static str,
+    /// Rows are sorted by these columns inside each file (time first).
+    pub sort_cols: &'static [&'static str],
+    /// The natural key rows are de-duplicated on when a partition is merged.
+    pub key_cols: &'static [&'static str],
+    /// Source API recorded in the footer.
+    pub source_api: &'static str,
+    schema: fn() -> Schema,
+}
+
+impl TableDef {
+    /// The table's full Arrow schema (the partition column included), built once.
+    pub fn schema(&self) -> SchemaRef {
+        static CACHE: OnceLock<Vec<(&'static str, SchemaRef)>> = OnceLock::new();
+        let cache =
+            CACHE.get_or_init(|| ALL_TABLES.iter().map(|t| (t.name, Arc::new((t.schema)()))).collect());
+        cache
+            .iter()
+            .find(|(n, _)| *n == self.name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| Arc::new((self.schema)()))
+    }
+
+    /// The schema without the partition column: what a Hive-partitioned reader declares for files.
+    pub fn file_schema_without_partition(&self) -> SchemaRef {
+        let s = self.schema();
+        let fields: Vec<_> = s.fields().iter().filter(|f| f.name() != self.partition_col).cloned().collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
+fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+}
+fn s(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+fn s_req(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, false)
+}
+fn b(name: &str) -> Field {
+    Field::new(name, DataType::Boolean, true)
+}
+fn i32f(name: &str) -> Field {
+    Field::new(name, DataType::Int32, true)
+}
+fn i64f(name: &str) -> Field {
+    Field::new(name, DataType::Int64, true)
+}
+fn t(name: &str) -> Field {
+    Field::new(name, ts(), true)
+}
+fn t_req(name: &str) -> Field {
+    Field::new(name, ts(), false)
+}
+fn d_req(name: &str) -> Field {
+    Field::new(name, DataType::Date32, false)
+}
+
+fn audit_events_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        s_req(ID),
+        t_req(ACTIVITY_TIME),
+        d_req(EVENT_DATE),
+        s(CATEGORY),
+        s(ACTIVITY),
+        s(LOGGED_BY_SERVICE),
+        s(OPERATION_TYPE),
+        s(RESULT),
+        s(RESULT_REASON),
+        s(RESULT_DESCRIPTION),
+        s(CORRELATION_ID),
+        s(ACTOR_USER_ID),
+        s(ACTOR_UPN),
+        s(ACTOR_DISPLAY_NAME),
+        s(ACTOR_IP),
+        s(ACTOR_APP_ID),
+        s(ACTOR_APP_DISPLAY_NAME),
+        s(ACTOR_SERVICE_PRINCIPAL_ID),
+        s(TARGET_USER_ID),
+        s(TARGET_UPN),
+        s(TARGET_DISPLAY_NAME),
+        s(USER_AGENT),
+        s(CLIENT_TYPE),
+        s(ADDITIONAL_DETAILS_JSON),
+        s(TARGET_RESOURCES_JSON),
+        s(INITIATED_BY_JSON),
+        s(EXTRA_JSON),
+        s(TENANT_ID),
+        s_req(SOURCE),
+        s_req(SOURCE_FILE),
+        t_req(INGESTED_AT),
+    ])
+}
+
+fn registration_details_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        d_req(SNAPSHOT_DATE),
+        s_req(USER_ID),
+        s(USER_PRINCIPAL_NAME),
+        s(USER_DISPLAY_NAME),
+        s(USER_TYPE),
+        b(IS_ADMIN),
+        b(IS_SSPR_REGISTERED),
+        b(IS_SSPR_ENABLED),
+        b(IS_SSPR_CAPABLE),
+        b(IS_MFA_REGISTERED),
+        b(IS_MFA_CAPABLE),
+        b(IS_PASSWORDLESS_CAPABLE),
+        b(IS_SYSTEM_PREFERRED_ENABLED),
+        s(METHODS_REGISTERED),
+        s(SYSTEM_PREFERRED_METHODS),
+        s(USER_PREFERRED_METHOD),
+        t(LAST_UPDATED_TIME),
+        s(EXTRA_JSON),
+        s_req(SOURCE_FILE),
+        t_req(INGESTED_AT),
+    ])
+}
+
+fn users_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        d_req(SNAPSHOT_DATE),
+        s_req(USER_ID),
+        s(USER_PRINCIPAL_NAME),
+        s(DISPLAY_NAME),
+        s(USER_TYPE),
+        s(DEPARTMENT),
+        s(JOB_TITLE),
+        b(ACCOUNT_ENABLED),
+        t(CREATED_TIME),
+        b(ON_PREMISES_SYNC_ENABLED),
+        s(EXTRA_JSON),
+        s_req(SOURCE_FILE),
+        t_req(INGESTED_AT),
+    ])
+}
+
+/// The three Windows event-log tables share one column set: the facts every record has, plus the
+/// stable facts parsed from messages and event data (tracking id, hresult, accounts).
+fn event_log_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        s_req(COMPUTER),
+        s_req(CHANNEL),
+        s_req(PROVIDER),
+        Field::new(EVENT_ID, DataType::Int32, false),
+        i32f(QUALIFIERS),
+        i32f(LEVEL),
+        i32f(TASK),
+        s(KEYWORDS),
+        t_req(TIME_CREATED),
+        d_req(EVENT_DATE),
+        i64f(EVENT_RECORD_ID),
+        i64f(HEADER_RECORD_ID),
+        s(MESSAGE),
+        s(EVENT_DATA_JSON),
+        s(TRACKING_ID),
+        s(HRESULT),
+        s(TARGET_ACCOUNT),
+        s(TARGET_DOMAIN),
+        s(SUBJECT_ACCOUNT),
+        s(SUBJECT_DOMAIN),
+        b(AUDIT_SUCCESS),
+        s_req(CONTENT_HASH),
+        s_req(SOURCE_FILE),
+        s_req(SOURCE_FORMAT),
+        t_req(INGESTED_AT),
+    ])
+}
+
+fn ingest_ledger_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        s_req(RUN_ID),
+        d_req(INGEST_DATE),
+        s_req(SOURCE),
+        s_req(ITEM),
+        s(FORMAT),
+        t(WINDOW_START),
+        t(WINDOW_END),
+        i64f(PAGES),
+        i64f(RECORDS),
+        i64f(ROWS_NEW),
+        i64f(DUPLICATES),
+        i64f(RETRIES),
+        i64f(THROTTLED),
+        i64f(QUARANTINED),
+        Field::new(COMPLETE, DataType::Boolean, false),
+        s(ERROR),
+        t_req(STARTED_AT),
+        t(FINISHED_AT),
+    ])
+}
+
+const EVENT_LOG_KEY: &[&str] = &[
+    cols::COMPUTER,
+    cols::CHANNEL,
+    cols::EVENT_RECORD_ID,
+    cols::TIME_CREATED,
+    cols::EVENT_ID,
+    cols::CONTENT_HASH,
+];
+
+pub static AUDIT_EVENTS: TableDef = TableDef {
+    name: tables::AUDIT_EVENTS,
+    partition_col: cols::EVENT_DATE,
+    sort_cols: &[cols::ACTIVITY_TIME, cols::ID],
+    key_cols: &[cols::ID],
+    source_api: "microsoft.graph directoryAudit v1.0",
+    schema: audit_events_schema,
+};
+pub static REGISTRATION_DETAILS: TableDef = TableDef {
+    name: tables::REGISTRATION_DETAILS,
+    partition_col: cols::SNAPSHOT_DATE,
+    sort_cols: &[cols::USER_ID],
+    key_cols: &[cols::SNAPSHOT_DATE, cols::USER_ID],
+    source_api: "microsoft.graph userRegistrationDetails v1.0",
+    schema: registration_details_schema,
+};
+pub static USERS: TableDef = TableDef {
+    name: tables::USERS,
+    partition_col: cols::SNAPSHOT_DATE,
+    sort_cols: &[cols::USER_ID],
+    key_cols: &[cols::SNAPSHOT_DATE, cols::USER_ID],
+    source_api: "microsoft.graph user v1.0",
+    schema: users_schema,
+};
+pub static WRITEBACK_EVENTS: TableDef = TableDef {
+    name: tables::WRITEBACK_EVENTS,
+    partition_col: cols::EVENT_DATE,
+    sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
+    key_cols: EVENT_LOG_KEY,
+    source_api: "windows eventlog Application",
+    schema: event_log_schema,
+};
+pub static CREDENTIAL_PROVIDER_EVENTS: TableDef = TableDef {
+    name: tables::CREDENTIAL_PROVIDER_EVENTS,
+    partition_col: cols::EVENT_DATE,
+    sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
+    key_cols: EVENT_LOG_KEY,
+    source_api: "windows eventlog",
+    schema: event_log_schema,
+};
+pub static DC_SECURITY_EVENTS: TableDef = TableDef {
+    name: tables::DC_SECURITY_EVENTS,
+    partition_col: cols::EVENT_DATE,
+    sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
+    key_cols: EVENT_LOG_KEY,
+    source_api: "windows eventlog Security",
+    schema: event_log_schema,
+};
+pub static INGEST_LEDGER: TableDef = TableDef {
+    name: tables::INGEST_LEDGER,
+    partition_col: cols::INGEST_DATE,
+    sort_cols: &[cols::STARTED_AT, cols::SOURCE, cols::ITEM],
+    key_cols: &[cols::RUN_ID, cols::SOURCE, cols::ITEM],
+    source_api: "sspr ingest ledger",
+    schema: ingest_ledger_schema,
+};
+
+/// Every raw table of the lake, in a stable order.
+pub static ALL_TABLES: [&TableDef; 7] = [
+    &AUDIT_EVENTS,
+    &REGISTRATION_DETAILS,
+    &USERS,
+    &WRITEBACK_EVENTS,
+    &CREDENTIAL_PROVIDER_EVENTS,
+    &DC_SECURITY_EVENTS,
+    &INGEST_LEDGER,
+];
+
+/// Looks a table up by name.
+pub fn table(name: &str) -> Option<&'static TableDef> {
+    ALL_TABLES.iter().copied().find(|t| t.name == name)
+}
+
+/// Whether a data type belongs to the Power BI-safe profile.
+pub fn is_power_bi_safe(dt: &DataType) -> bool {
+    match dt {
+        DataType::Boolean
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::Float64
+        | DataType::Utf8
+        | DataType::Date32 => true,
+        DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) => tz.as_ref() == UTC,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_is_power_bi_safe_snake_case_and_keeps_its_partition_column() {
+        for t in ALL_TABLES {
+            let schema = t.schema();
+            assert!(schema.field_with_name(t.partition_col).is_ok(), "{}", t.name);
+            for f in schema.fields() {
+                assert!(is_power_bi_safe(f.data_type()), "{}.{}", t.name, f.name());
+                assert!(
+                    f.name().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{}.{}",
+                    t.name,
+                    f.name()
+                );
+            }
+            for k in t.key_cols.iter().chain(t.sort_cols) {
+                assert!(schema.field_with_name(k).is_ok(), "{}.{k}", t.name);
+            }
+        }
+    }
+}

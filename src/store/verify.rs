@@ -1,0 +1,213 @@
+//! `sspr lake verify` and `sspr lake stats`: check every file against its table's schema and the
+//! Power BI-safe profile, and summarise what the lake holds.
+
+use datafusion::arrow::array::{Array, Date32Array, TimestampMicrosecondArray};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, Encoding};
+use datafusion::parquet::file::metadata::ParquetMetaData;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::store::lake::{Lake, PartitionFile, decode};
+use crate::store::schema::{
+    ALL_TABLES, META_SCHEMA_VERSION, META_TABLE, SCHEMA_VERSION, TableDef, is_power_bi_safe,
+};
+use crate::util::from_date32;
+
+/// One problem found in one file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub message: String,
+}
+
+/// The outcome of `lake verify`.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    pub files_checked: usize,
+    pub rows_checked: u64,
+    pub problems: Vec<Problem>,
+}
+
+/// Checks every file of every table.
+pub async fn verify(lake: &Lake) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    for table in ALL_TABLES {
+        for f in lake.list_files(table).await? {
+            report.files_checked += 1;
+            let problems = verify_file(lake, table, &f, &mut report.rows_checked).await;
+            report
+                .problems
+                .extend(problems.into_iter().map(|message| Problem { file: f.rel.clone(), message }));
+        }
+    }
+    Ok(report)
+}
+
+async fn verify_file(lake: &Lake, table: &TableDef, f: &PartitionFile, rows: &mut u64) -> Vec<String> {
+    let mut p = Vec::new();
+    let Some(date) = f.date else {
+        p.push(format!(
+            "does not follow the layout {}/{}=YYYY-MM-DD/part-0.parquet",
+            table.name, table.partition_col
+        ));
+        return p;
+    };
+    let bytes = match lake.read_object(&f.key).await {
+        Ok(b) => b,
+        Err(e) => return vec![format!("cannot be read: {e}")],
+    };
+    let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes.clone()) {
+        Ok(b) => b,
+        Err(e) => return vec![format!("is not a readable Parquet file: {e}")],
+    };
+    check_schema(table, builder.schema(), &mut p);
+    check_profile(table, builder.metadata(), &mut p);
+    *rows += builder.metadata().file_metadata().num_rows() as u64;
+    if !p.is_empty() {
+        return p;
+    }
+    match decode(bytes) {
+        Ok(batches) => check_rows(table, date, &batches, &mut p),
+        Err(e) => p.push(format!("rows cannot be decoded: {e}")),
+    }
+    p
+}
+
+fn check_schema(table: &TableDef, got: &datafusion::arrow::datatypes::SchemaRef, p: &mut Vec<String>) {
+    let want = table.schema();
+    for f in got.fields() {
+        if !is_power_bi_safe(f.data_type()) {
+            p.push(format!(
+                "column {} has type {} outside the Power BI-safe profile",
+                f.name(),
+                f.data_type()
+            ));
+        }
+    }
+    let names = |s: &datafusion::arrow::datatypes::Schema| {
+        s.fields().iter().map(|f| format!("{}:{}", f.name(), f.data_type())).collect::<Vec<_>>()
+    };
+    if names(got) != names(&want) {
+        p.push(format!(
+            "schema differs from table {} v{SCHEMA_VERSION}: file has [{}]",
+            table.name,
+            names(got).join(", ")
+        ));
+    }
+}
+
+fn check_profile(table: &TableDef, md: &ParquetMetaData, p: &mut Vec<String>) {
+    let fm = md.file_metadata();
+    if fm.version() != 1 {
+        p.push(format!("writer version is {} (profile: 1.0)", fm.version()));
+    }
+    let kv = fm.key_value_metadata().cloned().unwrap_or_default();
+    let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());
+    if get(META_SCHEMA_VERSION).as_deref() != Some(SCHEMA_VERSION) {
+        p.push(format!(
+            "footer {META_SCHEMA_VERSION} is {:?}, expected {SCHEMA_VERSION:?}",
+            get(META_SCHEMA_VERSION)
+        ));
+    }
+    if get(META_TABLE).as_deref() != Some(table.name) {
+        p.push(format!("footer {META_TABLE} is {:?}, expected {:?}", get(META_TABLE), table.name));
+    }
+    if md.num_row_groups() == 0 {
+        p.push("file has no row group (empty files are not published)".into());
+    }
+    let allowed = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY, Encoding::PLAIN_DICTIONARY];
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        for c in rg.columns() {
+            let name = c.column_path().string();
+            if c.compression() != Compression::SNAPPY {
+                p.push(format!(
+                    "row group {g} column {name} is {:?}, profile requires SNAPPY",
+                    c.compression()
+                ));
+            }
+            for e in c.encodings() {
+                if !allowed.contains(&e) {
+                    p.push(format!("row group {g} column {name} uses encoding {e:?}"));
+                }
+            }
+            if c.column_index_offset().is_none() || c.offset_index_offset().is_none() {
+                p.push(format!(
+                    "row group {g} column {name} has no page index (statistics must be page level)"
+                ));
+            }
+        }
+    }
+}
+
+fn check_rows(
+    table: &TableDef,
+    date: chrono::NaiveDate,
+    batches: &[datafusion::arrow::array::RecordBatch],
+    p: &mut Vec<String>,
+) {
+    let mut last_time: Option<i64> = None;
+    let time_col = table.sort_cols[0];
+    for b in batches {
+        if let Some(dates) =
+            b.column_by_name(table.partition_col).and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+        {
+            if let Some((row, v)) = dates.iter().enumerate().find(|(_, v)| v.map(from_date32) != Some(date)) {
+                p.push(format!(
+                    "row {row} has {} = {:?} but lives in partition {date}",
+                    table.partition_col,
+                    v.map(from_date32)
+                ));
+                return;
+            }
+        }
+        if let Some(times) =
+            b.column_by_name(time_col).and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+        {
+            for t in times.iter().flatten() {
+                if last_time.is_some_and(|l| t < l) {
+                    p.push(format!("rows are not sorted by {time_col}"));
+                    return;
+                }
+                last_time = Some(t);
+            }
+            if times.null_count() > 0
+                && !table.schema().field_with_name(time_col).map(|f| f.is_nullable()).unwrap_or(true)
+            {
+                p.push(format!("{time_col} has nulls"));
+            }
+        }
+    }
+}
+
+/// Per-table figures for `lake stats`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TableStats {
+    pub table: String,
+    pub partitions: usize,
+    pub rows: i64,
+    pub bytes: u64,
+    pub first_partition: Option<String>,
+    pub last_partition: Option<String>,
+}
+
+/// Counts partitions, rows (from file footers) and bytes per table.
+pub async fn stats(lake: &Lake) -> Result<Vec<TableStats>> {
+    let mut out = Vec::new();
+    for table in ALL_TABLES {
+        let files = lake.list_files(table).await?;
+        let mut s = TableStats { table: table.name.into(), ..Default::default() };
+        for f in &files {
+            s.partitions += 1;
+            s.bytes += f.size;
+            let bytes = lake.read_object(&f.key).await?;
+            let meta = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+            s.rows += meta.metadata().file_metadata().num_rows();
+        }
+        let dates: Vec<_> = files.iter().filter_map(|f| f.date).collect();
+        s.first_partition = dates.iter().min().map(|d| d.to_string());
+        s.last_partition = dates.iter().max().map(|d| d.to_string());
+        out.push(s);
+    }
+    Ok(out)
+}

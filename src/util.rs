@@ -1,0 +1,84 @@
+//! Small helpers shared by several layers: unique names, run ids, date conversions.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A process-unique suffix for temporary names.
+pub fn unique_suffix() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    format!("{t:x}-{n}")
+}
+
+/// A run id: UTC start time plus a unique suffix, sortable.
+pub fn new_run_id() -> String {
+    format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id())
+}
+
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// Days since 1970-01-01 (Arrow Date32) of a date.
+pub fn date32(d: NaiveDate) -> i32 {
+    d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// The date of an Arrow Date32 value.
+pub fn from_date32(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).unwrap_or_default()
+}
+
+/// Microseconds since the epoch (Arrow `Timestamp(Microsecond, UTC)`).
+pub fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+use chrono::Datelike;
+
+/// Parses the instants Entra sources write: RFC 3339 with `Z` or an offset and 0–7 fractional
+/// digits (`2026-11-14T08:00:01.1234567Z`, `…+00:00`), and the space-separated form of CSV exports
+/// (`2026-11-14 08:00:01.123Z`, `11/14/2026 8:00:01 AM` is not accepted: ambiguous).
+pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let alt = s.replacen(' ', "T", 1);
+    if let Ok(t) = DateTime::parse_from_rfc3339(&alt) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // Naive forms are taken as UTC (Log Analytics CSV writes `2026-11-14T08:00:01.123Z` but some
+    // tools drop the zone).
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_in_every_entra_form() {
+        let a = parse_instant("2026-11-14T08:00:01.1234567Z").unwrap();
+        let b = parse_instant("2026-11-14T08:00:01.123456+00:00").unwrap();
+        assert_eq!(a.timestamp_micros(), b.timestamp_micros());
+        assert!(parse_instant("2026-11-14 08:00:01Z").is_some());
+        assert!(parse_instant("2026-11-14T08:00:01").is_some());
+        assert!(parse_instant("yesterday").is_none());
+        assert!(parse_instant("").is_none());
+    }
+
+    #[test]
+    fn date32_round_trip() {
+        let d = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        assert_eq!(date32(d), 0);
+        let d = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        assert_eq!(from_date32(date32(d)), d);
+    }
+}
