@@ -13,9 +13,11 @@ pub fn unique_suffix() -> String {
     format!("{t:x}-{n}")
 }
 
-/// A run id: UTC start time plus a unique suffix, sortable.
+/// A run id: UTC start time (ms), process id and a per-process counter; sortable and unique even
+/// for runs started in the same millisecond.
 pub fn new_run_id() -> String {
-    format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id())
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{}-{n}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
 }
 
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;

@@ -27,6 +27,15 @@ pub fn sample_dir(arg: Option<&PathBuf>) -> PathBuf {
     if built.is_dir() { built } else { PathBuf::from("sample-data") }
 }
 
+/// The export folders of a sample (everything but `ground_truth.json` and READMEs).
+pub fn export_folders(sample: &std::path::Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(sample)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
 pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::Result<()> {
     let tz = validate_tz(&args.tz)?;
     let sample = sample_dir(args.sample.as_ref());
@@ -41,9 +50,10 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
     let lake = Lake::open(&lake_dir.to_string_lossy())?;
     eprintln!("Building a lake from {} in {}", sample.display(), lake_dir.display());
 
-    let files = crate::collectors::files::discover(std::slice::from_ref(&sample)).0;
+    let inputs = export_folders(&sample);
+    let files = crate::collectors::files::discover(&inputs).0;
     let bar = crate::progress::bar(quiet, files.len() as u64, "import");
-    let summary = import(&lake, &[sample.clone()], &ImportOptions::default(), &|f| {
+    let summary = import(&lake, &inputs, &ImportOptions::default(), &|f| {
         bar.inc(1);
         bar.set_message(f.path.rsplit('/').next().unwrap_or_default().to_string());
     })

@@ -32,9 +32,9 @@ use crate::sample::truth::GroundTruth;
 pub use tenant::TenantParams as Params;
 
 /// Days at the start of the window also written to the diagnostic-settings archive.
-pub const DIAG_DAYS: u32 = 5;
+pub const DIAG_DAYS: u32 = 3;
 /// Days at the end of the window also written to the Log Analytics export.
-pub const LA_DAYS: u32 = 4;
+pub const LA_DAYS: u32 = 3;
 
 /// Generates the tenant into `out`.
 pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {

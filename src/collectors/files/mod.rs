@@ -227,7 +227,14 @@ fn import_json(
                 }
                 Err(e) => {
                     let (line, offset, raw) = match &e {
-                        ScanError::Truncated { line, offset, partial } => (*line, *offset, partial.clone()),
+                        ScanError::Truncated { line, offset, partial } => {
+                            // Keep the complete records of a cut-off page; quarantine the tail.
+                            let mut sink = Sink::default();
+                            let used =
+                                parse::salvage_truncated(partial, *line, *offset, format, ctx, &mut sink);
+                            drain(vec![sink], writers, quarantine, ctx.source_file, report)?;
+                            (*line, *offset + used as u64, partial[used..].to_vec())
+                        }
                         ScanError::Unexpected { line, offset, .. } => (*line, *offset, Vec::new()),
                         ScanError::Io(_) => (0, 0, Vec::new()),
                     };
@@ -334,7 +341,23 @@ fn parallel<T: Sync>(items: &[T], threads: usize, f: impl Fn(&[T], &mut Sink) + 
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    let mut s = Sink::default();
+                    s.bad.push(BadRecord {
+                        line: 0,
+                        offset: 0,
+                        reason:
+                            "internal error: a parser thread failed; records of this bundle were not imported"
+                                .into(),
+                        raw: Vec::new(),
+                    });
+                    s
+                })
+            })
+            .collect()
     })
 }
 

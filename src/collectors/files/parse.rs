@@ -214,6 +214,60 @@ fn split_lines_and_retry(
     true
 }
 
+/// Keeps the complete records of a page cut off by the end of the file (a truncated download).
+/// Returns how many bytes of `partial` were used; the rest is for the quarantine.
+pub fn salvage_truncated(
+    partial: &[u8],
+    line: u64,
+    offset: u64,
+    format: FileFormat,
+    ctx: &RowContext<'_>,
+    sink: &mut Sink,
+) -> usize {
+    let text = match std::str::from_utf8(partial) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&partial[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    let b = text.as_bytes();
+    let start = ["\"value\"", "\"records\""].iter().find_map(|k| text.find(k).map(|i| i + k.len()));
+    let Some(mut i) = start else {
+        return 0;
+    };
+    let skip = |b: &[u8], mut i: usize| {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+            i += 1;
+        }
+        i
+    };
+    i = skip(b, i);
+    if b.get(i) != Some(&b':') {
+        return 0;
+    }
+    i = skip(b, i + 1);
+    if b.get(i) != Some(&b'[') {
+        return 0;
+    }
+    i = skip(b, i + 1);
+    let mut used = 0;
+    let mut line_at = (0usize, line);
+    while let Ok(end) = lex::value_end(b, i) {
+        let item = &text[i..end];
+        line_at.1 += line_within_range(b, line_at.0, i);
+        line_at.0 = i;
+        match RawObject::parse(item) {
+            Ok(o) => finish_record(o, item, line_at.1, offset + i as u64, format, ctx, sink),
+            Err(_) => break,
+        }
+        used = end;
+        i = skip(b, end);
+        if b.get(i) != Some(&b',') {
+            break;
+        }
+        i = skip(b, i + 1);
+    }
+    used
+}
+
 /// Sends a record to the right table.
 pub fn route<'a>(
     obj: &mut RawObject<'a>,

@@ -1,0 +1,142 @@
+//! The binary as a user runs it.
+
+use crate::util::{sample, sspr, text};
+
+#[test]
+fn demo_builds_a_lake_and_prints_the_headline_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sspr(&["demo", "--dir", dir.path().to_str().unwrap(), "--quiet"], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for heading in ["registration_coverage", "reset_success_daily", "reset_failures_by_reason", "error_codes"]
+    {
+        assert!(out.contains(&format!("({heading}) ==")), "{heading} missing:\n{out}");
+    }
+    assert!(out.contains("lake verify: ") && out.contains(" 0 problems"), "{out}");
+    assert!(dir.path().join("lake/audit_events").is_dir());
+}
+
+#[test]
+fn query_outputs_every_format_and_validates_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lp = lake.to_str().unwrap();
+    let o = sspr(&["--lake", lp, "import", sample("graph").to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let json = sspr(
+        &["--lake", lp, "query", "reset_success_daily", "--format", "json", "--tz", "Europe/Brussels"],
+        &[],
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(rows.as_array().unwrap().len() >= 14);
+    let csv = sspr(&["--lake", lp, "query", "registration_coverage", "--format", "csv"], &[]);
+    assert!(text(&csv).0.starts_with("snapshot_date,user_type,role,users,"));
+    let nd = sspr(&["--lake", lp, "query", "error_codes", "--format", "ndjson"], &[]);
+    assert!(text(&nd).0.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    let md = sspr(&["--lake", lp, "query", "registration_coverage", "--format", "markdown"], &[]);
+    assert!(text(&md).0.starts_with("| snapshot_date | user_type |"));
+    let out = dir.path().join("r.parquet");
+    let pq = sspr(
+        &[
+            "--lake",
+            lp,
+            "query",
+            "reset_success_daily",
+            "--format",
+            "parquet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(pq.status.success() && std::fs::read(&out).unwrap().starts_with(b"PAR1"));
+    let adhoc =
+        sspr(&["--lake", lp, "query", "--sql", "SELECT count(*) AS n FROM users", "--format", "csv"], &[]);
+    assert_eq!(text(&adhoc).0, "n\n2000\n");
+
+    let bad = sspr(&["--lake", lp, "query", "reset_success_daily", "--from", "soon"], &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).1.contains("parameter from") && text(&bad).1.contains("soon"), "{:?}", text(&bad));
+    let unknown = sspr(&["--lake", lp, "query", "reset_success_daily", "--param", "bogus=1"], &[]);
+    assert!(text(&unknown).1.contains("no such parameter"));
+    let tz = sspr(&["--lake", lp, "query", "reset_success_daily", "--tz", "Mars/Olympus"], &[]);
+    assert!(text(&tz).1.contains("unknown time zone"));
+    let missing = sspr(&["--lake", lp, "query", "nope"], &[]);
+    assert!(text(&missing).1.contains("no saved query of that name"));
+}
+
+#[test]
+fn ad_hoc_sql_is_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let lp = dir.path().join("lake");
+    for sql in [
+        "CREATE TABLE t AS SELECT 1",
+        "INSERT INTO users SELECT * FROM users",
+        "COPY users TO '/tmp/x.parquet'",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let o = sspr(&["--lake", lp.to_str().unwrap(), "query", "--sql", sql], &[]);
+        assert_eq!(o.status.code(), Some(1), "{sql} must be refused");
+        assert!(
+            text(&o).1.contains("not supported") || text(&o).1.contains("not allowed"),
+            "{sql}: {:?}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn queries_lists_the_saved_queries_and_an_override_folder_adds_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mine.sql"),
+        "-- name: mine\n-- title: Mine\n-- description: d\n-- params: n:int=1\nSELECT $n AS n\n",
+    )
+    .unwrap();
+    let o = sspr(&["queries", "--format", "csv", "--queries-dir", dir.path().to_str().unwrap()], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for name in
+        ["registration_coverage", "reset_success_daily", "reset_failures_by_reason", "error_codes", "mine"]
+    {
+        assert!(out.contains(name), "{name}: {out}");
+    }
+    let lake = dir.path().join("lake");
+    let r = sspr(
+        &[
+            "--lake",
+            lake.to_str().unwrap(),
+            "query",
+            "mine",
+            "--queries-dir",
+            dir.path().to_str().unwrap(),
+            "--param",
+            "n=41",
+            "--format",
+            "csv",
+        ],
+        &[],
+    );
+    assert_eq!(text(&r).0, "n\n41\n", "{:?}", text(&r));
+}
+
+#[test]
+fn import_of_a_missing_file_exits_3_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sspr(&["--lake", dir.path().join("lake").to_str().unwrap(), "import", "/no/such/file.json"], &[]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).1.contains("/no/such/file.json"));
+}
+
+#[test]
+fn sample_generation_is_deterministic_and_matches_the_committed_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sspr(&["sample", "generate", "--out", dir.path().to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let committed = std::fs::read_to_string(sample("ground_truth.json")).unwrap();
+    let fresh = std::fs::read_to_string(dir.path().join("ground_truth.json")).unwrap();
+    assert_eq!(committed, fresh, "sample-data/ is what `sspr sample generate --out sample-data` writes");
+    let a = std::fs::read(sample("graph/directoryAudits/page-0001.json")).unwrap();
+    let b = std::fs::read(dir.path().join("graph/directoryAudits/page-0001.json")).unwrap();
+    assert_eq!(a, b);
+}

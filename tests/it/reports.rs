@@ -1,0 +1,173 @@
+//! Every saved query over the sample lake, with the headline figures checked against the
+//! generator's ground truth (computed from its own model, not from the lake).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sspr_analytics::query::saved::Registry;
+
+use crate::util::{ground_truth, query_rows, sample_lake, sql_rows};
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64()
+        .or_else(|| v[k].as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+#[tokio::test]
+async fn every_saved_query_runs_on_the_sample_lake() {
+    let (_d, lake) = sample_lake().await;
+    for q in Registry::load(None).unwrap().queries {
+        let rows = query_rows(&lake, &q.name, &[]).await;
+        assert!(!rows.is_empty(), "{} returned no rows on the sample", q.name);
+    }
+}
+
+#[tokio::test]
+async fn all_audit_events_land_once_across_three_overlapping_exports() {
+    // The first file to bring an id wins: Log Analytics and the archive first, Graph fills the rest.
+    let (_d, lake) = crate::util::temp_lake();
+    let order = ["log-analytics", "diagnostic-archive", "graph"].map(crate::util::sample);
+    let s = crate::util::import_paths(&lake, &order).await;
+    assert_eq!(s.quarantined, 0);
+    let gt = ground_truth();
+    let rows = sql_rows(&lake, "SELECT count(*) AS n, count(DISTINCT id) AS d FROM audit_events").await;
+    assert_eq!(n(&rows[0], "n"), gt.audit_events);
+    assert_eq!(n(&rows[0], "d"), gt.audit_events);
+    let by_source =
+        sql_rows(&lake, "SELECT source, count(*) AS n FROM audit_events GROUP BY source ORDER BY source")
+            .await;
+    let sources: Vec<&str> = by_source.iter().map(|r| r["source"].as_str().unwrap()).collect();
+    assert_eq!(sources, ["diagnostic_archive", "graph", "log_analytics"]);
+}
+
+#[tokio::test]
+async fn registration_coverage_matches_ground_truth() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "registration_coverage", &[]).await;
+    assert_eq!(rows.len(), gt.registration_coverage.len());
+    for want in &gt.registration_coverage {
+        let got = rows
+            .iter()
+            .find(|r| r["user_type"] == want.user_type.as_str() && r["role"] == want.role.as_str())
+            .unwrap_or_else(|| panic!("no row for {} / {}", want.user_type, want.role));
+        assert_eq!(n(got, "users"), want.users, "{want:?}");
+        assert_eq!(n(got, "sspr_registered"), want.sspr_registered, "{want:?}");
+        assert_eq!(n(got, "sspr_enabled"), want.sspr_enabled, "{want:?}");
+        assert_eq!(n(got, "sspr_capable"), want.sspr_capable, "{want:?}");
+        let pct = (1000.0 * want.sspr_capable as f64 / want.users as f64).round() / 10.0;
+        assert!((got["capable_pct"].as_f64().unwrap() - pct).abs() < 1e-9, "{got} vs {pct}");
+    }
+    assert_eq!(rows[0]["snapshot_date"], gt.latest_snapshot.unwrap().to_string());
+}
+
+#[tokio::test]
+async fn reset_success_daily_matches_ground_truth() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "reset_success_daily", &[]).await;
+    assert_eq!(rows.len(), gt.reset_success_daily.len());
+    for (got, want) in rows.iter().zip(&gt.reset_success_daily) {
+        assert_eq!(got["day"], want.day.to_string());
+        assert_eq!(n(got, "sessions_started"), want.sessions_started, "{}", want.day);
+        assert_eq!(n(got, "sessions_succeeded"), want.sessions_succeeded, "{}", want.day);
+    }
+    let total: u64 = rows.iter().map(|r| n(r, "sessions_started")).sum();
+    assert_eq!(total, gt.sspr_sessions);
+    // A window selects whole sessions by their start.
+    let first = gt.reset_success_daily[0].day;
+    let window = query_rows(
+        &lake,
+        "reset_success_daily",
+        &[("from", &first.to_string()), ("to", &(first + chrono::Duration::days(1)).to_string())],
+    )
+    .await;
+    assert_eq!(window.len(), 1);
+    assert_eq!(n(&window[0], "sessions_started"), gt.reset_success_daily[0].sessions_started);
+}
+
+#[tokio::test]
+async fn reset_success_daily_buckets_days_in_the_requested_time_zone() {
+    let (_d, lake) = sample_lake().await;
+    let utc = query_rows(&lake, "reset_success_daily", &[]).await;
+    let tokyo = query_rows(&lake, "reset_success_daily", &[("tz", "Asia/Tokyo")]).await;
+    let sum = |rows: &[Value]| rows.iter().map(|r| n(r, "sessions_started")).sum::<u64>();
+    assert_eq!(sum(&utc), sum(&tokyo), "every session counted once in any zone");
+    // Sessions after 15:00 UTC fall on the next Tokyo day, so the buckets differ.
+    let tokyo_days: Vec<_> = tokyo.iter().map(|r| r["day"].clone()).collect();
+    let utc_days: Vec<_> = utc.iter().map(|r| r["day"].clone()).collect();
+    assert_ne!(tokyo_days, utc_days);
+    let late = sql_rows(
+        &lake,
+        "SELECT count(*) AS n FROM (SELECT correlation_id, min(activity_time) AS s FROM sspr_step_events GROUP BY correlation_id) WHERE local_date(s, 'Asia/Tokyo') > CAST(s AS DATE)",
+    )
+    .await;
+    assert!(n(&late[0], "n") > 0);
+}
+
+#[tokio::test]
+async fn reset_failures_by_reason_matches_ground_truth() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "reset_failures_by_reason", &[]).await;
+    let got: BTreeMap<(String, String), u64> = rows
+        .iter()
+        .map(|r| {
+            (
+                (r["outcome"].as_str().unwrap().to_string(), r["reason"].as_str().unwrap().to_string()),
+                n(r, "sessions"),
+            )
+        })
+        .collect();
+    let want: BTreeMap<(String, String), u64> = gt
+        .reset_failures_by_reason
+        .iter()
+        .map(|r| ((r.outcome.clone(), r.reason.clone()), r.sessions))
+        .collect();
+    assert_eq!(got, want);
+    // Both spellings of the insufficient-methods string are classified by prefix.
+    let insufficient: Vec<_> = rows
+        .iter()
+        .filter(|r| r["reason"].as_str().unwrap().starts_with("User's account has insufficient"))
+        .collect();
+    assert_eq!(insufficient.len(), 2);
+    assert!(insufficient.iter().all(|r| r["error_code"] == "SSPR_0014" && r["stage"] == "identify"));
+}
+
+#[tokio::test]
+async fn error_codes_matches_ground_truth_with_meaning_and_resolution() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "error_codes", &[]).await;
+    let got: BTreeMap<String, u64> = rows
+        .iter()
+        .filter(|r| r["source"] == "cloud")
+        .map(|r| (r["code"].as_str().unwrap().to_string(), n(r, "events")))
+        .collect();
+    let want: BTreeMap<String, u64> =
+        gt.error_codes_cloud.iter().map(|c| (c.code.clone(), c.events)).collect();
+    assert_eq!(got, want);
+    let sspr_0029 = rows.iter().find(|r| r["code"] == "SSPR_0029").unwrap();
+    assert_eq!(sspr_0029["name"], "OnPremisesAdminActionRequired");
+    assert_eq!(sspr_0029["category"], "permissions");
+    assert!(sspr_0029["resolution"].as_str().unwrap().contains("33004"));
+}
+
+#[tokio::test]
+async fn unknown_step_strings_are_kept_and_counted_as_unclassified() {
+    let (dir, lake) = crate::util::temp_lake();
+    let page = format!(
+        "{{\"value\":[{},{}]}}",
+        crate::util::audit_record("a1", "2026-11-02T10:00:00Z", "User submitted their user ID"),
+        crate::util::audit_record("a2", "2026-11-02T10:00:05Z", "User tried a brand new verification flow")
+    );
+    let f = crate::util::write(dir.path(), "in/page.json", &page);
+    crate::util::import_paths(&lake, &[f]).await;
+    let rows = sql_rows(&lake, "SELECT id, outcome, result_reason FROM sspr_step_events ORDER BY id").await;
+    assert_eq!(rows[0]["outcome"], "progress");
+    assert_eq!(rows[1]["outcome"], "unclassified");
+    assert_eq!(rows[1]["result_reason"], "User tried a brand new verification flow");
+    let failures = query_rows(&lake, "reset_failures_by_reason", &[]).await;
+    assert_eq!(failures[0]["outcome"], "unclassified");
+}

@@ -1,0 +1,121 @@
+//! Fixtures: the bundled sample, the shared real data, fresh lakes, and running the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sspr_analytics::collectors::import::{ImportOptions, ImportSummary, import};
+use sspr_analytics::query::context::{QueryConfig, build_context};
+use sspr_analytics::query::saved::{Registry, run};
+use sspr_analytics::sample::truth::GroundTruth;
+use sspr_analytics::store::Lake;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file or folder of the committed sample tenant.
+pub fn sample(rel: &str) -> PathBuf {
+    repo().join("sample-data").join(rel)
+}
+
+/// The export folders of the sample (what `sspr demo` imports).
+pub fn sample_exports() -> Vec<PathBuf> {
+    ["graph", "diagnostic-archive", "log-analytics"].iter().map(|d| sample(d)).collect()
+}
+
+pub fn ground_truth() -> GroundTruth {
+    serde_json::from_str(&std::fs::read_to_string(sample("ground_truth.json")).unwrap()).unwrap()
+}
+
+/// A real public file from `../shared/realdata/` (CI has `../shared` beside the clone).
+pub fn realdata(rel: &str) -> PathBuf {
+    let p = repo().join("../shared/realdata").join(rel);
+    assert!(p.exists(), "{} is missing: tests need ../shared beside the repository", p.display());
+    p
+}
+
+/// A fresh lake in a temporary directory (kept alive by the returned guard).
+pub fn temp_lake() -> (tempfile::TempDir, Lake) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&dir.path().join("lake").to_string_lossy()).unwrap();
+    (dir, lake)
+}
+
+pub async fn import_paths(lake: &Lake, paths: &[PathBuf]) -> ImportSummary {
+    import(lake, paths, &ImportOptions::default(), &|_| {}).await.unwrap()
+}
+
+/// A lake built from the whole sample.
+pub async fn sample_lake() -> (tempfile::TempDir, Lake) {
+    let (dir, lake) = temp_lake();
+    let s = import_paths(&lake, &sample_exports()).await;
+    assert_eq!(s.quarantined, 0, "{:?}", s.files.iter().filter(|f| f.quarantined > 0).collect::<Vec<_>>());
+    (dir, lake)
+}
+
+/// Runs a saved query and returns its rows as JSON objects.
+pub async fn query_rows(lake: &Lake, name: &str, params: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let ctx = build_context(lake, &QueryConfig::default()).await.unwrap();
+    let reg = Registry::load(None).unwrap();
+    let q = reg.get(name).unwrap();
+    let given = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let batches = run(&ctx, q, &given, &chrono_tz::UTC).await.unwrap();
+    batches_json(&batches)
+}
+
+pub async fn sql_rows(lake: &Lake, sql: &str) -> Vec<serde_json::Value> {
+    let ctx = build_context(lake, &QueryConfig::default()).await.unwrap();
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    batches_json(&batches)
+}
+
+pub fn batches_json(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<serde_json::Value> {
+    let mut buf = Vec::new();
+    {
+        let mut w = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+        for b in batches {
+            w.write(b).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    if buf.is_empty() {
+        return vec![];
+    }
+    serde_json::from_slice(&buf).unwrap()
+}
+
+/// Runs the `sspr` binary.
+pub fn sspr(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sspr"));
+    c.args(args).env_remove("SSPR_LAKE").env_remove("SSPR_CONFIG").env("NO_COLOR", "1");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// One Graph directoryAudit record as JSON text.
+pub fn audit_record(id: &str, time: &str, reason: &str) -> String {
+    serde_json::json!({
+        "id": id, "category": "UserManagement", "correlationId": format!("corr-{id}"),
+        "result": "success", "resultReason": reason,
+        "activityDisplayName": "Self-service password reset flow activity progress",
+        "activityDateTime": time, "loggedByService": "Self-service Password Management",
+        "operationType": "Update",
+        "initiatedBy": {"user": {"id": "u1", "userPrincipalName": "u1@contoso.example", "ipAddress": "203.0.113.9"}, "app": null},
+        "targetResources": [{"id": "u1", "type": "User", "userPrincipalName": "u1@contoso.example"}],
+        "additionalDetails": [{"key": "clienttype", "value": "WindowsLogonScreen"}, {"key": "User-Agent", "value": "UA/1"}]
+    })
+    .to_string()
+}
