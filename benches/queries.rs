@@ -1,1 +1,40 @@
-fn main() {}
+//! Every saved query over a lake built from the generated ≈1,000,000-event tenant.
+//!
+//! `cargo bench --bench queries`. The lake is built once, outside the timed part; each
+//! iteration plans and runs one saved query to completion with a fresh session.
+
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sspr_analytics::collectors::import::{ImportOptions, import};
+use sspr_analytics::query::context::{QueryConfig, build_context};
+use sspr_analytics::query::saved::{Registry, run};
+use sspr_analytics::store::Lake;
+
+fn bench_queries(c: &mut Criterion) {
+    let tenant = common::big_tenant();
+    let lake_dir = tenant.join("lake");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let lake = Lake::open(&lake_dir.to_string_lossy()).unwrap();
+    if !lake_dir.join("audit_events").exists() {
+        let inputs = ["graph", "diagnostic-archive", "log-analytics"].map(|d| tenant.join(d));
+        rt.block_on(import(&lake, &inputs, &ImportOptions::default(), &|_| {})).unwrap();
+    }
+    let registry = Registry::load(None).unwrap();
+    let mut g = c.benchmark_group("saved_query");
+    g.sample_size(10);
+    for q in &registry.queries {
+        g.bench_function(q.name.as_str(), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let ctx = build_context(&lake, &QueryConfig::default()).await.unwrap();
+                    run(&ctx, q, &Default::default(), &chrono_tz::UTC).await.unwrap()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_queries);
+criterion_main!(benches);

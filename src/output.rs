@@ -1,12 +1,12 @@
 //! Rendering results: table, CSV, JSON (one array of row objects), NDJSON, Markdown, Parquet.
 //! Everything renders into bytes; only the binary's edge writes them to stdout or a file.
 
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -108,10 +108,6 @@ pub fn rows_to_batch<T: serde::Serialize>(rows: &[T]) -> Result<(Vec<RecordBatch
     let schema = std::sync::Arc::new(schema);
     let mut decoder = datafusion::arrow::json::ReaderBuilder::new(schema.clone()).build_decoder()?;
     decoder.serialize(&values)?;
-    let batch = decoder
-        .flush()?
-        .ok_or_else(|| Error::Config("no rows".into()))
-        .unwrap_or_else(|_| RecordBatch::new_empty(schema.clone()));
-    let _ = batch.num_rows() + batch.columns().iter().map(|c| c.len()).sum::<usize>();
+    let batch = decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone()));
     Ok((vec![batch], schema))
 }

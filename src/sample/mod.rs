@@ -77,7 +77,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
             truth.add_other_events(ev.len());
             events.extend(ev);
         }
-        events.sort_by(|a, b| a.time.cmp(&b.time));
+        events.sort_by_key(|e| e.time);
         for e in &events {
             graph.push(&e.json)?;
             if day < DIAG_DAYS {

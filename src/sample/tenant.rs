@@ -134,7 +134,7 @@ pub fn users(p: &TenantParams, rng: &mut Rng) -> Vec<User> {
                 display_name: format!("{first} {last}"),
                 user_type,
                 is_admin,
-                department: *rng.pick(DEPARTMENTS),
+                department: DEPARTMENTS[rng.below(DEPARTMENTS.len() as u64) as usize],
                 account_enabled: rng.chance(0.97),
                 created: end
                     - Duration::days(1 + rng.below(900) as i64)
@@ -217,6 +217,15 @@ pub struct SessionTruth {
     pub error_code: Option<String>,
 }
 
+/// Who an event is about and where it came from.
+#[derive(Clone, Copy)]
+struct Actor<'s> {
+    user: &'s User,
+    ip: &'s str,
+    client: (&'s str, &'s str),
+    corr: &'s str,
+}
+
 pub struct SessionBuilder<'a> {
     pub rng: &'a mut Rng,
     pub tenant_id: &'a str,
@@ -236,15 +245,13 @@ fn method_label(m: &str) -> Option<&'static str> {
 impl SessionBuilder<'_> {
     fn event(
         &mut self,
-        user: &User,
-        ip: &str,
-        client: (&str, &str),
-        corr: &str,
+        a: &Actor<'_>,
         t: DateTime<Utc>,
         activity: &str,
         result: &str,
         reason: &str,
     ) -> Event {
+        let Actor { user, ip, client, corr } = *a;
         let rnd: String = (0..5).map(|_| (b'A' + self.rng.below(26) as u8) as char).collect();
         let id = format!("SSGM_{corr}_{rnd}_{}", 10_000_000 + self.rng.below(89_999_999));
         let frac = self.rng.below(10_000_000);
@@ -281,7 +288,8 @@ impl SessionBuilder<'_> {
         let mut t = start;
         let mut events = Vec::new();
         let mut step = |b: &mut Self, t: &mut DateTime<Utc>, activity: &str, result: &str, reason: &str| {
-            events.push(b.event(user, &ip, client, &corr, *t, activity, result, reason));
+            let actor = Actor { user, ip: &ip, client, corr: &corr };
+            events.push(b.event(&actor, *t, activity, result, reason));
             *t += Duration::seconds(5 + b.rng.below(40) as i64);
         };
         let mut truth = SessionTruth {
@@ -425,11 +433,9 @@ impl SessionBuilder<'_> {
                 "securityQuestion" => "Security questions",
                 _ => "Office Phone",
             };
+            let actor = Actor { user, ip: &user.home_ip, client, corr: &corr };
             let mut e = self.event(
-                user,
-                &user.home_ip,
-                client,
-                &corr,
+                &actor,
                 t,
                 "User registered security info",
                 "success",
@@ -439,11 +445,9 @@ impl SessionBuilder<'_> {
             out.push(e);
             t += Duration::seconds(20 + self.rng.below(60) as i64);
         }
+        let actor = Actor { user, ip: &user.home_ip, client, corr: &corr };
         let mut e = self.event(
-            user,
-            &user.home_ip,
-            client,
-            &corr,
+            &actor,
             t,
             "User registered all required security info",
             "success",

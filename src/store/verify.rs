@@ -5,6 +5,8 @@ use datafusion::arrow::array::{Array, Date32Array, TimestampMicrosecondArray};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, Encoding};
 use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::parquet::file::metadata::ParquetMetaDataReader;
+use object_store::ObjectStoreExt;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -151,15 +153,14 @@ fn check_rows(
     for b in batches {
         if let Some(dates) =
             b.column_by_name(table.partition_col).and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+            && let Some((row, v)) = dates.iter().enumerate().find(|(_, v)| v.map(from_date32) != Some(date))
         {
-            if let Some((row, v)) = dates.iter().enumerate().find(|(_, v)| v.map(from_date32) != Some(date)) {
-                p.push(format!(
-                    "row {row} has {} = {:?} but lives in partition {date}",
-                    table.partition_col,
-                    v.map(from_date32)
-                ));
-                return;
-            }
+            p.push(format!(
+                "row {row} has {} = {:?} but lives in partition {date}",
+                table.partition_col,
+                v.map(from_date32)
+            ));
+            return;
         }
         if let Some(times) =
             b.column_by_name(time_col).and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
@@ -178,6 +179,24 @@ fn check_rows(
             }
         }
     }
+}
+
+/// Row count from the file footer, fetching only the footer (two small range reads).
+async fn footer_rows(lake: &Lake, f: &PartitionFile) -> Result<i64> {
+    let bad = |m: &str| crate::error::Error::Table { table: f.rel.clone(), message: m.to_string() };
+    if f.size < 12 {
+        return Err(bad("too small to be a Parquet file"));
+    }
+    let tail = lake.root.store.get_range(&f.key, f.size - 8..f.size).await?;
+    if &tail[4..] != b"PAR1" {
+        return Err(bad("has no Parquet footer"));
+    }
+    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if len + 8 > f.size {
+        return Err(bad("footer length exceeds the file"));
+    }
+    let meta = lake.root.store.get_range(&f.key, f.size - 8 - len..f.size - 8).await?;
+    Ok(ParquetMetaDataReader::decode_metadata(&meta)?.file_metadata().num_rows())
 }
 
 /// Per-table figures for `lake stats`.
@@ -200,9 +219,7 @@ pub async fn stats(lake: &Lake) -> Result<Vec<TableStats>> {
         for f in &files {
             s.partitions += 1;
             s.bytes += f.size;
-            let bytes = lake.read_object(&f.key).await?;
-            let meta = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
-            s.rows += meta.metadata().file_metadata().num_rows();
+            s.rows += footer_rows(lake, f).await?;
         }
         let dates: Vec<_> = files.iter().filter_map(|f| f.date).collect();
         s.first_partition = dates.iter().min().map(|d| d.to_string());

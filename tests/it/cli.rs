@@ -140,3 +140,18 @@ fn sample_generation_is_deterministic_and_matches_the_committed_sample() {
     let b = std::fs::read(dir.path().join("graph/directoryAudits/page-0001.json")).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn lake_stats_counts_rows_from_the_footers() {
+    let dir = tempfile::tempdir().unwrap();
+    let lp = dir.path().join("lake");
+    let o = sspr(&["--lake", lp.to_str().unwrap(), "import", sample("graph/users").to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = sspr(&["--lake", lp.to_str().unwrap(), "lake", "stats", "--format", "json"], &[]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let users = rows.as_array().unwrap().iter().find(|r| r["table"] == "users").unwrap();
+    assert_eq!(users["rows"], 2000);
+    assert_eq!(users["partitions"], 1);
+    assert_eq!(users["first_partition"], "2026-11-14");
+    assert!(users["bytes"].as_u64().unwrap() > 10_000);
+}

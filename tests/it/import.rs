@@ -212,3 +212,68 @@ async fn diagnostic_archive_falls_back_to_envelope_fields() {
     assert_eq!(r["activity_time"], "2026-11-05T08:00:01.123456Z");
     let _ = f;
 }
+
+#[tokio::test]
+async fn an_array_of_pages_and_a_log_analytics_csv_import() {
+    let (dir, lake) = temp_lake();
+    let pages = format!(
+        "[{{\"@odata.nextLink\":\"https://graph.microsoft.com/v1.0/auditLogs/directoryAudits?$skiptoken=x\",\"value\":[{},{}]}},\n {{\"value\":[{}]}}]",
+        audit_record("p1", "2026-11-08T10:00:00Z", "a"),
+        audit_record("p2", "2026-11-08T10:00:01Z", "b"),
+        audit_record("p3", "2026-11-09T10:00:00Z", "c")
+    );
+    let f = write(dir.path(), "in/pages.json", &pages);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "TimeGenerated",
+        "Id",
+        "ActivityDateTime",
+        "ActivityDisplayName",
+        "LoggedByService",
+        "Result",
+        "ResultReason",
+        "CorrelationId",
+        "InitiatedBy",
+        "AdditionalDetails",
+        "TargetResources",
+        "AADTenantId",
+    ])
+    .unwrap();
+    w.write_record([
+        "2026-11-09T11:00:00.000Z",
+        "csv-1",
+        "2026-11-09T11:00:00.1234567Z",
+        "Reset password (self-service)",
+        "Self-service Password Management",
+        "success",
+        "Successfully completed reset.",
+        "c-1",
+        r#"{"user":{"id":"u1","userPrincipalName":"u1@contoso.example","ipAddress":"192.0.2.5"}}"#,
+        r#"[{"key":"User-Agent","value":"Mozilla/5.0 test"}]"#,
+        r#"[{"id":"u1","type":"User","userPrincipalName":"u1@contoso.example"}]"#,
+        "tid",
+    ])
+    .unwrap();
+    let c = write(dir.path(), "in/AuditLogs.csv", &String::from_utf8(w.into_inner().unwrap()).unwrap());
+    let s = import_paths(&lake, &[f, c]).await;
+    assert_eq!((s.records, s.rows_new, s.quarantined), (4, 4, 0));
+    assert_eq!(s.files[0].pages, 2);
+    let r = &sql_rows(&lake, "SELECT * FROM audit_events WHERE id = 'csv-1'").await[0];
+    assert_eq!(r["actor_ip"], "192.0.2.5");
+    assert_eq!(r["user_agent"], "Mozilla/5.0 test");
+    assert_eq!(r["target_upn"], "u1@contoso.example");
+    assert_eq!(r["source"], "log_analytics_csv");
+    assert_eq!(r["activity_time"], "2026-11-09T11:00:00.123456Z");
+    let parts = sql_rows(
+        &lake,
+        "SELECT event_date, count(*) AS n FROM audit_events GROUP BY event_date ORDER BY event_date",
+    )
+    .await;
+    assert_eq!(
+        parts,
+        vec![
+            serde_json::json!({"event_date": "2026-11-08", "n": 2}),
+            serde_json::json!({"event_date": "2026-11-09", "n": 2})
+        ]
+    );
+}

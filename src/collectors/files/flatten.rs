@@ -87,7 +87,7 @@ pub fn audit_row<'a>(
         tenant = tenant.or_else(|| env.str(&["tenantId"]));
         description = description.or_else(|| env.str(&["resultDescription"]));
     }
-    let initiated_json = rec.raw_text(&[]).or(initiated.as_ref().map(|v| Cow::Owned(v.to_string())));
+    let initiated_json = initiated.as_ref().map(|v| Cow::Owned(v.to_string()));
     let targets_json = targets.as_ref().map(|v| Cow::Owned(v.to_string()));
     let details_json = details.as_ref().map(|v| Cow::Owned(v.to_string()));
     let mut extra = rec.leftovers("");

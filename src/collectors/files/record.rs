@@ -114,13 +114,13 @@ impl<'a> RawObject<'a> {
     pub fn raw_text(&mut self, keys: &[&str]) -> Option<Cow<'a, str>> {
         keys.iter().find_map(|k| {
             self.find(k).and_then(|v| match v {
-                Val::Raw(r) if r == "null" => None,
+                Val::Raw("null") => None,
                 Val::Raw(r) if r.starts_with('"') => {
                     // JSON serialised into a string (Log Analytics): unwrap it.
                     serde_json::from_str::<Cow<str>>(r).ok().filter(|s| !s.is_empty())
                 }
                 Val::Raw(r) => Some(Cow::Borrowed(r)),
-                Val::Text(t) if t.is_empty() => None,
+                Val::Text("") => None,
                 Val::Text(t) => Some(Cow::Borrowed(t)),
             })
         })
@@ -191,14 +191,14 @@ fn val_text(v: Val<'_>) -> Option<Cow<'_, str>> {
                 Some(Cow::Borrowed(s))
             }
         }
-        Val::Text(t) if t.is_empty() => None,
+        Val::Text("") => None,
         Val::Text(t) => Some(Cow::Borrowed(t)),
     }
 }
 
 fn val_json(v: Val<'_>) -> Result<Option<serde_json::Value>, String> {
     let text: Cow<str> = match v {
-        Val::Raw(r) if r == "null" => return Ok(None),
+        Val::Raw("null") => return Ok(None),
         Val::Raw(r) if r.starts_with('"') => {
             let s: String = serde_json::from_str(r).map_err(|e| e.to_string())?;
             if s.trim().is_empty() {

@@ -1,0 +1,43 @@
+//! Shared bench setup: a generated tenant large enough to measure, cached under
+//! `target/bench-data/` so repeated runs skip generation (it is never timed).
+
+use std::path::PathBuf;
+
+use sspr_analytics::sample::{Params, generate};
+
+/// Parameters of the ≈1,000,000-event tenant (100,000 users, 14 days, 100 sessions per 1,000
+/// users per day).
+pub fn big_params() -> Params {
+    Params {
+        users: 100_000,
+        days: 14,
+        seed: 11,
+        end_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 14).unwrap(),
+        session_rate: std::env::var("SSPR_BENCH_SESSION_RATE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100.0),
+    }
+}
+
+/// The generated tenant's folder (generated on first use).
+pub fn big_tenant() -> PathBuf {
+    let p = big_params();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-data")
+        .join(format!("tenant-u{}-d{}-s{}-r{}", p.users, p.days, p.seed, p.session_rate));
+    if !dir.join("ground_truth.json").exists() {
+        eprintln!("generating the bench tenant in {} (not timed)…", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
+        generate(&p, &dir).expect("generate bench tenant");
+    }
+    dir
+}
+
+#[allow(dead_code)] // used by the import bench only
+/// Unique audit events of the tenant (all are in the Graph pages).
+pub fn audit_events(dir: &std::path::Path) -> u64 {
+    let gt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap()).unwrap();
+    gt["audit_events"].as_u64().unwrap()
+}
