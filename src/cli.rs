@@ -37,6 +37,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Import export files or folders into the lake (format detected per file).
     Import(ImportArgs),
+    /// Collect from a live source into the lake.
+    Collect(CollectArgs),
+    /// Preflight: config, credentials, token, permissions, endpoints, retention, estimate.
+    Doctor(DoctorArgs),
     /// Run a saved query by name, or ad-hoc SQL with --sql.
     Query(QueryArgs),
     /// List the saved queries.
@@ -58,6 +62,35 @@ pub struct DemoArgs {
     /// Time zone for day buckets.
     #[arg(long, default_value = "UTC")]
     pub tz: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(subcommand)]
+    pub source: CollectSource,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectSource {
+    /// Microsoft Graph: directoryAudits, userRegistrationDetails, users (config section [graph]).
+    Graph {
+        /// Start of the audit window (RFC 3339 or YYYY-MM-DD); default: watermark minus overlap.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the audit window; default: now minus lag.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,8 @@ pub struct ConfigFile {
     pub queries_dir: Option<PathBuf>,
     #[serde(default)]
     pub query: QuerySection,
+    /// The live Graph collector (`sspr collect graph`, `sspr doctor`).
+    pub graph: Option<crate::collectors::graph::settings::GraphSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +44,10 @@ pub struct Settings {
     pub queries_dir: Option<PathBuf>,
     pub query: QueryConfig,
     pub tz: String,
+    /// The `[graph]` section, resolved (secrets read) only by the commands that need it.
+    pub graph: Option<crate::collectors::graph::settings::GraphSection>,
+    /// Where the config came from, for messages.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -75,7 +81,23 @@ impl Settings {
             queries_dir: file.queries_dir,
             query,
             tz,
+            graph: file.graph,
+            config_path: config.map(Path::to_path_buf),
         })
+    }
+}
+
+impl Settings {
+    /// Collector state (checkpoints, spool): `state_dir` if given, else `<lake>/_state` for a
+    /// local lake, else `./sspr-state`.
+    pub fn state_dir(&self, configured: Option<&Path>) -> PathBuf {
+        if let Some(p) = configured {
+            return p.to_path_buf();
+        }
+        match crate::store::layout::LakeRoot::parse(&self.lake).ok().and_then(|r| r.local) {
+            Some(dir) => dir.join(crate::store::layout::STATE_DIR),
+            None => PathBuf::from("sspr-state"),
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! offline exports; the live Graph and event-log collectors build on the same row builders,
 //! quarantine and ledger.
 
+pub mod checkpoint;
 pub mod files;
+pub mod graph;
 pub mod import;
 pub mod ledger;
 pub mod rows;

@@ -1,6 +1,8 @@
 //! One file per subcommand; each exposes one entry function taking resolved settings.
 
+pub mod collect;
 pub mod demo;
+pub mod doctor;
 pub mod import;
 pub mod lake;
 pub mod query;

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Topic modules; fixtures in `util`.
 
 mod cli;
+mod collect_graph;
 mod import;
 mod lake;
 mod reports;

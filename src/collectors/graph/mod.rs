@@ -1,0 +1,17 @@
+//! Microsoft Graph: the live collector (`sspr collect graph`) and its parts.
+//!
+//! - `cloud`: national clouds and endpoint overrides;
+//! - `secret`, `auth`: credentials and tokens (secret, certificate, managed identity, federation);
+//! - `limiter`, `retry`, `client`: the shared paging driver (budget, backoff, 401 refresh);
+//! - `collect`: slices, spool, checkpoint, import, ledger;
+//! - `mock`: a loopback Graph for tests and benches.
+
+pub mod auth;
+pub mod client;
+pub mod cloud;
+pub mod collect;
+pub mod limiter;
+pub mod mock;
+pub mod retry;
+pub mod secret;
+pub mod settings;
