@@ -351,3 +351,137 @@ async fn doctor_reports_each_check_with_a_fix() {
     assert!(out.contains("problem") && out.contains("missing.txt"), "{out}");
     assert_eq!(o.status.code(), Some(3));
 }
+
+fn fixture(name: &str) -> PathBuf {
+    crate::util::repo().join("tests/fixtures/graph").join(name)
+}
+
+async fn token_with(r: &Run, sec: GraphSection) -> String {
+    let g = sec.resolve().unwrap();
+    let client = g.client().unwrap();
+    let (page, _) = client.get_page(&format!("{}/v1.0/users?$top=1", r.mock.base)).await.unwrap();
+    assert_eq!(page.items, 1);
+    client.tokens().token().await.unwrap().expose().to_string()
+}
+
+#[tokio::test]
+async fn certificate_managed_identity_and_workload_identity_get_tokens() {
+    use sspr_analytics::collectors::graph::settings::AuthKind;
+    let r = setup(|c| {
+        c.certificate_key_pem = Some(std::fs::read_to_string(fixture("test-app.key")).unwrap());
+        c.federated_assertion =
+            Some("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c3NwciJ9.c2ln".into());
+        c.identity_header = Some("app-service-header".into());
+    });
+    let base = section(&r.mock, &r.cfg, r.dir.path());
+    // Certificate: a JWT client assertion signed with the key, x5t from the certificate.
+    let cert = GraphSection {
+        auth: AuthKind::Certificate,
+        client_secret_file: None,
+        certificate_file: Some(fixture("test-app.crt")),
+        private_key_file: Some(fixture("test-app.key")),
+        ..base.clone()
+    };
+    assert!(token_with(&r, cert).await.starts_with("mock-token-"));
+    // A key that does not match is refused by the token endpoint.
+    let other = write(
+        r.dir.path(),
+        "other.key",
+        &String::from_utf8(
+            std::process::Command::new("openssl")
+                .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap(),
+    );
+    let wrong = GraphSection {
+        auth: AuthKind::Certificate,
+        client_secret_file: None,
+        certificate_file: Some(fixture("test-app.crt")),
+        private_key_file: Some(other),
+        ..base.clone()
+    };
+    let e = wrong.resolve().unwrap().client().unwrap().tokens().token().await.unwrap_err().to_string();
+    assert!(e.contains("invalid_client"), "{e}");
+    // Workload identity federation: the assertion comes from the token file.
+    let file = write(r.dir.path(), "federated-token", r.cfg.federated_assertion.as_deref().unwrap());
+    let wif = GraphSection {
+        auth: AuthKind::WorkloadIdentity,
+        client_secret_file: None,
+        federated_token_file: Some(file),
+        ..base.clone()
+    };
+    assert!(token_with(&r, wif).await.starts_with("mock-token-"));
+    // Managed identity (an IMDS-style endpoint; string expires_in) with the App Service header.
+    let mi = GraphSection {
+        auth: AuthKind::ManagedIdentity,
+        client_secret_file: None,
+        managed_identity_endpoint: Some(format!("{}/metadata/identity/oauth2/token", r.mock.base)),
+        ..base.clone()
+    };
+    let g = mi.resolve().unwrap();
+    let sspr_analytics::collectors::graph::auth::Credential::ManagedIdentity { client_id, endpoint, .. } =
+        g.credential.clone()
+    else {
+        panic!()
+    };
+    let cred = sspr_analytics::collectors::graph::auth::Credential::ManagedIdentity {
+        client_id,
+        endpoint,
+        header: Some(sspr_analytics::collectors::graph::secret::Secret::new("app-service-header")),
+    };
+    let tokens = sspr_analytics::collectors::graph::auth::TokenProvider::new(
+        &g.tenant_id,
+        &g.client_id,
+        cred,
+        g.plan.endpoints.clone(),
+        reqwest::Client::new(),
+    );
+    assert!(tokens.token().await.unwrap().expose().starts_with("mock-token-"));
+    // Without the header the identity endpoint refuses, and the error says so.
+    let e = g.client().unwrap().tokens().token().await.unwrap_err().to_string();
+    assert!(e.contains("invalid_request") && e.contains("metadata"), "{e}");
+}
+
+#[test]
+fn missing_credentials_are_config_errors_that_name_what_to_set() {
+    use sspr_analytics::collectors::graph::settings::AuthKind;
+    let base =
+        GraphSection { tenant_id: Some("t".into()), client_id: Some("c".into()), ..Default::default() };
+    if std::env::var("SSPR_GRAPH_CLIENT_SECRET").is_err() && std::env::var("AZURE_CLIENT_SECRET").is_err() {
+        let e = base.resolve().unwrap_err().to_string();
+        assert!(e.contains("client_secret_file") && e.contains("SSPR_GRAPH_CLIENT_SECRET"), "{e}");
+    }
+    let e = GraphSection { auth: AuthKind::Certificate, ..base.clone() }.resolve().unwrap_err().to_string();
+    assert!(e.contains("certificate_file"), "{e}");
+    let e = GraphSection {
+        auth: AuthKind::Certificate,
+        certificate_file: Some(fixture("test-app.crt")),
+        private_key_file: Some(fixture("README.md")),
+        ..base.clone()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("README.md") && e.contains("PRIVATE KEY"), "{e}");
+    let e = GraphSection { client_secret: Some("x".into()), concurrency: Some(0), ..base.clone() }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("concurrency"), "{e}");
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire_during_a_long_run() {
+    let r = setup(|c| {
+        c.token_lifetime = Duration::from_millis(1500);
+        c.page_size = 100;
+    });
+    let s = collect_once(&r).await;
+    assert!(s.incomplete.is_empty(), "{:?}", s.incomplete);
+    assert_lake_equals_mock(&r).await;
+    let tokens = r.mock.stats.token_requests.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(tokens >= 2, "a run longer than one token lifetime refreshes ({tokens} token requests)");
+}

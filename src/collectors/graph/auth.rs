@@ -86,6 +86,16 @@ impl AuthError {
 struct Cached {
     token: Secret,
     expires_at: DateTime<Utc>,
+    lifetime: chrono::Duration,
+}
+
+impl Cached {
+    /// Still good for a while: more than the refresh margin left (a fifth of the lifetime for
+    /// short-lived tokens, so they are not refreshed on every call).
+    fn fresh(&self, now: DateTime<Utc>) -> bool {
+        let margin = chrono::Duration::from_std(REFRESH_MARGIN).unwrap_or_default().min(self.lifetime / 5);
+        self.expires_at - margin > now
+    }
 }
 
 /// Gets, caches and refreshes tokens.
@@ -125,7 +135,7 @@ impl TokenProvider {
     pub async fn token(&self) -> Result<Secret, AuthError> {
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.as_ref()
-            && c.expires_at - chrono::Duration::from_std(REFRESH_MARGIN).unwrap_or_default() > Utc::now()
+            && c.fresh(Utc::now())
         {
             return Ok(c.token.clone());
         }
@@ -238,7 +248,8 @@ async fn parse_token_response(
         _ => None,
     }
     .ok_or_else(|| AuthError::BadResponse { url: url.into(), message: "no expires_in".into() })?;
-    Ok(Cached { token: Secret::new(token), expires_at: Utc::now() + chrono::Duration::seconds(expires_in) })
+    let lifetime = chrono::Duration::seconds(expires_in);
+    Ok(Cached { token: Secret::new(token), expires_at: Utc::now() + lifetime, lifetime })
 }
 
 /// The PEM blocks of a given label, decoded.

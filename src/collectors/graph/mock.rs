@@ -55,6 +55,12 @@ pub struct MockConfig {
     pub token_lifetime: Duration,
     /// Probability of an unscripted 429 (for the throughput bench), drawn deterministically.
     pub random_throttle: f64,
+    /// Private key (PEM) whose signature client assertions must carry (certificate auth).
+    pub certificate_key_pem: Option<String>,
+    /// The federated assertion workload-identity requests must present.
+    pub federated_assertion: Option<String>,
+    /// The `X-IDENTITY-HEADER` an App Service managed-identity request must carry.
+    pub identity_header: Option<String>,
 }
 
 impl MockConfig {
@@ -71,6 +77,9 @@ impl MockConfig {
             budget_window: Duration::from_secs(10),
             token_lifetime: Duration::from_secs(3600),
             random_throttle: 0.0,
+            certificate_key_pem: None,
+            federated_assertion: None,
+            identity_header: None,
         }
     }
 }
@@ -234,7 +243,11 @@ fn serve(
     let (path, query) = req.target.split_once('?').unwrap_or((req.target.as_str(), ""));
     if req.method == "POST" && path.ends_with("/oauth2/v2.0/token") {
         stats.token_requests.fetch_add(1, Ordering::Relaxed);
-        return token(&stream, cfg, state, &req);
+        return token(&stream, cfg, state, &req, base);
+    }
+    if req.method == "GET" && path.ends_with("/metadata/identity/oauth2/token") {
+        stats.token_requests.fetch_add(1, Ordering::Relaxed);
+        return managed_identity_token(&stream, cfg, state, &req, query);
     }
     // Bearer check.
     let auth = req
@@ -353,23 +366,71 @@ fn serve(
     respond(&stream, 200, &[], &body, usize::MAX)
 }
 
-fn token(stream: &TcpStream, cfg: &MockConfig, state: &Mutex<State>, req: &Request) -> std::io::Result<()> {
+fn token(
+    stream: &TcpStream,
+    cfg: &MockConfig,
+    state: &Mutex<State>,
+    req: &Request,
+    base: &str,
+) -> std::io::Result<()> {
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let ok_client = get("client_id") == Some(cfg.client_id.as_str());
-    let ok_secret = get("client_secret") == Some(cfg.client_secret.as_str())
-        || get("client_assertion_type") == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-            && get("client_assertion").is_some_and(|a| a.split('.').count() == 3);
-    if get("grant_type") != Some("client_credentials") || !ok_client || !ok_secret {
+    let assertion = get("client_assertion").filter(|_| {
+        get("client_assertion_type") == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    });
+    let audience = format!("{base}/{}/oauth2/v2.0/token", cfg.tenant);
+    let ok_credential = get("client_secret") == Some(cfg.client_secret.as_str())
+        || assertion.is_some_and(|a| cfg.federated_assertion.as_deref() == Some(a))
+        || assertion.zip(cfg.certificate_key_pem.as_ref()).is_some_and(|(a, key)| {
+            crate::collectors::graph::auth::verify_assertion(
+                a,
+                &crate::collectors::graph::secret::Secret::new(key.clone()),
+            )
+            .is_ok_and(|c| {
+                c["aud"] == audience.as_str()
+                    && c["iss"] == cfg.client_id.as_str()
+                    && c["sub"] == cfg.client_id.as_str()
+            })
+        });
+    if get("grant_type") != Some("client_credentials") || !ok_client || !ok_credential {
         let body = json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]});
         return respond(stream, 401, &[], body.to_string().as_bytes(), usize::MAX);
     }
+    issue(stream, cfg, state, cfg.token_lifetime.as_secs().into())
+}
+
+/// IMDS / App Service managed identity: `Metadata: true`, `resource`, optional identity header.
+fn managed_identity_token(
+    stream: &TcpStream,
+    cfg: &MockConfig,
+    state: &Mutex<State>,
+    req: &Request,
+    query: &str,
+) -> std::io::Result<()> {
+    let header = |k: &str| req.headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let has_resource = params.iter().any(|(k, v)| k == "resource" && v.starts_with("https://"));
+    let header_ok = cfg.identity_header.as_deref().is_none_or(|h| header("x-identity-header") == Some(h));
+    if header("metadata") != Some("true") || !has_resource || !header_ok {
+        let body = json!({"error": "invalid_request", "error_description": "Required metadata header not specified"});
+        return respond(stream, 400, &[], body.to_string().as_bytes(), usize::MAX);
+    }
+    // Managed identity sends expires_in as a string.
+    issue(stream, cfg, state, json!(cfg.token_lifetime.as_secs().to_string()))
+}
+
+fn issue(
+    stream: &TcpStream,
+    cfg: &MockConfig,
+    state: &Mutex<State>,
+    expires_in: Value,
+) -> std::io::Result<()> {
     let mut st = state.lock().expect("mock state");
     st.issued += 1;
     let tok = format!("mock-token-{}", st.issued);
     st.tokens.push((tok.clone(), Instant::now() + cfg.token_lifetime));
-    let body =
-        json!({"token_type": "Bearer", "expires_in": cfg.token_lifetime.as_secs(), "access_token": tok});
+    let body = json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": tok});
     respond(stream, 200, &[], body.to_string().as_bytes(), usize::MAX)
 }
 
