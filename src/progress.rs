@@ -15,3 +15,14 @@ pub fn bar(quiet: bool, len: u64, prefix: &str) -> ProgressBar {
     b.set_prefix(prefix.to_string());
     b
 }
+
+/// A counter without a known total (events collected so far).
+pub fn spinner(prefix: &str) -> ProgressBar {
+    let b = ProgressBar::no_length();
+    b.set_style(
+        ProgressStyle::with_template("{prefix:>10} {spinner} {human_pos} events {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    b.set_prefix(prefix.to_string());
+    b
+}

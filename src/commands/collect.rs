@@ -39,18 +39,40 @@ pub async fn run(settings: &Settings, source: &CollectSource, quiet: bool) -> an
     let client = g.client()?;
     let lake = Lake::open(&settings.lake)?;
     let state_dir = settings.state_dir(g.state_dir.as_deref());
-    let bar = crate::progress::bar(quiet, 0, "graph");
+    // One bar per source: events, pages, and the run's throttled responses and limiter waits.
+    let multi = indicatif::MultiProgress::with_draw_target(if quiet {
+        indicatif::ProgressDrawTarget::hidden()
+    } else {
+        indicatif::ProgressDrawTarget::stderr()
+    });
+    let bars: Vec<(&str, indicatif::ProgressBar)> =
+        [("audits", "audits"), ("registration", "registr."), ("users", "users")]
+            .into_iter()
+            .map(|(key, label)| (key, multi.add(crate::progress::spinner(label))))
+            .collect();
+    let pages = std::sync::Mutex::new(std::collections::HashMap::<&str, u64>::new());
     let counters = client.counters.clone();
     let summary = collect(&lake, &client, &g.plan, &state_dir, &|slice, items| {
-        bar.inc(items);
-        bar.set_message(format!(
-            "{slice} · {} requests · {} throttled",
-            counters.requests.load(std::sync::atomic::Ordering::Relaxed),
-            counters.throttled.load(std::sync::atomic::Ordering::Relaxed)
-        ));
+        let key = slice.split('.').next().unwrap_or(slice);
+        if let Some((name, bar)) = bars.iter().find(|(k, _)| *k == key) {
+            let n = pages.lock().map(|mut p| {
+                let e = p.entry(name).or_default();
+                *e += 1;
+                *e
+            });
+            bar.inc(items);
+            bar.set_message(format!(
+                "{} pages · {} throttled · {:.0} s waited for the limiter",
+                n.unwrap_or(0),
+                counters.throttled.load(std::sync::atomic::Ordering::Relaxed),
+                counters.waited_ms.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0
+            ));
+        }
     })
     .await?;
-    bar.finish_and_clear();
+    for (_, b) in &bars {
+        b.finish_and_clear();
+    }
     let out = if *json { format!("{}\n", serde_json::to_string_pretty(&summary)?) } else { render(&summary) };
     super::stdout(out.as_bytes())?;
     for (slice, e) in &summary.incomplete {

@@ -383,6 +383,28 @@ async fn certificate_managed_identity_and_workload_identity_get_tokens() {
         ..base.clone()
     };
     assert!(token_with(&r, cert).await.starts_with("mock-token-"));
+    // The same key and certificate from a PFX (PKCS#12) file with its password in a file.
+    let pass = write(r.dir.path(), "pfx-password", "fixture-password\n");
+    let pfx = GraphSection {
+        auth: AuthKind::Certificate,
+        client_secret_file: None,
+        certificate_file: Some(fixture("test-app.pfx")),
+        certificate_password_file: Some(pass),
+        ..base.clone()
+    };
+    assert!(token_with(&r, pfx).await.starts_with("mock-token-"));
+    let wrong_pass = write(r.dir.path(), "pfx-wrong", "nope");
+    let e = GraphSection {
+        auth: AuthKind::Certificate,
+        client_secret_file: None,
+        certificate_file: Some(fixture("test-app.pfx")),
+        certificate_password_file: Some(wrong_pass),
+        ..base.clone()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("test-app.pfx") && e.contains("password"), "{e}");
     // A key that does not match is refused by the token endpoint.
     let other = write(
         r.dir.path(),

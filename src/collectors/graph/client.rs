@@ -104,7 +104,7 @@ impl GraphClient {
         let mut attempt: u32 = 0;
         let mut refreshed = false;
         loop {
-            let waited = self.limiter.acquire().await;
+            let (waited, slot) = self.limiter.acquire().await;
             self.counters.waited_ms.fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let token = self.tokens.token().await?;
@@ -133,6 +133,9 @@ impl GraphClient {
             if failure.is_throttle() {
                 stats.throttled += 1;
                 self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                if self.policy.refund_throttled {
+                    self.limiter.refund(slot).await;
+                }
             }
             attempt += 1;
             if attempt > self.policy.max_retries {

@@ -35,9 +35,12 @@ impl Window {
         Some(self.window - now.duration_since(oldest))
     }
 
-    /// Counts a request sent outside `try_take` (e.g. a retry the server forced).
-    pub fn record(&mut self, now: Instant) {
-        self.sent.push_back(now);
+    /// Gives back the slot taken at `at`: the server answered 429, i.e. it did not serve the
+    /// request, so it does not count against the budget the server enforces.
+    pub fn refund(&mut self, at: Instant) {
+        if let Some(i) = self.sent.iter().position(|t| *t == at) {
+            self.sent.remove(i);
+        }
     }
 }
 
@@ -52,13 +55,19 @@ impl RateLimiter {
         Self { inner: Arc::new(Mutex::new(Window::new(requests, window))) }
     }
 
-    /// Waits for a slot; returns how long it waited.
-    pub async fn acquire(&self) -> Duration {
+    /// See [`Window::refund`].
+    pub async fn refund(&self, slot: Instant) {
+        self.inner.lock().await.refund(slot);
+    }
+
+    /// Waits for a slot; returns how long it waited and the slot (for [`RateLimiter::refund`]).
+    pub async fn acquire(&self) -> (Duration, Instant) {
         let start = Instant::now();
         loop {
-            let wait = self.inner.lock().await.try_take(Instant::now());
+            let now = Instant::now();
+            let wait = self.inner.lock().await.try_take(now);
             match wait {
-                None => return start.elapsed(),
+                None => return (start.elapsed(), now),
                 Some(d) => tokio::time::sleep(d).await,
             }
         }
@@ -97,5 +106,10 @@ mod tests {
         assert!(w.try_take(t0 + Duration::from_secs(3)).is_none());
         assert_eq!(w.try_take(t0 + Duration::from_secs(4)), Some(Duration::from_secs(6)));
         assert!(w.try_take(t0 + Duration::from_secs(10)).is_none());
+        // A refunded slot frees its place at once.
+        let t1 = t0 + Duration::from_secs(11);
+        assert!(w.try_take(t1).is_some());
+        w.refund(t0 + Duration::from_secs(10));
+        assert!(w.try_take(t1).is_none());
     }
 }

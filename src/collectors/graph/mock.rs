@@ -2,9 +2,9 @@
 //! (`127.0.0.1`, an ephemeral port), started by tests and benches. It serves token requests and
 //! pages of `directoryAudits`, `userRegistrationDetails` and `users` built from a dataset (e.g.
 //! the sample tenant), filters audits on `activityDateTime ge/le` and `loggedByService eq`, and
-//! plays scripted faults. It enforces the reporting budget (N requests per window per token
-//! holder) by answering 429 past it, and counts the violations so tests can prove the limiter
-//! keeps to it.
+//! plays scripted faults. It enforces the reporting budget (N served requests per window) by
+//! answering 429 past it, and counts the violations so tests can prove the limiter keeps to it.
+//! Requests answered 429 (budget or injected) are not served and do not use the budget.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -312,6 +312,8 @@ fn serve(
         stats.faults_played.fetch_add(1, Ordering::Relaxed);
         match f {
             Fault::Throttle(ra) => {
+                // A throttled request was not served: it does not use the budget.
+                state.lock().expect("mock state").recent.pop_back();
                 let extra: Vec<(&str, String)> =
                     ra.map(|s| vec![("Retry-After", s.to_string())]).unwrap_or_default();
                 return respond(

@@ -18,6 +18,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// The longest `Retry-After` honoured; longer values are capped.
     pub max_retry_after: Duration,
+    /// Give a 429's limiter slot back (Graph did not serve the request). See README.
+    pub refund_throttled: bool,
 }
 
 impl Default for RetryPolicy {
@@ -28,6 +30,7 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(300),
+            refund_throttled: true,
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct GraphSection {
     pub client_secret_file: Option<PathBuf>,
     pub certificate_file: Option<PathBuf>,
     pub private_key_file: Option<PathBuf>,
+    /// Password of a `.pfx` / `.p12` certificate_file (or SSPR_GRAPH_CERTIFICATE_PASSWORD).
+    pub certificate_password_file: Option<PathBuf>,
     pub managed_identity_client_id: Option<String>,
     pub managed_identity_endpoint: Option<String>,
     pub federated_token_file: Option<PathBuf>,
@@ -69,6 +71,8 @@ pub struct GraphSection {
     pub registration: Option<bool>,
     pub users: Option<bool>,
     pub state_dir: Option<PathBuf>,
+    /// Give a 429's limiter slot back (default true; see README).
+    pub refund_throttled: Option<bool>,
 }
 
 /// Everything a collection needs, validated.
@@ -125,9 +129,23 @@ impl GraphSection {
                     .certificate_file
                     .as_ref()
                     .ok_or_else(|| cfg("certificate_file is missing".into()))?;
-                let key = self.private_key_file.clone().unwrap_or_else(|| cert.clone());
-                let cert_pem = std::fs::read_to_string(cert).map_err(|e| Error::io(cert, e))?;
-                let key_pem = Secret::from_file(&key)?;
+                let is_pfx = cert
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| x.eq_ignore_ascii_case("pfx") || x.eq_ignore_ascii_case("p12"));
+                let (key_pem, cert_pem, key) = if is_pfx {
+                    let password = match &self.certificate_password_file {
+                        Some(f) => Secret::from_file(f)?,
+                        None => Secret::new(env("SSPR_GRAPH_CERTIFICATE_PASSWORD").unwrap_or_default()),
+                    };
+                    let (k, c) =
+                        read_pfx(cert, &password).map_err(|m| cfg(format!("{}: {m}", cert.display())))?;
+                    (k, c, cert.clone())
+                } else {
+                    let key = self.private_key_file.clone().unwrap_or_else(|| cert.clone());
+                    let cert_pem = std::fs::read_to_string(cert).map_err(|e| Error::io(cert, e))?;
+                    (Secret::from_file(&key)?, cert_pem, key)
+                };
                 // Fail now, with the file named, rather than at the first token request.
                 crate::collectors::graph::auth::client_assertion(&client_id, "check", &key_pem, &cert_pem)
                     .map_err(|e| cfg(format!("{} / {}: {e}", cert.display(), key.display())))?;
@@ -199,6 +217,9 @@ impl GraphSection {
         if let Some(b) = self.retry_budget {
             retry.budget = b;
         }
+        if let Some(r) = self.refund_throttled {
+            retry.refund_throttled = r;
+        }
         Ok(GraphSettings {
             tenant_id,
             client_id,
@@ -211,6 +232,38 @@ impl GraphSection {
             state_dir: self.state_dir.clone(),
         })
     }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The first private key and its leaf certificate of a PKCS#12 file, as PEM.
+fn read_pfx(path: &std::path::Path, password: &Secret) -> std::result::Result<(Secret, String), String> {
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &data,
+        password.expose(),
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+    )
+    .map_err(|e| format!("cannot open the PKCS#12 file (wrong password?): {e}"))?;
+    let chain = store
+        .entries()
+        .find_map(|(_, e)| match e {
+            p12_keystore::KeyStoreEntry::PrivateKeyChain(c) => Some(c.clone()),
+            _ => None,
+        })
+        .ok_or("the PKCS#12 file holds no private key")?;
+    let cert = chain.certs().first().ok_or("the PKCS#12 file holds no certificate for its key")?;
+    Ok((Secret::new(pem("PRIVATE KEY", chain.key().as_der())), pem("CERTIFICATE", cert.as_der())))
 }
 
 impl GraphSettings {
