@@ -130,6 +130,7 @@ async fn every_transient_fault_is_retried_to_exactly_the_mock_events() {
         Fault::Slow(Duration::from_millis(300)),
         Fault::EmptyPageWithNextLink,
         Fault::Unauthorized,
+        Fault::LargePage,
     ];
     for f in faults {
         let r = setup(|_| {});

@@ -35,6 +35,8 @@ pub enum Fault {
     NextLinkLoop,
     /// 401 as if the token had expired.
     Unauthorized,
+    /// A page three times the usual size (more items than `$top`).
+    LargePage,
 }
 
 /// The mock's data and behaviour.
@@ -298,7 +300,8 @@ fn serve(
             .then_some(Fault::Throttle(None))
         })
     };
-    let page = build_page(cfg, path, query, base);
+    let scale = if fault == Some(Fault::LargePage) { 3 } else { 1 };
+    let page = build_page(cfg, path, query, base, scale);
     let Some((body, items)) = page else {
         return respond(
             &stream,
@@ -346,6 +349,7 @@ fn serve(
                 return respond(&stream, 200, &[], cut, usize::MAX);
             }
             Fault::Slow(d) => std::thread::sleep(d),
+            Fault::LargePage => {}
             Fault::EmptyPageWithNextLink => {
                 // A new link (as Graph's would carry a new skiptoken) that leads to the real page.
                 let sep = if req.target.contains('?') { '&' } else { '?' };
@@ -437,12 +441,18 @@ fn issue(
 }
 
 /// The page a request asks for: (body, items). `None` for unknown paths.
-fn build_page(cfg: &MockConfig, path: &str, query: &str, base: &str) -> Option<(Vec<u8>, usize)> {
+fn build_page(
+    cfg: &MockConfig,
+    path: &str,
+    query: &str,
+    base: &str,
+    scale: usize,
+) -> Option<(Vec<u8>, usize)> {
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let skip: usize = get("$skiptoken").and_then(|s| s.parse().ok()).unwrap_or(0);
     let top: usize =
-        get("$top").and_then(|s| s.parse().ok()).unwrap_or(cfg.page_size).min(cfg.page_size).max(1);
+        get("$top").and_then(|s| s.parse().ok()).unwrap_or(cfg.page_size).min(cfg.page_size).max(1) * scale;
     let data: Vec<&Value> = if path.ends_with("/auditLogs/directoryAudits") {
         let f = parse_filter(get("$filter").as_deref().unwrap_or(""));
         cfg.audits
