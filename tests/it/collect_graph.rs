@@ -407,18 +407,7 @@ async fn certificate_managed_identity_and_workload_identity_get_tokens() {
     .to_string();
     assert!(e.contains("test-app.pfx") && e.contains("password"), "{e}");
     // A key that does not match is refused by the token endpoint.
-    let other = write(
-        r.dir.path(),
-        "other.key",
-        &String::from_utf8(
-            std::process::Command::new("openssl")
-                .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap(),
-    );
+    let other = fixture("other-app.key");
     let wrong = GraphSection {
         auth: AuthKind::Certificate,
         client_secret_file: None,
