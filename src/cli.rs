@@ -140,6 +140,9 @@ pub struct QueryArgs {
     /// Folder of .sql files that override or extend the embedded saved queries.
     #[arg(long)]
     pub queries_dir: Option<PathBuf>,
+    /// Show the logical and physical plan instead of running the query.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
             bail!("--param applies to saved queries; ad-hoc SQL takes literals");
         }
         let df = saved::plan(&ctx, "--sql", sql, Default::default()).await?;
+        let df = if args.explain { df.explain(false, false)? } else { df };
         let schema = df.schema().inner().clone();
         (df.collect().await.context("running --sql")?, schema)
     } else {
@@ -44,15 +45,49 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
         }
         let params = q.bind(&given, &tz)?;
         let df = saved::plan(&ctx, &q.name, &q.sql, params).await?;
+        let df = if args.explain { df.explain(false, false)? } else { df };
         let schema = df.schema().inner().clone();
         (df.collect().await.with_context(|| format!("running {}", q.name))?, schema)
     };
-    let bytes = output::render(&batches, schema, args.format)?;
+    let bytes = if args.explain && args.format == OutputFormat::Table {
+        explain_text(&batches)
+    } else {
+        output::render(&batches, schema, args.format)?
+    };
     match &args.out {
         Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?,
         None => super::stdout(&bytes)?,
     }
+    if !args.explain {
+        // Under every report (on stderr, so piped data stays clean): is the data complete?
+        match crate::query::completeness::line(&ctx, chrono::Utc::now()).await {
+            Ok(l) => eprintln!("{l}"),
+            Err(e) => tracing::warn!(error = %e, "Completeness line unavailable."),
+        }
+    }
     Ok(())
+}
+
+/// EXPLAIN output as plain text: each plan type, then its plan as DataFusion indents it.
+fn explain_text(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<u8> {
+    use datafusion::arrow::array::{Array, StringArray};
+    let mut s = String::new();
+    for b in batches {
+        let (Some(kind), Some(plan)) = (
+            b.column(0).as_any().downcast_ref::<StringArray>(),
+            b.column(1).as_any().downcast_ref::<StringArray>(),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            s.push_str(&format!(
+                "== {} ==\n{}\n\n",
+                kind.value(i),
+                if plan.is_null(i) { "" } else { plan.value(i) }
+            ));
+        }
+    }
+    s.into_bytes()
 }
 
 /// `--param k=v` pairs.

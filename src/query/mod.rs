@@ -1,4 +1,5 @@
 //! The query layer: the one `SessionContext` builder and the saved-query registry.
 
+pub mod completeness;
 pub mod context;
 pub mod saved;

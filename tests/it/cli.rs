@@ -54,6 +54,17 @@ fn query_outputs_every_format_and_validates_parameters() {
         sspr(&["--lake", lp, "query", "--sql", "SELECT count(*) AS n FROM users", "--format", "csv"], &[]);
     assert_eq!(text(&adhoc).0, "n\n2000\n");
 
+    assert!(text(&csv).1.contains("data: file 14 items"), "completeness line on stderr: {:?}", text(&csv).1);
+    let explain =
+        sspr(&["--lake", lp, "query", "reset_success_daily", "--explain", "--tz", "Asia/Tokyo"], &[]);
+    let (plan, _) = text(&explain);
+    assert!(
+        plan.contains("== logical_plan ==")
+            && plan.contains("== physical_plan ==")
+            && plan.contains("local_date"),
+        "{plan}"
+    );
+
     let bad = sspr(&["--lake", lp, "query", "reset_success_daily", "--from", "soon"], &[]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad).1.contains("parameter from") && text(&bad).1.contains("soon"), "{:?}", text(&bad));
