@@ -497,3 +497,24 @@ async fn tokens_are_refreshed_before_they_expire_during_a_long_run() {
     let tokens = r.mock.stats.token_requests.load(std::sync::atomic::Ordering::Relaxed);
     assert!(tokens >= 2, "a run longer than one token lifetime refreshes ({tokens} token requests)");
 }
+
+#[tokio::test]
+async fn only_the_password_operations_of_core_directory_are_collected() {
+    let core = |id: &str, activity: &str| {
+        serde_json::json!({"id": id, "activityDateTime": "2026-11-05T10:00:00Z", "loggedByService": "Core Directory",
+            "activityDisplayName": activity, "category": "UserManagement", "result": "success", "correlationId": "c"})
+    };
+    let r = setup(|c| {
+        c.audits = vec![
+            core("cd-1", "Reset user password"),
+            core("cd-2", "Update user"),
+            core("cd-3", "Change user password"),
+        ];
+        c.registrations.clear();
+        c.users.clear();
+    });
+    let s = collect_once(&r).await;
+    assert!(s.incomplete.is_empty(), "{:?}", s.incomplete);
+    let ids = sql_rows(&r.lake, "SELECT id FROM audit_events ORDER BY id").await;
+    assert_eq!(ids, vec![serde_json::json!({"id": "cd-1"}), serde_json::json!({"id": "cd-3"})]);
+}

@@ -144,17 +144,25 @@ pub fn plan_run(
     let mut slices = BTreeMap::new();
     let version = if plan.beta_audits { "beta" } else { "v1.0" };
     if plan.endpoints.cloud.supports(GraphApi::DirectoryAudits) {
-        for service in &plan.services {
+        for entry in &plan.services {
+            // `Service` or `Service|Activity` (e.g. Core Directory's password operations only).
+            let (service, activity) = match entry.split_once('|') {
+                Some((s, a)) => (s.trim(), Some(a.trim())),
+                None => (entry.trim(), None),
+            };
             let mut s = start;
             while s < end {
                 let e = (s + plan.slice).min(end);
                 // ge start, le end minus one tick: windows are half-open and never overlap.
-                let filter = format!(
+                let mut filter = format!(
                     "activityDateTime ge {} and activityDateTime le {} and loggedByService eq {}",
                     fmt_instant(s),
                     fmt_instant(e - chrono::Duration::nanoseconds(100)),
                     odata_quote(service)
                 );
+                if let Some(a) = activity {
+                    filter.push_str(&format!(" and activityDisplayName eq {}", odata_quote(a)));
+                }
                 let mut url =
                     url::Url::parse(&plan.endpoints.graph_url(version, "auditLogs/directoryAudits"))
                         .map_err(|e| Error::Config(e.to_string()))?;
@@ -162,7 +170,7 @@ pub fn plan_run(
                     .append_pair("$filter", &filter)
                     .append_pair("$orderby", "activityDateTime asc")
                     .append_pair("$top", &plan.page_size.to_string());
-                let key = format!("audits.{}.{}", slug(service), s.format("%Y%m%dT%H%M%SZ"));
+                let key = format!("audits.{}.{}", slug(entry), s.format("%Y%m%dT%H%M%SZ"));
                 slices
                     .insert(key, SliceState::new("graph:directoryAudits", Some(s), Some(e), url.to_string()));
                 s = e;
@@ -424,9 +432,15 @@ async fn write_ledger(lake: &Lake, run: &RunState) -> Result<()> {
     r.map(|_| ())
 }
 
-/// Default `loggedByService` values: SSPR, registration, and directory password operations.
+/// Default sources: every SSPR and registration event, and only the password operations of Core
+/// Directory (its other activities are the whole directory's change log).
 pub fn default_services() -> Vec<String> {
-    vec!["Self-service Password Management".into(), "Authentication Methods".into(), "Core Directory".into()]
+    vec![
+        "Self-service Password Management".into(),
+        "Authentication Methods".into(),
+        "Core Directory|Reset user password".into(),
+        "Core Directory|Change user password".into(),
+    ]
 }
 
 /// A plan with the defaults of the config file.
@@ -477,7 +491,7 @@ mod tests {
         plan.to = Some("2026-11-03T12:00:00Z".parse().unwrap());
         let run = plan_run(&plan, None, Utc::now()).unwrap();
         let audits: Vec<_> = run.slices.iter().filter(|(k, _)| k.starts_with("audits.")).collect();
-        assert_eq!(audits.len(), 3 * 3);
+        assert_eq!(audits.len(), 4 * 3);
         let sspr: Vec<_> = audits.iter().filter(|(k, _)| k.contains("self-service")).collect();
         assert_eq!(sspr[0].1.window_end, sspr[1].1.window_start);
         assert_eq!(sspr[2].1.window_end, plan.to);
@@ -488,6 +502,20 @@ mod tests {
             "activityDateTime ge 2026-11-01T00:00:00.0000000Z and activityDateTime le 2026-11-01T23:59:59.9999999Z and loggedByService eq 'Self-service Password Management'"
         );
         assert!(url.as_str().starts_with("https://graph.microsoft.com/v1.0/auditLogs/directoryAudits?"));
+        let core = audits.iter().find(|(k, _)| k.contains("reset-user-password")).unwrap();
+        let f = url::Url::parse(&core.1.start_url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "$filter")
+            .unwrap()
+            .1
+            .to_string();
+        assert!(
+            f.ends_with(
+                "loggedByService eq 'Core Directory' and activityDisplayName eq 'Reset user password'"
+            ),
+            "{f}"
+        );
         assert!(run.slices.contains_key("registration") && run.slices.contains_key("users"));
         let china = plan_run(
             &CollectPlan { endpoints: Endpoints::new(Cloud::China, None, None), ..plan.clone() },

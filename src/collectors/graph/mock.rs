@@ -462,6 +462,9 @@ fn build_page(
                 f.ge.is_none_or(|g| t.is_some_and(|t| t >= g))
                     && f.le.is_none_or(|l| t.is_some_and(|t| t <= l))
                     && f.service.as_ref().is_none_or(|s| e["loggedByService"].as_str() == Some(s.as_str()))
+                    && f.activity
+                        .as_ref()
+                        .is_none_or(|a| e["activityDisplayName"].as_str() == Some(a.as_str()))
             })
             .collect()
     } else if path.ends_with("/reports/authenticationMethods/userRegistrationDetails") {
@@ -488,6 +491,7 @@ struct Filter {
     ge: Option<DateTime<Utc>>,
     le: Option<DateTime<Utc>>,
     service: Option<String>,
+    activity: Option<String>,
 }
 
 /// Understands the filter shapes the collector sends:
@@ -502,6 +506,8 @@ fn parse_filter(f: &str) -> Filter {
             out.le = crate::util::parse_instant(v);
         } else if let Some(v) = c.strip_prefix("loggedByService eq ") {
             out.service = Some(v.trim_matches('\'').replace("''", "'"));
+        } else if let Some(v) = c.strip_prefix("activityDisplayName eq ") {
+            out.activity = Some(v.trim_matches('\'').replace("''", "'"));
         }
     }
     out
