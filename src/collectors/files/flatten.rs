@@ -57,9 +57,10 @@ pub fn audit_row<'a>(
         .ok_or("missing activityDateTime")?;
     let time = parse_instant(&time_text)
         .ok_or_else(|| format!("field activityDateTime: {time_text:?} is not an ISO 8601 date-time"))?;
-    let initiated = rec.json(&["initiatedBy"]).map_err(|e| e.to_string())?;
-    let targets = rec.json(&["targetResources"]).map_err(|e| e.to_string())?;
-    let details = rec.json(&["additionalDetails"]).map_err(|e| e.to_string())?;
+    let (initiated, initiated_json) = split(rec.json_with_text(&["initiatedBy"]).map_err(|e| e.to_string())?);
+    let (targets, targets_json) = split(rec.json_with_text(&["targetResources"]).map_err(|e| e.to_string())?);
+    let (details, details_json) =
+        split(rec.json_with_text(&["additionalDetails"]).map_err(|e| e.to_string())?);
     let user = initiated.as_ref().and_then(|v| lookup(v, "user"));
     let app = initiated.as_ref().and_then(|v| lookup(v, "app"));
     let ustr = |k: &str| user.and_then(|u| path_str(u, &[k])).map(|c| Cow::Owned(c.into_owned()));
@@ -87,9 +88,6 @@ pub fn audit_row<'a>(
         tenant = tenant.or_else(|| env.str(&["tenantId"]));
         description = description.or_else(|| env.str(&["resultDescription"]));
     }
-    let initiated_json = initiated.as_ref().map(|v| Cow::Owned(v.to_string()));
-    let targets_json = targets.as_ref().map(|v| Cow::Owned(v.to_string()));
-    let details_json = details.as_ref().map(|v| Cow::Owned(v.to_string()));
     let mut extra = rec.leftovers("");
     if let Some(env) = envelope.as_mut() {
         env.consume(&["properties", "time"]);
@@ -128,6 +126,13 @@ pub fn audit_row<'a>(
         Cell::Str(Some(Cow::Borrowed(ctx.source_file))),
         Cell::Ts(Some(ctx.ingested_at)),
     ])
+}
+
+fn split<'a>(v: Option<(Value, Cow<'a, str>)>) -> (Option<Value>, Option<Cow<'a, str>>) {
+    match v {
+        Some((value, text)) => (Some(value), Some(text)),
+        None => (None, None),
+    }
 }
 
 fn lookup<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {

@@ -85,6 +85,35 @@ impl<'a> RawObject<'a> {
         Ok(None)
     }
 
+    /// Like [`RawObject::json`], also returning the JSON text as it came (an object's raw text, or
+    /// the unwrapped string of a Log Analytics dynamic column), so `_json` columns keep the input
+    /// without re-serialising it.
+    pub fn json_with_text(
+        &mut self,
+        keys: &[&str],
+    ) -> Result<Option<(serde_json::Value, Cow<'a, str>)>, FieldError> {
+        for k in keys {
+            if let Some(v) = self.find(k) {
+                let text: Option<Cow<'a, str>> = match v {
+                    Val::Raw("null") | Val::Text("") => None,
+                    Val::Raw(r) if r.starts_with('"') => {
+                        serde_json::from_str::<String>(r).ok().map(Cow::Owned)
+                    }
+                    Val::Raw(r) | Val::Text(r) => Some(Cow::Borrowed(r)),
+                };
+                let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+                    return Ok(None);
+                };
+                let value = serde_json::from_str(&text).map_err(|e| FieldError {
+                    field: (*k).to_string(),
+                    message: format!("is not valid JSON ({e})"),
+                })?;
+                return Ok(Some((value, text)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The first present key as a boolean (`true`, or the strings `true`/`True`/`1` of CSV exports).
     pub fn bool(&mut self, keys: &[&str]) -> Result<Option<bool>, FieldError> {
         for k in keys {
