@@ -32,6 +32,31 @@ fn bench_import(c: &mut Criterion) {
         )
     });
     g.finish();
+    // Memory: the process's peak resident set over every iteration above (each imports the whole
+    // input into a fresh lake; nothing is kept between iterations).
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&dir.path().join("lake").to_string_lossy()).unwrap();
+    let s =
+        rt.block_on(import(&lake, std::slice::from_ref(&pages), &ImportOptions::default(), &|_| {})).unwrap();
+    println!(
+        "import phases: read+parse {:.2} s, merge+sort+encode+publish {:.2} s",
+        s.parse_seconds, s.merge_seconds
+    );
+    let input: u64 =
+        std::fs::read_dir(&pages).unwrap().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+    println!(
+        "import/graph_pages_to_lake: {events} events, {} MB of JSON; peak RSS (VmHWM) {} MiB",
+        input / 1_000_000,
+        hwm / 1024
+    );
 }
 
 criterion_group!(benches, bench_import);

@@ -46,6 +46,9 @@ pub struct ImportSummary {
     pub duplicates: usize,
     pub partitions_published: usize,
     pub quarantine_file: Option<String>,
+    /// Seconds spent reading and parsing, and merging and publishing partitions.
+    pub parse_seconds: f64,
+    pub merge_seconds: f64,
     #[serde(skip)]
     pub tables: Vec<TableWriteSummary>,
 }
@@ -76,6 +79,7 @@ pub async fn import(
         registration: TableWriter::new(lake, &REGISTRATION_DETAILS),
         users: TableWriter::new(lake, &USERS),
     };
+    let parse_start = std::time::Instant::now();
     for path in &found {
         let name = files::display(path);
         let snapshot = files::snapshot_date_for(path, opts.snapshot_date);
@@ -94,6 +98,8 @@ pub async fn import(
         summary.quarantined += report.quarantined;
         summary.files.push(report);
     }
+    summary.parse_seconds = parse_start.elapsed().as_secs_f64();
+    let merge_start = std::time::Instant::now();
     for w in [writers.audit, writers.registration, writers.users] {
         let t = w.finish().await?;
         summary.rows_new += t.merge.rows_new;
@@ -101,6 +107,13 @@ pub async fn import(
         summary.partitions_published += t.partitions_published;
         summary.tables.push(t);
     }
+    summary.merge_seconds = merge_start.elapsed().as_secs_f64();
+    tracing::info!(
+        parse_seconds = summary.parse_seconds,
+        merge_seconds = summary.merge_seconds,
+        rows_new = summary.rows_new,
+        "Imported."
+    );
     summary.quarantine_file = quarantine.publish(&lake.root).await?;
     let finished = Utc::now();
     let mut entries: Vec<LedgerEntry> = summary

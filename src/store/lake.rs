@@ -139,35 +139,58 @@ impl Lake {
     /// atomically. The partition is left untouched when no new key arrives.
     pub async fn merge_partition(
         &self,
-        table: &TableDef,
+        table: &'static TableDef,
         date: NaiveDate,
         new: Vec<RecordBatch>,
     ) -> Result<MergeStats> {
-        let schema = table.schema();
         let existing = self.read_partition(table, date).await?;
-        let rows_before: usize = existing.iter().map(|b| b.num_rows()).sum();
-        let offered: usize = new.iter().map(|b| b.num_rows()).sum();
-        let all: Vec<RecordBatch> = existing.into_iter().chain(new).collect();
-        let merged = concat_batches(&schema, &all)?;
-        let keep = first_of_each_key(&merged, table)?;
-        let rows_after = keep.len();
-        let rows_new = rows_after - rows_before;
-        let stats = MergeStats {
-            rows_before,
-            rows_after,
-            rows_new,
-            duplicates: offered - rows_new,
-            published: rows_new > 0,
-        };
-        if rows_new == 0 {
-            return Ok(stats);
+        // Concatenate, de-duplicate, sort and encode on the blocking pool, so several partitions
+        // are merged in parallel (see TableWriter::finish).
+        let (stats, bytes) =
+            tokio::task::spawn_blocking(move || merge_and_encode(table, existing, new)).await.map_err(
+                |e| Error::Table { table: table.name.into(), message: format!("merge task failed: {e}") },
+            )??;
+        if let Some(bytes) = bytes {
+            writer::publish(&self.root, &partition_rel(table, date), bytes).await?;
         }
-        let deduped = take_record_batch(&merged, &UInt32Array::from(keep))?;
-        let sorted = sort_batch(&deduped, table)?;
-        let bytes = writer::encode(table, &[sorted])?;
-        writer::publish(&self.root, &partition_rel(table, date), bytes).await?;
         Ok(stats)
     }
+}
+
+/// The CPU part of a merge: existing rows first (they win), new rows after, first of each key
+/// kept, sorted, encoded. `None` bytes when nothing new arrived.
+fn merge_and_encode(
+    table: &TableDef,
+    existing: Vec<RecordBatch>,
+    new: Vec<RecordBatch>,
+) -> Result<(MergeStats, Option<Bytes>)> {
+    let schema = table.schema();
+    let rows_before: usize = existing.iter().map(|b| b.num_rows()).sum();
+    let offered: usize = new.iter().map(|b| b.num_rows()).sum();
+    let all: Vec<RecordBatch> = existing.into_iter().chain(new).collect();
+    let merged = concat_batches(&schema, &all)?;
+    drop(all);
+    let keep = first_of_each_key(&merged, table)?;
+    let rows_after = keep.len();
+    let rows_new = rows_after - rows_before;
+    let stats = MergeStats {
+        rows_before,
+        rows_after,
+        rows_new,
+        duplicates: offered - rows_new,
+        published: rows_new > 0,
+    };
+    if rows_new == 0 {
+        return Ok((stats, None));
+    }
+    let deduped = if rows_after == merged.num_rows() {
+        merged
+    } else {
+        take_record_batch(&merged, &UInt32Array::from(keep))?
+    };
+    let sorted = sort_batch(&deduped, table)?;
+    drop(deduped);
+    Ok((stats, Some(writer::encode(table, &[sorted])?)))
 }
 
 fn strip_prefix<'a>(full: &'a str, prefix: &str) -> Option<&'a str> {
@@ -331,22 +354,32 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Merges every touched partition into the lake.
+    /// Merges every touched partition into the lake, as many at once as there are cores.
     pub async fn finish(mut self) -> Result<TableWriteSummary> {
+        use futures::StreamExt;
         let mut summary =
             TableWriteSummary { table: self.table.name, rows_offered: self.offered, ..Default::default() };
         let parts = std::mem::take(&mut self.parts);
-        for (d, buf) in parts {
-            let mut batches = Vec::new();
-            for p in &buf.spills {
-                let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-                for b in FileReader::try_new(std::io::BufReader::new(f), None)? {
-                    batches.push(b?);
+        let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let (lake, table) = (&self.lake, self.table);
+        let results: Vec<Result<MergeStats>> = futures::stream::iter(parts)
+            .map(|(d, buf)| async move {
+                let mut batches = Vec::new();
+                for p in &buf.spills {
+                    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+                    for b in FileReader::try_new(std::io::BufReader::new(f), None)? {
+                        batches.push(b?);
+                    }
+                    let _ = std::fs::remove_file(p);
                 }
-                let _ = std::fs::remove_file(p);
-            }
-            batches.extend(buf.batches);
-            let stats = self.lake.merge_partition(self.table, from_date32(d), batches).await?;
+                batches.extend(buf.batches);
+                lake.merge_partition(table, from_date32(d), batches).await
+            })
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
+        for stats in results {
+            let stats = stats?;
             summary.partitions_touched += 1;
             summary.partitions_published += usize::from(stats.published);
             summary.merge.add(stats);
