@@ -16,14 +16,27 @@ fn err(b: &[u8], i: usize, what: &str) -> String {
     format!("invalid JSON: {what} at line {line} (byte {i})")
 }
 
-/// End (exclusive) of the string starting at `i` (which must be `"`).
+/// Bytes that matter outside strings when looking for the end of a container.
+pub(crate) static STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
+
+/// End (exclusive) of the string starting at `i` (which must be `"`). Most of a record's bytes
+/// are inside strings, so this jumps with memchr from quote/backslash to quote/backslash.
 fn string_end(b: &[u8], i: usize) -> Result<usize, String> {
     let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' => return Ok(j + 1),
-            _ => j += 1,
+    while let Some(k) = memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
+        let p = j + k;
+        if b[p] == b'\\' {
+            j = p + 2;
+        } else {
+            return Ok(p + 1);
         }
     }
     Err(err(b, i, "unterminated string"))
@@ -38,19 +51,23 @@ pub fn value_end(b: &[u8], i: usize) -> Result<usize, String> {
             let mut depth = 0u32;
             let mut j = i;
             while j < b.len() {
-                match b[j] {
+                let c = b[j];
+                if !STRUCTURAL[c as usize] {
+                    j += 1;
+                    continue;
+                }
+                match c {
                     b'"' => {
                         j = string_end(b, j)?;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return Ok(j + 1);
                         }
                     }
-                    _ => {}
                 }
                 j += 1;
             }

@@ -8,6 +8,8 @@
 
 use std::io::Read;
 
+use crate::collectors::files::lex::STRUCTURAL;
+
 /// One top-level JSON value of a file.
 #[derive(Debug, Clone)]
 pub struct Unit {
@@ -175,30 +177,41 @@ impl<R: Read> Splitter<R> {
             let mut i = 0;
             let mut end = None;
             while i < chunk.len() {
-                let b = chunk[i];
                 if in_str {
                     if esc {
                         esc = false;
-                    } else if b == b'\\' {
-                        esc = true;
-                    } else if b == b'"' {
-                        in_str = false;
-                    } else if b == b'\n' {
-                        self.line += 1;
+                        i += 1;
+                        continue;
                     }
-                } else {
+                    // Jump to the next quote or backslash (raw newlines cannot occur in strings).
+                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                        Some(k) => {
+                            i += k;
+                            if chunk[i] == b'\\' {
+                                esc = true;
+                            } else {
+                                in_str = false;
+                            }
+                            i += 1;
+                        }
+                        None => i = chunk.len(),
+                    }
+                    continue;
+                }
+                let b = chunk[i];
+                if b == b'\n' {
+                    self.line += 1;
+                } else if STRUCTURAL[b as usize] {
                     match b {
                         b'"' => in_str = true,
                         b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
+                        _ => {
                             depth -= 1;
                             if depth == 0 {
                                 end = Some(i + 1);
                                 break;
                             }
                         }
-                        b'\n' => self.line += 1,
-                        _ => {}
                     }
                 }
                 i += 1;
