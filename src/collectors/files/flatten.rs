@@ -9,8 +9,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::collectors::files::lex;
-use crate::collectors::files::record::{RawObject, object_text};
+use crate::collectors::files::record::{RawObject, object_text, path_str};
 use crate::collectors::rows::Cell;
 use crate::util::{date32, parse_instant};
 
@@ -58,16 +57,17 @@ pub fn audit_row<'a>(
         .ok_or("missing activityDateTime")?;
     let time = parse_instant(&time_text)
         .ok_or_else(|| format!("field activityDateTime: {time_text:?} is not an ISO 8601 date-time"))?;
-    let initiated_json = rec.json_text(&["initiatedBy"]).map_err(|e| e.to_string())?;
-    let targets_json = rec.json_text(&["targetResources"]).map_err(|e| e.to_string())?;
-    let details_json = rec.json_text(&["additionalDetails"]).map_err(|e| e.to_string())?;
-    let user = initiated_json.as_deref().and_then(|t| get(t, "user"));
-    let app = initiated_json.as_deref().and_then(|t| get(t, "app"));
-    let ustr = |k: &str| user.and_then(|u| get(u, k)).and_then(scalar);
-    let astr = |k: &str| app.and_then(|u| get(u, k)).and_then(scalar);
-    let target = targets_json.as_deref().and_then(first_user_target);
-    let tstr = |k: &str| target.and_then(|t| get(t, k)).and_then(scalar);
-    let detail = |key: &str| details_json.as_deref().and_then(|d| detail_value(d, key));
+    let (initiated, initiated_json) = split(rec.json_with_text(&["initiatedBy"]).map_err(|e| e.to_string())?);
+    let (targets, targets_json) = split(rec.json_with_text(&["targetResources"]).map_err(|e| e.to_string())?);
+    let (details, details_json) =
+        split(rec.json_with_text(&["additionalDetails"]).map_err(|e| e.to_string())?);
+    let user = initiated.as_ref().and_then(|v| lookup(v, "user"));
+    let app = initiated.as_ref().and_then(|v| lookup(v, "app"));
+    let ustr = |k: &str| user.and_then(|u| path_str(u, &[k])).map(|c| Cow::Owned(c.into_owned()));
+    let astr = |k: &str| app.and_then(|u| path_str(u, &[k])).map(|c| Cow::Owned(c.into_owned()));
+    let target = targets.as_ref().and_then(first_user_target);
+    let tstr = |k: &str| target.and_then(|t| path_str(t, &[k])).map(|c| Cow::Owned(c.into_owned()));
+    let detail = |key: &str| details.as_ref().and_then(|d| detail_value(d, key));
 
     let category = rec.str(&["category"]);
     let activity = rec.str(&["activityDisplayName", "OperationName"]);
@@ -128,41 +128,39 @@ pub fn audit_row<'a>(
     ])
 }
 
-/// The raw value of `key` (ASCII case-insensitive) in a JSON object's text; `None` for null.
-fn get<'t>(object: &'t str, key: &str) -> Option<&'t str> {
-    lex::object_fields(object)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
-        .filter(|v| *v != "null")
-}
-
-/// A raw JSON value as text: strings decoded, empty strings dropped, other values as their JSON.
-fn scalar(raw: &str) -> Option<Cow<'static, str>> {
-    if raw.starts_with('"') {
-        serde_json::from_str::<String>(raw).ok().filter(|s| !s.is_empty()).map(Cow::Owned)
-    } else {
-        Some(Cow::Owned(raw.to_string()))
+fn split<'a>(v: Option<(Value, Cow<'a, str>)>) -> (Option<Value>, Option<Cow<'a, str>>) {
+    match v {
+        Some((value, text)) => (Some(value), Some(text)),
+        None => (None, None),
     }
 }
 
-fn first_user_target(targets: &str) -> Option<&str> {
-    lex::array_elements(targets)
-        .ok()?
-        .into_iter()
-        .map(|(_, t)| t)
-        .find(|t| get(t, "type").and_then(scalar).is_some_and(|s| s.eq_ignore_ascii_case("user")))
+fn lookup<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    let o = v.as_object()?;
+    o.get(key)
+        .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+        .filter(|v| !v.is_null())
+}
+
+fn first_user_target(targets: &Value) -> Option<&Value> {
+    targets
+        .as_array()?
+        .iter()
+        .find(|t| lookup(t, "type").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("user")))
 }
 
 /// The value of an `additionalDetails` `{key, value}` entry, key compared case-insensitively.
-fn detail_value(details: &str, key: &str) -> Option<String> {
-    lex::array_elements(details).ok()?.into_iter().find_map(|(_, kv)| {
-        let k = get(kv, "key").and_then(scalar)?;
+fn detail_value(details: &Value, key: &str) -> Option<String> {
+    details.as_array()?.iter().find_map(|kv| {
+        let k = lookup(kv, "key")?.as_str()?;
         if !k.eq_ignore_ascii_case(key) {
             return None;
         }
-        get(kv, "value").and_then(scalar).map(Cow::into_owned)
+        match lookup(kv, "value")? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::String(_) => None,
+            other => Some(other.to_string()),
+        }
     })
 }
 

@@ -85,10 +85,13 @@ impl<'a> RawObject<'a> {
         Ok(None)
     }
 
-    /// The JSON text of a key as it came (an object's raw text, or the unwrapped string of a Log
-    /// Analytics dynamic column), checked to be valid JSON but not parsed into values, so `_json`
-    /// columns keep the input and nested fields can be read with [`crate::collectors::files::lex`].
-    pub fn json_text(&mut self, keys: &[&str]) -> Result<Option<Cow<'a, str>>, FieldError> {
+    /// Like [`RawObject::json`], also returning the JSON text as it came (an object's raw text, or
+    /// the unwrapped string of a Log Analytics dynamic column), so `_json` columns keep the input
+    /// without re-serialising it.
+    pub fn json_with_text(
+        &mut self,
+        keys: &[&str],
+    ) -> Result<Option<(serde_json::Value, Cow<'a, str>)>, FieldError> {
         for k in keys {
             if let Some(v) = self.find(k) {
                 let text: Option<Cow<'a, str>> = match v {
@@ -101,11 +104,11 @@ impl<'a> RawObject<'a> {
                 let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
                     return Ok(None);
                 };
-                serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| FieldError {
+                let value = serde_json::from_str(&text).map_err(|e| FieldError {
                     field: (*k).to_string(),
                     message: format!("is not valid JSON ({e})"),
                 })?;
-                return Ok(Some(text));
+                return Ok(Some((value, text)));
             }
         }
         Ok(None)
