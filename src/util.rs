@@ -32,11 +32,6 @@ pub fn from_date32(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).unwrap_or_default()
 }
 
-/// Microseconds since the epoch (Arrow `Timestamp(Microsecond, UTC)`).
-pub fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
 use chrono::Datelike;
 
 /// Parses the instants Entra sources write: RFC 3339 with `Z` or an offset and 0–7 fractional

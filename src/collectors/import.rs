@@ -84,7 +84,7 @@ pub async fn import(
         let name = files::display(path);
         let snapshot = files::snapshot_date_for(path, opts.snapshot_date);
         let ctx =
-            RowContext { source_file: &name, ingested_at, snapshot_date: files::snapshot_value(snapshot) };
+            RowContext { source_file: &name, ingested_at, snapshot_date: crate::util::date32(snapshot) };
         let report =
             match files::import_file(path, opts.format, &ctx, opts.threads, &mut writers, &mut quarantine) {
                 Ok(r) => r,

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -28,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::store::layout::{LakeLock, LakeRoot, parse_partition, partition_rel};
 use crate::store::schema::TableDef;
 use crate::store::writer;
-use crate::util::{date32, from_date32};
+use crate::util::from_date32;
 
 /// In-memory budget of a [`TableWriter`] before it spills partitions to disk.
 pub const DEFAULT_BUFFER_BYTES: usize = 256 << 20;
@@ -400,11 +399,3 @@ pub async fn write_batches(
     }
     w.finish().await
 }
-
-/// The Date32 value of a date, re-exported for builders.
-pub fn partition_value(d: NaiveDate) -> i32 {
-    date32(d)
-}
-
-/// Shared handle type used by commands.
-pub type SharedLake = Arc<Lake>;

@@ -31,8 +31,8 @@ pub const MAX_ROW_GROUP_ROWS: usize = 1_048_576;
 /// `after_staging` aborts the process after the staged file is written and before it is moved.
 pub const FAILPOINT_ENV: &str = "SSPR_FAILPOINT";
 
-/// Writer properties of the Power BI-safe profile, with the table's metadata in the footer.
-pub fn writer_properties(table: &TableDef) -> WriterProperties {
+/// The Power BI-safe profile, shared by lake partitions and `--format parquet` exports.
+fn profile() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_compression(Compression::SNAPPY)
@@ -40,6 +40,11 @@ pub fn writer_properties(table: &TableDef) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
         .set_coerce_types(true)
+}
+
+/// Writer properties of the profile, with the table's metadata in the footer.
+pub fn writer_properties(table: &TableDef) -> WriterProperties {
+    profile()
         .set_created_by(format!("sspr-analytics {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![
             KeyValue::new(META_SCHEMA_VERSION.into(), SCHEMA_VERSION.to_string()),
@@ -49,39 +54,28 @@ pub fn writer_properties(table: &TableDef) -> WriterProperties {
         .build()
 }
 
+fn write_all(
+    batches: &[RecordBatch],
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    props: WriterProperties,
+) -> Result<Bytes> {
+    let mut buf = Vec::with_capacity(1 << 20);
+    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props))?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.close()?;
+    Ok(Bytes::from(buf))
+}
+
 /// Encodes batches (already in the table schema, sorted) into one Parquet file in memory.
 pub fn encode(table: &TableDef, batches: &[RecordBatch]) -> Result<Bytes> {
-    let schema = table.schema();
-    let mut buf = Vec::with_capacity(1 << 20);
-    {
-        let mut w = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties(table)))?;
-        for b in batches {
-            w.write(b)?;
-        }
-        w.close()?;
-    }
-    Ok(Bytes::from(buf))
+    write_all(batches, table.schema(), writer_properties(table))
 }
 
 /// Encodes an arbitrary result (e.g. a query's output) with the same profile, for `--out x.parquet`.
 pub fn encode_any(batches: &[RecordBatch], schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Bytes> {
-    let props = WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::SNAPPY)
-        .set_dictionary_enabled(true)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
-        .set_coerce_types(true)
-        .build();
-    let mut buf = Vec::new();
-    {
-        let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props))?;
-        for b in batches {
-            w.write(b)?;
-        }
-        w.close()?;
-    }
-    Ok(Bytes::from(buf))
+    write_all(batches, schema, profile().build())
 }
 
 /// Publishes `bytes` at `rel` (a key relative to the lake root) atomically.

@@ -26,7 +26,6 @@ use crate::collectors::files::scan::{ScanError, Splitter, Unit};
 use crate::error::{Error, Result};
 use crate::store::TableWriter;
 use crate::store::quarantine::Quarantine;
-use crate::util::date32;
 
 /// Input formats `sspr import --format` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -386,9 +385,4 @@ fn drain(
         }
     }
     Ok(())
-}
-
-/// The Date32 of a snapshot date.
-pub fn snapshot_value(d: NaiveDate) -> i32 {
-    date32(d)
 }

@@ -476,7 +476,7 @@ pub fn parse_span(s: &str) -> std::result::Result<chrono::Duration, String> {
     })
 }
 
-/// Keeps `Duration` import used for timeouts in callers.
+/// Per-request timeout when the config gives none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[cfg(test)]
