@@ -95,7 +95,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Files or folders (folders are searched recursively for .json, .jsonl, .ndjson, .csv).
+    /// Files or folders (folders are searched recursively for .json, .jsonl, .ndjson, .csv, .evtx,
+    /// .xml).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Force the input format instead of detecting it.
@@ -107,6 +108,10 @@ pub struct ImportArgs {
     /// Parser threads (default: number of cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// IANA zone of event-log times written without an offset (Export-Csv culture times are the
+    /// exporting machine's local time).
+    #[arg(long, default_value = "UTC")]
+    pub source_tz: String,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

@@ -25,6 +25,8 @@ pub struct ConfigFile {
     pub query: QuerySection,
     /// The live Graph collector (`sspr collect graph`, `sspr doctor`).
     pub graph: Option<crate::collectors::graph::settings::GraphSection>,
+    /// Event-log routing additions (`sspr import` of Windows event logs).
+    pub eventlog: Option<crate::collectors::eventlog::Routing>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +50,8 @@ pub struct Settings {
     pub graph: Option<crate::collectors::graph::settings::GraphSection>,
     /// Where the config came from, for messages.
     pub config_path: Option<std::path::PathBuf>,
+    /// Event-log routing: the defaults plus the config's `[eventlog]` additions.
+    pub routing: crate::collectors::eventlog::Routing,
 }
 
 impl Settings {
@@ -83,6 +87,13 @@ impl Settings {
             tz,
             graph: file.graph,
             config_path: config.map(Path::to_path_buf),
+            routing: {
+                let mut r = crate::collectors::eventlog::Routing::default();
+                if let Some(extra) = &file.eventlog {
+                    r.extend(extra);
+                }
+                r
+            },
         })
     }
 }

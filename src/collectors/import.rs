@@ -6,13 +6,17 @@ use std::path::PathBuf;
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::collectors::eventlog::{self, EventContext, Routing};
 use crate::collectors::files::flatten::RowContext;
 use crate::collectors::files::{self, FileFormat, FileReport, Writers};
 use crate::collectors::ledger::{LedgerEntry, ledger_batch};
 use crate::error::Result;
 use crate::store::lake::{TableWriteSummary, write_batches};
 use crate::store::quarantine::Quarantine;
-use crate::store::schema::{AUDIT_EVENTS, INGEST_LEDGER, REGISTRATION_DETAILS, USERS};
+use crate::store::schema::{
+    AUDIT_EVENTS, CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, INGEST_LEDGER, REGISTRATION_DETAILS, USERS,
+    WRITEBACK_EVENTS,
+};
 use crate::store::{Lake, TableWriter};
 
 /// How to import.
@@ -23,6 +27,10 @@ pub struct ImportOptions {
     pub snapshot_date: Option<NaiveDate>,
     /// Parser threads (default: available cores).
     pub threads: usize,
+    /// Which event-log providers and ids go to which table.
+    pub routing: Routing,
+    /// Zone of times that event-log exports write without an offset (Export-Csv culture times).
+    pub source_tz: chrono_tz::Tz,
 }
 
 impl Default for ImportOptions {
@@ -31,6 +39,8 @@ impl Default for ImportOptions {
             format: FileFormat::Auto,
             snapshot_date: None,
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            routing: Routing::default(),
+            source_tz: chrono_tz::UTC,
         }
     }
 }
@@ -42,6 +52,8 @@ pub struct ImportSummary {
     pub files: Vec<FileReport>,
     pub records: u64,
     pub quarantined: u64,
+    /// Event-log records no routing rule keeps.
+    pub skipped: u64,
     pub rows_new: usize,
     pub duplicates: usize,
     pub partitions_published: usize,
@@ -78,6 +90,9 @@ pub async fn import(
         audit: TableWriter::new(lake, &AUDIT_EVENTS),
         registration: TableWriter::new(lake, &REGISTRATION_DETAILS),
         users: TableWriter::new(lake, &USERS),
+        writeback: TableWriter::new(lake, &WRITEBACK_EVENTS),
+        credential_provider: TableWriter::new(lake, &CREDENTIAL_PROVIDER_EVENTS),
+        dc_security: TableWriter::new(lake, &DC_SECURITY_EVENTS),
     };
     let parse_start = std::time::Instant::now();
     for path in &found {
@@ -85,22 +100,45 @@ pub async fn import(
         let snapshot = files::snapshot_date_for(path, opts.snapshot_date);
         let ctx =
             RowContext { source_file: &name, ingested_at, snapshot_date: crate::util::date32(snapshot) };
-        let report =
-            match files::import_file(path, opts.format, &ctx, opts.threads, &mut writers, &mut quarantine) {
-                Ok(r) => r,
-                Err(e) => FileReport { path: name.clone(), error: Some(e.to_string()), ..Default::default() },
-            };
+        let result = match eventlog::detect(path, opts.format) {
+            Some(format) => {
+                let ectx = EventContext {
+                    source_file: &name,
+                    ingested_at,
+                    routing: &opts.routing,
+                    source_tz: opts.source_tz,
+                    threads: opts.threads,
+                };
+                eventlog::import_file(path, format, &ectx, &mut writers, &mut quarantine)
+            }
+            None => files::import_file(path, opts.format, &ctx, opts.threads, &mut writers, &mut quarantine),
+        };
+        let report = match result {
+            Ok(r) => r,
+            Err(e) => FileReport { path: name.clone(), error: Some(e.to_string()), ..Default::default() },
+        };
+        for w in &report.warnings {
+            tracing::warn!(file = %report.path, "{w}");
+        }
         if let Some(e) = &report.error {
             tracing::warn!(file = %report.path, error = %e, "File could not be read to the end.");
         }
         progress(&report);
         summary.records += report.records;
         summary.quarantined += report.quarantined;
+        summary.skipped += report.skipped;
         summary.files.push(report);
     }
     summary.parse_seconds = parse_start.elapsed().as_secs_f64();
     let merge_start = std::time::Instant::now();
-    for w in [writers.audit, writers.registration, writers.users] {
+    for w in [
+        writers.audit,
+        writers.registration,
+        writers.users,
+        writers.writeback,
+        writers.credential_provider,
+        writers.dc_security,
+    ] {
         let t = w.finish().await?;
         summary.rows_new += t.merge.rows_new;
         summary.duplicates += t.merge.duplicates;

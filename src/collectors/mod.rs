@@ -3,6 +3,7 @@
 //! quarantine and ledger.
 
 pub mod checkpoint;
+pub mod eventlog;
 pub mod files;
 pub mod graph;
 pub mod import;

@@ -10,8 +10,17 @@ use crate::store::Lake;
 /// Runs the import; returns the summary (the caller turns incomplete files into the exit code).
 pub async fn run(settings: &Settings, args: &ImportArgs, quiet: bool) -> anyhow::Result<ImportSummary> {
     let lake = Lake::open(&settings.lake)?;
-    let mut opts =
-        ImportOptions { format: args.format, snapshot_date: args.snapshot_date, ..Default::default() };
+    let source_tz: chrono_tz::Tz = args
+        .source_tz
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--source-tz {:?} is not an IANA time zone name", args.source_tz))?;
+    let mut opts = ImportOptions {
+        format: args.format,
+        snapshot_date: args.snapshot_date,
+        routing: settings.routing.clone(),
+        source_tz,
+        ..Default::default()
+    };
     if let Some(t) = args.threads {
         opts.threads = t.max(1);
     }
@@ -44,12 +53,23 @@ pub fn render_summary(s: &ImportSummary) -> String {
         s.quarantined,
         s.partitions_published
     );
+    if s.skipped > 0 {
+        out.push_str(&format!(
+            "  {} event-log records not kept: no routing rule names their provider / event id\n",
+            s.skipped
+        ));
+    }
     for t in &s.tables {
         if t.rows_offered > 0 {
             out.push_str(&format!(
                 "  {:<22} {:>8} rows offered, {:>8} new, {:>3} partitions touched\n",
                 t.table, t.rows_offered, t.merge.rows_new, t.partitions_touched
             ));
+        }
+    }
+    for f in s.files.iter() {
+        for w in &f.warnings {
+            out.push_str(&format!("  {}: warning: {w}\n", f.path));
         }
     }
     for f in s.files.iter().filter(|f| f.error.is_some() || f.quarantined > 0) {

@@ -288,6 +288,9 @@ fn users_schema() -> Schema {
 
 /// The three Windows event-log tables share one column set: the facts every record has, plus the
 /// stable facts parsed from messages and event data (tracking id, hresult, accounts).
+/// `event_record_id` is `System/EventRecordID` (kept by exports); `header_record_id` the EVTX
+/// record header's id (renumbered by exports). `content_hash` is set only for records without an
+/// `EventRecordID`, where it stands in for it in the natural key.
 fn event_log_schema() -> Schema {
     use cols::*;
     Schema::new(vec![
@@ -312,7 +315,7 @@ fn event_log_schema() -> Schema {
         s(SUBJECT_ACCOUNT),
         s(SUBJECT_DOMAIN),
         b(AUDIT_SUCCESS),
-        s_req(CONTENT_HASH),
+        s(CONTENT_HASH),
         s_req(SOURCE_FILE),
         s_req(SOURCE_FORMAT),
         t_req(INGESTED_AT),

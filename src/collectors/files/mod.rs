@@ -45,10 +45,18 @@ pub enum FileFormat {
     LogAnalyticsJson,
     /// Log Analytics `AuditLogs` export as CSV.
     LogAnalyticsCsv,
+    /// Windows event log file (`.evtx`).
+    Evtx,
+    /// Event XML: `wevtutil qe /f:xml` (with or without a root element), Event Viewer "Save as XML".
+    EventXml,
+    /// `Get-WinEvent | Export-Csv`.
+    EventCsv,
+    /// `Get-WinEvent | ConvertTo-Json`, or `evtx_dump -o json|jsonl`.
+    EventJson,
 }
 
 /// File extensions picked up when a folder is imported.
-pub const EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv"];
+pub const EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv", "evtx", "xml"];
 
 /// Units per bundle handed to the parser threads.
 const BUNDLE_UNITS: usize = 8192;
@@ -62,8 +70,12 @@ pub struct FileReport {
     pub pages: u64,
     pub records: u64,
     pub quarantined: u64,
+    /// Event-log records read but not kept (no routing rule names their provider and event id).
+    pub skipped: u64,
     pub complete: bool,
     pub error: Option<String>,
+    /// Problems that did not stop the file (e.g. EVTX chunks failing their CRC32 check).
+    pub warnings: Vec<String>,
 }
 
 /// The table writers a file import feeds.
@@ -71,6 +83,9 @@ pub struct Writers {
     pub audit: TableWriter,
     pub registration: TableWriter,
     pub users: TableWriter,
+    pub writeback: TableWriter,
+    pub credential_provider: TableWriter,
+    pub dc_security: TableWriter,
 }
 
 /// Lists the files under the given paths (folders recursively), sorted, de-duplicated.

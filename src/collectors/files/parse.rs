@@ -52,6 +52,7 @@ impl RecordKind {
             }
             FileFormat::GraphRegistration => self == RecordKind::Registration,
             FileFormat::GraphUsers => self == RecordKind::User,
+            FileFormat::Evtx | FileFormat::EventXml | FileFormat::EventCsv | FileFormat::EventJson => false,
         }
     }
 }

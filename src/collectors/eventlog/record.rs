@@ -1,0 +1,390 @@
+//! The one typed event record every Windows event-log reader yields, and the stable facts parsed
+//! from it (tracking id, hresult, accounts, audit result) — reference/onprem-logs.md §1.4, §2.3, §3.7.
+
+use std::borrow::Cow;
+
+use crate::collectors::rows::Cell;
+use crate::util::date32;
+
+/// `System/Keywords` bit for "Audit Success".
+pub const KEYWORD_AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
+/// `System/Keywords` bit for "Audit Failure".
+pub const KEYWORD_AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
+
+/// One event-log record, whatever format it came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventRecord {
+    pub provider: String,
+    pub event_id: Option<i32>,
+    pub qualifiers: Option<i32>,
+    pub level: Option<i32>,
+    pub task: Option<i32>,
+    /// `0x…` hex string, as Windows writes it.
+    pub keywords: Option<String>,
+    /// Microseconds since the epoch, UTC.
+    pub time_created: Option<i64>,
+    /// `System/EventRecordID` (stable across exports).
+    pub event_record_id: Option<i64>,
+    /// The EVTX record header's id (renumbered by exports); EVTX input only.
+    pub header_record_id: Option<i64>,
+    pub channel: String,
+    pub computer: String,
+    /// `EventData/Data` (named or not, in order), `UserData` leaves, `Binary`.
+    pub data: Vec<(Option<String>, String)>,
+    /// The rendered message (RenderingInfo, CSV/JSON `Message`), when the export has one.
+    pub rendered_message: Option<String>,
+}
+
+/// Facts parsed out of a record's message and event data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    pub tracking_id: Option<String>,
+    pub hresult: Option<String>,
+    pub target_account: Option<String>,
+    pub target_domain: Option<String>,
+    pub subject_account: Option<String>,
+    pub subject_domain: Option<String>,
+    pub audit_success: Option<bool>,
+}
+
+impl EventRecord {
+    /// The value of a named data item (case-insensitive).
+    pub fn named(&self, name: &str) -> Option<&str> {
+        self.data
+            .iter()
+            .find(|(n, _)| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty() && *v != "-")
+    }
+
+    /// The message text: the rendered message when the export carries one, else the insertion
+    /// strings of a classic event (unnamed `Data`), which for classic sources such as
+    /// PasswordResetService hold the message itself.
+    pub fn message(&self) -> Option<Cow<'_, str>> {
+        if let Some(m) = &self.rendered_message {
+            return Some(Cow::Borrowed(m));
+        }
+        let mut unnamed = self.data.iter().filter(|(n, v)| n.is_none() && !v.is_empty()).map(|(_, v)| v);
+        let first = unnamed.next()?;
+        match unnamed.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut s = format!("{first}\n{second}");
+                for v in unnamed {
+                    s.push('\n');
+                    s.push_str(v);
+                }
+                Some(Cow::Owned(s))
+            }
+        }
+    }
+
+    /// Event data as one JSON object: named items by name (a repeated name becomes an array),
+    /// unnamed items under `Data` as an array. `None` when the record has no event data.
+    pub fn data_json(&self) -> Option<String> {
+        if self.data.is_empty() {
+            return None;
+        }
+        let mut map = serde_json::Map::new();
+        let mut unnamed = Vec::new();
+        for (n, v) in &self.data {
+            match n {
+                None => unnamed.push(serde_json::Value::String(v.clone())),
+                Some(n) => match map.get_mut(n) {
+                    None => {
+                        map.insert(n.clone(), serde_json::Value::String(v.clone()));
+                    }
+                    Some(serde_json::Value::Array(a)) => a.push(serde_json::Value::String(v.clone())),
+                    Some(other) => {
+                        let first = other.take();
+                        *other = serde_json::Value::Array(vec![first, serde_json::Value::String(v.clone())]);
+                    }
+                },
+            }
+        }
+        if !unnamed.is_empty() {
+            map.insert("Data".into(), serde_json::Value::Array(unnamed));
+        }
+        Some(serde_json::Value::Object(map).to_string())
+    }
+
+    /// The keywords as a number.
+    pub fn keywords_value(&self) -> Option<u64> {
+        let k = self.keywords.as_deref()?.trim();
+        let hex = k.strip_prefix("0x").or_else(|| k.strip_prefix("0X"))?;
+        u64::from_str_radix(hex, 16).ok()
+    }
+
+    /// Parses the stable facts.
+    pub fn facts(&self) -> Facts {
+        let message = self.message();
+        let text = message.as_deref().unwrap_or("");
+        let audit_success = self.keywords_value().and_then(|k| {
+            if k & KEYWORD_AUDIT_SUCCESS != 0 {
+                Some(true)
+            } else if k & KEYWORD_AUDIT_FAILURE != 0 {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        let sections = AccountSections::parse(text);
+        Facts {
+            tracking_id: self.named("TrackingId").and_then(guid_in).or_else(|| tracking_id_in(text)),
+            hresult: self
+                .named("HResult")
+                .and_then(hresult_in)
+                .or_else(|| hresult_in(text))
+                .or_else(|| self.data.iter().find_map(|(_, v)| hresult_in(v))),
+            target_account: self.named("TargetUserName").map(str::to_string).or(sections.target_account),
+            target_domain: self.named("TargetDomainName").map(str::to_string).or(sections.target_domain),
+            subject_account: self.named("SubjectUserName").map(str::to_string).or(sections.subject_account),
+            subject_domain: self.named("SubjectDomainName").map(str::to_string).or(sections.subject_domain),
+            audit_success,
+        }
+    }
+
+    /// A hash of the record's content, used as the identity of records that carry no
+    /// `EventRecordID` (so two distinct events in the same second are not merged).
+    pub fn content_hash(&self) -> String {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut put = |s: &str| {
+            ctx.update(s.as_bytes());
+            ctx.update(&[0x1f]);
+        };
+        put(&self.provider);
+        put(&self.event_id.map(|v| v.to_string()).unwrap_or_default());
+        put(&self.time_created.map(|v| v.to_string()).unwrap_or_default());
+        put(&self.computer);
+        put(&self.channel);
+        for (n, v) in &self.data {
+            put(n.as_deref().unwrap_or(""));
+            put(v);
+        }
+        put(self.rendered_message.as_deref().unwrap_or(""));
+        let d = ctx.finish();
+        d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Why this record cannot be stored, if it cannot.
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.event_id.is_none() {
+            Some("no EventID")
+        } else if self.time_created.is_none() {
+            Some("no TimeCreated")
+        } else if self.provider.is_empty() {
+            Some("no Provider name")
+        } else {
+            None
+        }
+    }
+
+    /// The row of an event-log table (schema order of `event_log_schema`).
+    pub fn row<'a>(
+        &'a self,
+        source_file: &'a str,
+        source_format: &'a str,
+        ingested_at: i64,
+    ) -> Vec<Cell<'a>> {
+        let facts = self.facts();
+        let time = self.time_created.unwrap_or_default();
+        let date = chrono::DateTime::from_timestamp_micros(time).map(|t| date32(t.date_naive()));
+        vec![
+            Cell::from(self.computer.as_str()),
+            Cell::from(self.channel.as_str()),
+            Cell::from(self.provider.as_str()),
+            Cell::I32(self.event_id),
+            Cell::I32(self.qualifiers),
+            Cell::I32(self.level),
+            Cell::I32(self.task),
+            Cell::Str(self.keywords.as_deref().map(Cow::Borrowed)),
+            Cell::Ts(self.time_created),
+            Cell::Date(date),
+            Cell::I64(self.event_record_id),
+            Cell::I64(self.header_record_id),
+            Cell::Str(self.message()),
+            Cell::from(self.data_json()),
+            Cell::from(facts.tracking_id),
+            Cell::from(facts.hresult),
+            Cell::from(facts.target_account),
+            Cell::from(facts.target_domain),
+            Cell::from(facts.subject_account),
+            Cell::from(facts.subject_domain),
+            Cell::Bool(facts.audit_success),
+            Cell::from(self.event_record_id.is_none().then(|| self.content_hash())),
+            Cell::from(source_file),
+            Cell::from(source_format),
+            Cell::Ts(Some(ingested_at)),
+        ]
+    }
+}
+
+/// A small integer field (EventID, Level, Task, Qualifiers) from text; empty is `None`.
+pub fn parse_i32(what: &str, v: &str) -> Result<Option<i32>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse::<i64>()
+        .ok()
+        .and_then(|x| i32::try_from(x).ok())
+        .map(Some)
+        .ok_or_else(|| format!("{what} is not a number: {v:?}"))
+}
+
+/// The first GUID in a text, lower-case, without braces.
+fn guid_in(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(35)).find_map(|i| {
+        let cand = &text.get(i..i + 36)?;
+        let ok = cand.bytes().enumerate().all(|(j, c)| match j {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        });
+        let boundary = i == 0 || !b[i - 1].is_ascii_hexdigit();
+        (ok && boundary).then(|| cand.to_ascii_lowercase())
+    })
+}
+
+/// `TrackingId: <guid>` (any case, optional braces) anywhere in a message.
+fn tracking_id_in(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("trackingid")?;
+    let rest = &text[at + "trackingid".len()..];
+    let rest = rest.trim_start_matches([':', '=', ' ', '\t', '{']);
+    guid_in(rest.get(..rest.len().min(40))?)
+}
+
+/// The first 8-hex-digit HRESULT in a text: `0x80230619`, `hr=80230402`, `8023062C (…)`, returned
+/// as `0x` + lower-case hex. Longer hex runs (keywords, GUID parts) are not HRESULTs.
+pub fn hresult_in(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let at_boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'-');
+        let prefixed = at_boundary && b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X'));
+        if !at_boundary || !(prefixed || b[i].is_ascii_hexdigit()) {
+            i += 1;
+            continue;
+        }
+        let start = if prefixed { i + 2 } else { i };
+        let end = start + b[start..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        let run = &text[start..end];
+        let after_ok = b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'-');
+        // Bare runs count after `hr=` / `error`, or in the failure space (8xxxxxxx) when they are
+        // not plain decimal numbers.
+        let bare_ok =
+            preceded_by_hr(text, i) || (run.starts_with('8') && run.bytes().any(|c| c.is_ascii_alphabetic()));
+        if run.len() == 8 && after_ok && (prefixed || bare_ok) {
+            return Some(format!("0x{}", run.to_ascii_lowercase()));
+        }
+        i = end.max(i + 1);
+    }
+    None
+}
+
+fn preceded_by_hr(text: &str, at: usize) -> bool {
+    let before = text[..at].trim_end_matches([' ', '=', ':']).to_ascii_lowercase();
+    before.ends_with("hr") || before.ends_with("hresult") || before.ends_with("error")
+}
+
+/// Accounts from a rendered Security-log message ("Subject: … Account Name: … Target Account: …").
+#[derive(Default)]
+struct AccountSections {
+    subject_account: Option<String>,
+    subject_domain: Option<String>,
+    target_account: Option<String>,
+    target_domain: Option<String>,
+}
+
+impl AccountSections {
+    fn parse(text: &str) -> Self {
+        let mut out = Self::default();
+        if !text.contains("Account Name:") {
+            return out;
+        }
+        let mut section = "";
+        for line in text.lines() {
+            let t = line.trim();
+            if t.ends_with(':') && !t.contains('\t') {
+                section = if t.starts_with("Subject") {
+                    "subject"
+                } else if t.starts_with("Target") {
+                    "target"
+                } else {
+                    ""
+                };
+                continue;
+            }
+            let Some((k, v)) = t.split_once(':') else { continue };
+            let v = v.trim();
+            if v.is_empty() || v == "-" {
+                continue;
+            }
+            let slot = match (section, k.trim()) {
+                ("subject", "Account Name") => &mut out.subject_account,
+                ("subject", "Account Domain") => &mut out.subject_domain,
+                ("target", "Account Name") => &mut out.target_account,
+                ("target", "Account Domain") => &mut out.target_domain,
+                _ => continue,
+            };
+            slot.get_or_insert_with(|| v.to_string());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hresults_are_found_in_every_documented_spelling() {
+        let cases = [
+            (r#"BAIL: MMS(4924) 0x80230619: "A restriction prevents""#, Some("0x80230619")),
+            ("Synchronization Engine returned an error hr=80230402, message=…", Some("0x80230402")),
+            ("hr=800700CE, message=The filename or extension is too long", Some("0x800700ce")),
+            ("8023062C (0x8023062c) The password could not be set", Some("0x8023062c")),
+            ("Keywords 0x8020000000000000 only", None),
+            ("TrackingId: 3f369fe9-c121-4450-8661-82b095bdbf0a, Couldn't connect", None),
+            ("record 80000001 of 90000000", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(hresult_in(text).as_deref(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn tracking_ids_and_accounts_come_from_messages() {
+        let r = EventRecord {
+            data: vec![(None, "TrackingId: 3F369FE9-C121-4450-8661-82B095BDBF0A, Couldn't connect".into())],
+            ..Default::default()
+        };
+        assert_eq!(r.facts().tracking_id.as_deref(), Some("3f369fe9-c121-4450-8661-82b095bdbf0a"));
+        let msg = "An attempt was made to reset an account's password.\r\n\r\nSubject:\r\n\tSecurity ID:\t\tS-1-5-21\r\n\tAccount Name:\t\tMSOL_73c8a9aa6173\r\n\tAccount Domain:\t\tContoso\r\n\r\nTarget Account:\r\n\tSecurity ID:\t\tS-1-5-21-2\r\n\tAccount Name:\t\tUser01\r\n\tAccount Domain:\t\tContoso\r\n";
+        let r = EventRecord {
+            rendered_message: Some(msg.into()),
+            keywords: Some("0x8010000000000000".into()),
+            ..Default::default()
+        };
+        let f = r.facts();
+        assert_eq!(f.subject_account.as_deref(), Some("MSOL_73c8a9aa6173"));
+        assert_eq!(f.target_account.as_deref(), Some("User01"));
+        assert_eq!(f.target_domain.as_deref(), Some("Contoso"));
+        assert_eq!(f.audit_success, Some(false));
+    }
+
+    #[test]
+    fn repeated_names_become_arrays_and_unnamed_data_a_list() {
+        let r = EventRecord {
+            data: vec![
+                (Some("LogonGuid".into()), "a".into()),
+                (Some("LogonGuid".into()), "b".into()),
+                (None, "x".into()),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(r.data_json().unwrap(), r#"{"LogonGuid":["a","b"],"Data":["x"]}"#);
+        assert_eq!(r.message().as_deref(), Some("x"));
+    }
+}
