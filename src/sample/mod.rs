@@ -10,11 +10,16 @@
 //! diagnostic-archive/insights-logs-auditlogs/tenantId=<tid>/y=…/m=…/d=…/h=…/m=00/PT1H.json
 //!                                                   first days, JSON lines with CRLF, envelope
 //! log-analytics/AuditLogs.json                      last days, Log Analytics export (JSON lines)
+//! eventlogs/AADC01/Application.evtx (+ .xml)         Entra Connect server: writeback, ADSync
+//! eventlogs/DC01/Security.evtx (+ .xml)              domain controller: 4723/4724/4740 (+ 4624)
+//! eventlogs/clients/<host>/Application.evtx          Windows 7/8.1 credential-provider logs
 //! ground_truth.json
 //! ```
 //! The three audit exports overlap on purpose: importing all of them must give every event once.
 
+pub mod evtx_writer;
 mod formats;
+pub mod onprem;
 pub mod rng;
 pub mod tenant;
 pub mod truth;
@@ -56,6 +61,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     let mut diag = DiagArchive::new(out.join("diagnostic-archive/insights-logs-auditlogs"), &tenant_id);
     let mut la = LogAnalyticsFile::new(&out.join("log-analytics/AuditLogs.json"), &tenant_id)?;
     let mut sb = SessionBuilder { rng: &mut rng, tenant_id: &tenant_id };
+    let mut sessions = Vec::new();
     let expected = people.len() as f64 * p.session_rate / 1000.0;
     let late_registrants: Vec<usize> =
         (0..people.len()).filter(|&i| people[i].registered && !people[i].registered_before_window).collect();
@@ -70,6 +76,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
             let (ev, t) = sb.session(u, at);
             truth.add_session(&t, &ev);
             events.extend(ev);
+            sessions.push(t);
         }
         for &i in late_registrants.iter().filter(|&&i| i % p.days as usize == day as usize) {
             let at = start + Duration::seconds(sb.rng.below(80_000) as i64);
@@ -91,6 +98,9 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     graph.finish()?;
     diag.finish()?;
     la.finish()?;
+    let logs = onprem::generate(&sessions, first_day, p.end_date, p.seed);
+    write_event_logs(&out.join("eventlogs"), &logs)?;
+    truth.onprem = logs.truth;
     truth.finish();
     let text = serde_json::to_string_pretty(&truth)?;
     let gt = out.join("ground_truth.json");
@@ -107,4 +117,41 @@ fn pick_user(sb: &mut SessionBuilder<'_>, people: &[tenant::User]) -> usize {
             return i;
         }
     }
+}
+
+/// Writes each log as `.evtx` (the project's EVTX writer) and the XML exports as event XML
+/// (`wevtutil qe /f:xml` without a root element, or Event Viewer's `<Events>` form).
+fn write_event_logs(dir: &Path, logs: &onprem::OnPremLogs) -> Result<()> {
+    let create = |path: &Path| -> Result<()> {
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))
+    };
+    for (name, events) in &logs.files {
+        let path = dir.join(format!("{name}.evtx"));
+        create(&path)?;
+        let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut w =
+            evtx_writer::EvtxWriter::new(std::io::BufWriter::new(file)).map_err(|e| Error::io(&path, e))?;
+        for ev in events {
+            w.write(ev).map_err(|e| Error::io(&path, e))?;
+        }
+        w.finish().map_err(|e| Error::io(&path, e))?;
+    }
+    for (name, root, events) in &logs.xml_files {
+        let path = dir.join(format!("{name}.xml"));
+        create(&path)?;
+        let mut text = String::new();
+        if *root {
+            text.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Events>\r\n");
+        }
+        for ev in events {
+            text.push_str(&evtx_writer::to_xml(ev));
+            text.push_str("\r\n");
+        }
+        if *root {
+            text.push_str("</Events>\r\n");
+        }
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
 }

@@ -215,6 +215,13 @@ pub struct SessionTruth {
     pub outcome: &'static str,
     /// Events that the error_codes report counts: (code, count) where code = SSPR_00xx or the reason.
     pub error_code: Option<String>,
+    /// Who reset, from where: what the on-premises logs of the session are generated from.
+    pub upn: String,
+    pub synced: bool,
+    /// `ClientType` of the session.
+    pub client: &'static str,
+    /// When the new password was submitted (the moment writeback starts), if it was.
+    pub submitted_at: Option<DateTime<Utc>>,
 }
 
 /// Who an event is about and where it came from.
@@ -299,6 +306,10 @@ impl SessionBuilder<'_> {
             reason: None,
             outcome: "succeeded",
             error_code: None,
+            upn: user.upn.clone(),
+            synced: user.synced,
+            client: client.0,
+            submitted_at: None,
         };
         let fail = |truth: &mut SessionTruth, outcome: &'static str, reason: &str, code: Option<&str>| {
             truth.outcome = outcome;
@@ -389,6 +400,7 @@ impl SessionBuilder<'_> {
             fail(&mut truth, "abandoned", r, None);
             return (events, truth);
         }
+        truth.submitted_at = Some(t);
         step(self, &mut t, FLOW, "success", "User submitted a new password");
         if (0.16..0.19).contains(&x) {
             let r = "FuzzyPolicyViolationInvalidPassword";

@@ -53,6 +53,9 @@ pub struct GroundTruth {
     pub reset_failures_by_reason: Vec<ReasonRow>,
     /// Cloud failure events by code (SSPR_00xx where known, else the resultReason).
     pub error_codes_cloud: Vec<CodeRow>,
+    /// The on-premises logs (writeback server, domain controller, credential providers).
+    #[serde(default)]
+    pub onprem: crate::sample::onprem::OnPremTruth,
     #[serde(skip)]
     days: BTreeMap<NaiveDate, DayRow>,
     #[serde(skip)]
