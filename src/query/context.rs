@@ -29,6 +29,7 @@ pub const REFERENCE_TABLES: &[(&str, &str)] = &[
     ("error_codes", include_str!("../../queries/reference/error_codes.csv")),
     ("activities", include_str!("../../queries/reference/activities.csv")),
     ("client_types", include_str!("../../queries/reference/client_types.csv")),
+    ("message_patterns", include_str!("../../queries/reference/message_patterns.csv")),
 ];
 
 /// Views every context defines, in dependency order: (name, `CREATE VIEW` text).

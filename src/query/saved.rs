@@ -38,6 +38,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("reset_success_daily"),
     include_query!("reset_failures_by_reason"),
     include_query!("error_codes"),
+    include_query!("writeback_errors"),
+    include_query!("writeback_health"),
+    include_query!("credential_provider_errors"),
+    include_query!("dc_password_resets"),
 ];
 
 /// Parameter types a header may declare.

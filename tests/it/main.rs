@@ -2,6 +2,7 @@
 
 mod cli;
 mod collect_graph;
+mod eventlog;
 mod import;
 mod lake;
 mod reports;

@@ -20,7 +20,7 @@ pub fn sample(rel: &str) -> PathBuf {
 
 /// The export folders of the sample (what `sspr demo` imports).
 pub fn sample_exports() -> Vec<PathBuf> {
-    ["graph", "diagnostic-archive", "log-analytics"].iter().map(|d| sample(d)).collect()
+    ["graph", "diagnostic-archive", "log-analytics", "eventlogs"].iter().map(|d| sample(d)).collect()
 }
 
 pub fn ground_truth() -> GroundTruth {
