@@ -15,8 +15,14 @@ use crate::settings::{Settings, validate_tz};
 use crate::store::{Lake, verify};
 
 /// The reports printed, in order (the others run and are counted).
-pub const HEADLINE: &[&str] =
-    &["registration_coverage", "reset_success_daily", "reset_failures_by_reason", "error_codes"];
+pub const HEADLINE: &[&str] = &[
+    "registration_coverage",
+    "reset_success_daily",
+    "reset_failures_by_reason",
+    "error_codes",
+    "writeback_health",
+    "dc_password_resets",
+];
 
 /// Where the bundled sample lives: `--sample`, else `sample-data/` next to the crate, else `./sample-data`.
 pub fn sample_dir(arg: Option<&PathBuf>) -> PathBuf {

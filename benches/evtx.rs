@@ -1,0 +1,198 @@
+//! EVTX → lake throughput on a generated domain-controller Security log of ≥ 500 MB.
+//!
+//! `cargo bench --bench evtx` (criterion reports bytes/s of EVTX). Each iteration imports the file
+//! into a fresh lake: chunks parsed on the `evtx` crate's pool, records rendered and turned into
+//! typed events, routed (half the events are password events kept in `dc_security_events`, half are
+//! logon noise counted and skipped), partitioned, merged, sorted, encoded and published.
+//! Peer: `evtx_dump -o jsonl` (the crate's own tool, `cargo install evtx`) on the same file, timed
+//! by `benches/peer/evtx_dump.py`. The file is generated once under `target/bench-data/` with the
+//! project's EVTX writer (never timed); `SSPR_BENCH_EVTX_MB` changes its size.
+
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sspr_analytics::collectors::import::{ImportOptions, import};
+use sspr_analytics::sample::evtx_writer::{EvtxWriter, WinEvent};
+use sspr_analytics::store::Lake;
+
+const AUDIT_SUCCESS: u64 = 0x8020_0000_0000_0000;
+const AUDIT_FAILURE: u64 = 0x8010_0000_0000_0000;
+
+fn target_mb() -> u64 {
+    std::env::var("SSPR_BENCH_EVTX_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(520)
+}
+
+/// The bench log: (path, events, kept events).
+fn bench_log() -> (PathBuf, u64, u64) {
+    let mb = target_mb();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let path = dir.join(format!("dc-security-{mb}mb.evtx"));
+    let meta = dir.join(format!("dc-security-{mb}mb.json"));
+    if let Ok(text) = std::fs::read_to_string(&meta) {
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if path.exists() {
+            return (path, v["events"].as_u64().unwrap(), v["kept"].as_u64().unwrap());
+        }
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    eprintln!("generating {} (not timed)…", path.display());
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = EvtxWriter::new(std::io::BufWriter::with_capacity(1 << 20, file)).unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let start = 1_793_577_600_000_000i64; // 2026-11-01T00:00:00Z
+    let (mut events, mut kept) = (0u64, 0u64);
+    let mut written = 0u64;
+    while written < mb * 1_000_000 {
+        let r = next();
+        let user = format!("user{:05}", r % 60_000);
+        let sid = |rid: u64| format!("S-1-5-21-3623811015-3361044348-30300820-{rid}");
+        let (id, task, keywords, data): (u16, u16, u64, Vec<(&str, String)>) = match r % 10 {
+            0..=4 => (
+                4624,
+                12544,
+                AUDIT_SUCCESS,
+                vec![
+                    ("SubjectUserSid", "S-1-5-18".into()),
+                    ("SubjectUserName", "DC01$".into()),
+                    ("SubjectDomainName", "CONTOSO".into()),
+                    ("SubjectLogonId", "0x3e7".into()),
+                    ("TargetUserSid", sid(1100 + r % 60_000)),
+                    ("TargetUserName", user.clone()),
+                    ("TargetDomainName", "CONTOSO".into()),
+                    ("TargetLogonId", format!("0x{:x}", r >> 20)),
+                    ("LogonType", "3".into()),
+                    ("LogonProcessName", "Kerberos".into()),
+                    ("AuthenticationPackageName", "Kerberos".into()),
+                    ("WorkstationName", "-".into()),
+                    ("LogonGuid", format!("{{{:08x}-1d2c-4b6a-9f3e-{:012x}}}", r as u32, r >> 16)),
+                    ("TransmittedServices", "-".into()),
+                    ("LmPackageName", "-".into()),
+                    ("KeyLength", "0".into()),
+                    ("ProcessId", "0x0".into()),
+                    ("ProcessName", "-".into()),
+                    ("IpAddress", format!("10.{}.{}.{}", r % 7, (r >> 8) % 250, (r >> 16) % 250)),
+                    ("IpPort", format!("{}", 49152 + (r >> 24) % 16000)),
+                ],
+            ),
+            5..=7 => (
+                4724,
+                13824,
+                if r % 41 == 0 { AUDIT_FAILURE } else { AUDIT_SUCCESS },
+                vec![
+                    ("TargetUserName", user.clone()),
+                    ("TargetDomainName", "CONTOSO".into()),
+                    ("TargetSid", sid(1100 + r % 60_000)),
+                    ("SubjectUserSid", sid(1604)),
+                    (
+                        "SubjectUserName",
+                        if r % 5 == 0 { "helpdesk.admin".into() } else { "MSOL_73c8a9aa6173".into() },
+                    ),
+                    ("SubjectDomainName", "CONTOSO".into()),
+                    ("SubjectLogonId", format!("0x{:x}", r >> 28)),
+                ],
+            ),
+            8 => (
+                4723,
+                13824,
+                AUDIT_SUCCESS,
+                vec![
+                    ("TargetUserName", user.clone()),
+                    ("TargetDomainName", "CONTOSO".into()),
+                    ("TargetSid", sid(1100 + r % 60_000)),
+                    ("SubjectUserSid", sid(1100 + r % 60_000)),
+                    ("SubjectUserName", user.clone()),
+                    ("SubjectDomainName", "CONTOSO".into()),
+                    ("SubjectLogonId", format!("0x{:x}", r >> 28)),
+                    ("PrivilegeList", "-".into()),
+                ],
+            ),
+            _ => (
+                4634,
+                12545,
+                AUDIT_SUCCESS,
+                vec![
+                    ("TargetUserSid", sid(1100 + r % 60_000)),
+                    ("TargetUserName", user.clone()),
+                    ("TargetDomainName", "CONTOSO".into()),
+                    ("TargetLogonId", format!("0x{:x}", r >> 20)),
+                    ("LogonType", "3".into()),
+                ],
+            ),
+        };
+        if matches!(id, 4723 | 4724) {
+            kept += 1;
+        }
+        events += 1;
+        let ev = WinEvent {
+            provider: "Microsoft-Windows-Security-Auditing".into(),
+            event_id: id,
+            version: if id == 4624 { 2 } else { 0 },
+            task,
+            keywords,
+            // 30 days of events, 2.6 s apart on average.
+            time_created: start + (events as i64) * 2_600_000 % (30 * 86_400_000_000),
+            event_record_id: events,
+            process_id: 668,
+            thread_id: 2844 + (r % 64) as u32,
+            channel: "Security".into(),
+            computer: "DC01.contoso.com".into(),
+            data: data.into_iter().map(|(k, v)| (Some(k.to_string()), v)).collect(),
+            ..Default::default()
+        };
+        w.write(&ev).unwrap();
+        // Estimated size: what the chunks hold so far.
+        if events.is_multiple_of(4096) {
+            written = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    w.finish().unwrap();
+    std::fs::write(&meta, serde_json::json!({"events": events, "kept": kept}).to_string()).unwrap();
+    (path, events, kept)
+}
+
+fn bench_evtx(c: &mut Criterion) {
+    let (log, events, kept) = bench_log();
+    let bytes = std::fs::metadata(&log).unwrap().len();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut g = c.benchmark_group("evtx");
+    g.sample_size(10).throughput(Throughput::Bytes(bytes));
+    g.bench_function("evtx_to_lake", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().unwrap(),
+            |dir| {
+                let lake = Lake::open(&dir.path().join("lake").to_string_lossy()).unwrap();
+                let s = rt
+                    .block_on(import(&lake, std::slice::from_ref(&log), &ImportOptions::default(), &|_| {}))
+                    .unwrap();
+                assert_eq!(s.records, events);
+                assert_eq!(s.rows_new as u64, kept);
+                dir
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    println!(
+        "evtx/evtx_to_lake: {} ({} MB, {events} events, {kept} kept); peak RSS (VmHWM) {} MiB",
+        log.display(),
+        bytes / 1_000_000,
+        hwm / 1024
+    );
+}
+
+criterion_group!(benches, bench_evtx);
+criterion_main!(benches);
