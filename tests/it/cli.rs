@@ -147,9 +147,24 @@ fn sample_generation_is_deterministic_and_matches_the_committed_sample() {
     let committed = std::fs::read_to_string(sample("ground_truth.json")).unwrap();
     let fresh = std::fs::read_to_string(dir.path().join("ground_truth.json")).unwrap();
     assert_eq!(committed, fresh, "sample-data/ is what `sspr sample generate --out sample-data` writes");
-    let a = std::fs::read(sample("graph/directoryAudits/page-0001.json")).unwrap();
-    let b = std::fs::read(dir.path().join("graph/directoryAudits/page-0001.json")).unwrap();
-    assert_eq!(a, b);
+    // Every generated file, byte for byte (EVTX and XML logs included).
+    let mut compared = 0;
+    for e in walkdir::WalkDir::new(dir.path())
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+    {
+        let rel = e.path().strip_prefix(dir.path()).unwrap();
+        let committed = std::fs::read(sample(rel.to_str().unwrap()))
+            .unwrap_or_else(|_| panic!("{} is generated but not committed", rel.display()));
+        assert!(
+            committed == std::fs::read(e.path()).unwrap(),
+            "{} differs from the committed copy",
+            rel.display()
+        );
+        compared += 1;
+    }
+    assert!(compared > 50, "{compared}");
 }
 
 #[test]

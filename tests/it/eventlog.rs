@@ -256,6 +256,24 @@ fn the_evtx_crate_reads_every_record_the_writer_writes() {
     }
 }
 
+#[test]
+fn the_committed_sample_logs_read_cleanly_with_checksums_validated() {
+    let mut files = 0;
+    for e in walkdir::WalkDir::new(sample("eventlogs")).into_iter().filter_map(|e| e.ok()) {
+        if e.path().extension().is_none_or(|x| x != "evtx") {
+            continue;
+        }
+        let settings = ParserSettings::new().validate_checksums(true).num_threads(1);
+        let mut p = EvtxParser::from_path(e.path()).unwrap().with_configuration(settings);
+        assert!(p.header().validate_checksum(), "{}", e.path().display());
+        let (ok, bad) =
+            p.records().fold((0, 0), |(ok, bad), r| if r.is_ok() { (ok + 1, bad) } else { (ok, bad + 1) });
+        assert!(ok > 0 && bad == 0, "{}: {ok} records, {bad} errors", e.path().display());
+        files += 1;
+    }
+    assert_eq!(files, 6);
+}
+
 #[tokio::test]
 async fn every_format_of_the_same_log_gives_the_same_rows_once() {
     let dir = tempfile::tempdir().unwrap();
