@@ -57,17 +57,14 @@ pub fn audit_row<'a>(
         .ok_or("missing activityDateTime")?;
     let time = parse_instant(&time_text)
         .ok_or_else(|| format!("field activityDateTime: {time_text:?} is not an ISO 8601 date-time"))?;
-    let (initiated, initiated_json) = split(rec.json_with_text(&["initiatedBy"]).map_err(|e| e.to_string())?);
-    let (targets, targets_json) = split(rec.json_with_text(&["targetResources"]).map_err(|e| e.to_string())?);
-    let (details, details_json) =
-        split(rec.json_with_text(&["additionalDetails"]).map_err(|e| e.to_string())?);
-    let user = initiated.as_ref().and_then(|v| lookup(v, "user"));
-    let app = initiated.as_ref().and_then(|v| lookup(v, "app"));
-    let ustr = |k: &str| user.and_then(|u| path_str(u, &[k])).map(|c| Cow::Owned(c.into_owned()));
-    let astr = |k: &str| app.and_then(|u| path_str(u, &[k])).map(|c| Cow::Owned(c.into_owned()));
-    let target = targets.as_ref().and_then(first_user_target);
-    let tstr = |k: &str| target.and_then(|t| path_str(t, &[k])).map(|c| Cow::Owned(c.into_owned()));
-    let detail = |key: &str| details.as_ref().and_then(|d| detail_value(d, key));
+    let initiated_json = rec.json_field_text(&["initiatedBy"]).map(|(_, t)| t);
+    let targets_json = rec.json_field_text(&["targetResources"]).map(|(_, t)| t);
+    let details_json = rec.json_field_text(&["additionalDetails"]).map(|(_, t)| t);
+    let nested = Nested::read(initiated_json.as_deref(), targets_json.as_deref(), details_json.as_deref())?;
+    let ustr = |k: &str| nested.user.get(k).map(|s| Cow::Owned(s.to_string()));
+    let astr = |k: &str| nested.app.get(k).map(|s| Cow::Owned(s.to_string()));
+    let tstr = |k: &str| nested.target.get(k).map(|s| Cow::Owned(s.to_string()));
+    let detail = |key: &str| nested.detail(key);
 
     let category = rec.str(&["category"]);
     let activity = rec.str(&["activityDisplayName", "OperationName"]);
@@ -128,10 +125,193 @@ pub fn audit_row<'a>(
     ])
 }
 
-fn split<'a>(v: Option<(Value, Cow<'a, str>)>) -> (Option<Value>, Option<Cow<'a, str>>) {
-    match v {
-        Some((value, text)) => (Some(value), Some(text)),
-        None => (None, None),
+/// The facts of `initiatedBy`, `targetResources` and `additionalDetails` the row needs, read with
+/// typed deserialisation (no JSON tree is built; the texts themselves go to the `_json` columns).
+/// Shapes the typed reader does not expect fall back to a JSON tree with case-insensitive lookups.
+#[derive(Default)]
+struct Nested {
+    user: Party,
+    app: Party,
+    target: Party,
+    details: Vec<(String, String)>,
+}
+
+/// `id`, `userPrincipalName`, `displayName`, `ipAddress`, `appId`, `servicePrincipalId`.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Party {
+    #[serde(alias = "Id", deserialize_with = "scalar")]
+    id: Option<String>,
+    #[serde(rename = "userPrincipalName", alias = "UserPrincipalName", deserialize_with = "scalar")]
+    upn: Option<String>,
+    #[serde(rename = "displayName", alias = "DisplayName", deserialize_with = "scalar")]
+    display_name: Option<String>,
+    #[serde(rename = "ipAddress", alias = "IpAddress", deserialize_with = "scalar")]
+    ip: Option<String>,
+    #[serde(rename = "appId", alias = "AppId", deserialize_with = "scalar")]
+    app_id: Option<String>,
+    #[serde(rename = "servicePrincipalId", alias = "ServicePrincipalId", deserialize_with = "scalar")]
+    sp_id: Option<String>,
+    #[serde(rename = "type", alias = "Type", deserialize_with = "scalar")]
+    kind: Option<String>,
+}
+
+impl Party {
+    fn get(&self, k: &str) -> Option<&str> {
+        match k {
+            "id" => self.id.as_deref(),
+            "userPrincipalName" => self.upn.as_deref(),
+            "displayName" => self.display_name.as_deref(),
+            "ipAddress" => self.ip.as_deref(),
+            "appId" => self.app_id.as_deref(),
+            "servicePrincipalId" => self.sp_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn from_value(v: Option<&Value>) -> Self {
+        let s = |k: &str| v.and_then(|v| path_str(v, &[k])).map(Cow::into_owned);
+        Party {
+            id: s("id"),
+            upn: s("userPrincipalName"),
+            display_name: s("displayName"),
+            ip: s("ipAddress"),
+            app_id: s("appId"),
+            sp_id: s("servicePrincipalId"),
+            kind: s("type"),
+        }
+    }
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Initiated {
+    #[serde(alias = "User", deserialize_with = "nullable")]
+    user: Party,
+    #[serde(alias = "App", deserialize_with = "nullable")]
+    app: Party,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Detail {
+    #[serde(alias = "Key", deserialize_with = "scalar")]
+    key: Option<String>,
+    #[serde(alias = "Value", deserialize_with = "scalar")]
+    value: Option<String>,
+}
+
+/// `null` as the default.
+fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A scalar as text (`null` and `""` as `None`, numbers and booleans printed); objects and arrays
+/// are skipped as `None` (the whole field is kept in its `_json` column).
+fn scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON scalar")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok((!v.is_empty()).then(|| v.to_string()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok((!v.is_empty()).then_some(v))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(serde_json::Number::from_f64(v).map(|n| n.to_string()).unwrap_or_else(|| v.to_string())))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(V)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            while m.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+            while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+impl Nested {
+    fn read(initiated: Option<&str>, targets: Option<&str>, details: Option<&str>) -> Result<Self, String> {
+        let typed = || -> serde_json::Result<Nested> {
+            let i: Initiated = initiated.map(serde_json::from_str).transpose()?.unwrap_or_default();
+            let t: Vec<Party> = targets.map(serde_json::from_str).transpose()?.unwrap_or_default();
+            let d: Vec<Detail> = details.map(serde_json::from_str).transpose()?.unwrap_or_default();
+            let target =
+                t.into_iter().find(|p| p.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("user")));
+            Ok(Nested {
+                user: i.user,
+                app: i.app,
+                target: target.unwrap_or_default(),
+                details: d.into_iter().filter_map(|d| Some((d.key?, d.value?))).collect(),
+            })
+        };
+        if let Ok(n) = typed() {
+            return Ok(n);
+        }
+        // Unexpected shapes (or invalid JSON, which fails here with the field named).
+        let tree = |field: &str, text: Option<&str>| -> Result<Option<Value>, String> {
+            text.map(|t| {
+                serde_json::from_str::<Value>(t).map_err(|e| format!("field {field} is not valid JSON ({e})"))
+            })
+            .transpose()
+        };
+        let initiated = tree("initiatedBy", initiated)?;
+        let targets = tree("targetResources", targets)?;
+        let details = tree("additionalDetails", details)?;
+        let details = details
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|kv| {
+                        let k = lookup(kv, "key")?.as_str()?.to_string();
+                        let v = match lookup(kv, "value")? {
+                            Value::String(s) if !s.is_empty() => s.clone(),
+                            Value::String(_) => return None,
+                            other => other.to_string(),
+                        };
+                        Some((k, v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Nested {
+            user: Party::from_value(initiated.as_ref().and_then(|v| lookup(v, "user"))),
+            app: Party::from_value(initiated.as_ref().and_then(|v| lookup(v, "app"))),
+            target: Party::from_value(targets.as_ref().and_then(first_user_target)),
+            details,
+        })
+    }
+
+    /// An `additionalDetails` value by key, compared case-insensitively.
+    fn detail(&self, key: &str) -> Option<String> {
+        self.details.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone())
     }
 }
 
@@ -147,21 +327,6 @@ fn first_user_target(targets: &Value) -> Option<&Value> {
         .as_array()?
         .iter()
         .find(|t| lookup(t, "type").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("user")))
-}
-
-/// The value of an `additionalDetails` `{key, value}` entry, key compared case-insensitively.
-fn detail_value(details: &Value, key: &str) -> Option<String> {
-    details.as_array()?.iter().find_map(|kv| {
-        let k = lookup(kv, "key")?.as_str()?;
-        if !k.eq_ignore_ascii_case(key) {
-            return None;
-        }
-        match lookup(kv, "value")? {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::String(_) => None,
-            other => Some(other.to_string()),
-        }
-    })
 }
 
 /// Flattens a `userRegistrationDetails` record.
@@ -275,4 +440,28 @@ pub fn user_row<'a>(rec: &mut RawObject<'a>, ctx: &RowContext<'a>) -> Result<Vec
         Cell::Str(Some(Cow::Borrowed(ctx.source_file))),
         Cell::Ts(Some(ctx.ingested_at)),
     ])
+}
+
+#[cfg(test)]
+mod nested_tests {
+    use super::Nested;
+
+    #[test]
+    fn typed_and_tree_readers_agree_and_bad_json_names_the_field() {
+        let i = r#"{"user":{"id":"u1","userPrincipalName":"a@b","ipAddress":"203.0.113.9","extra":{"x":[1]}},"app":null}"#;
+        let t = r#"[{"type":"Device","id":"d"},{"Type":"User","Id":"t1","UserPrincipalName":"t@b"}]"#;
+        let d = r#"[{"key":"ClientType","value":"Browser"},{"key":"n","value":3},{"key":"e","value":""}]"#;
+        let n = Nested::read(Some(i), Some(t), Some(d)).unwrap();
+        assert_eq!(n.user.get("ipAddress"), Some("203.0.113.9"));
+        assert_eq!(n.target.get("userPrincipalName"), Some("t@b"));
+        assert_eq!(n.detail("clienttype").as_deref(), Some("Browser"));
+        assert_eq!(n.detail("n").as_deref(), Some("3"));
+        assert_eq!(n.detail("e"), None);
+        // A shape the typed reader rejects (user as a string) goes through the tree reader.
+        let odd = Nested::read(Some(r#"{"user":"someone","app":{"appId":"x"}}"#), None, None).unwrap();
+        assert_eq!(odd.app.get("appId"), Some("x"));
+        assert_eq!(odd.user.get("id"), None);
+        let err = Nested::read(None, Some("[{"), None).err().unwrap();
+        assert!(err.contains("targetResources"), "{err}");
+    }
 }

@@ -92,6 +92,17 @@ impl<'a> RawObject<'a> {
         &mut self,
         keys: &[&str],
     ) -> Result<Option<(serde_json::Value, Cow<'a, str>)>, FieldError> {
+        let Some((key, text)) = self.json_field_text(keys) else { return Ok(None) };
+        let value = serde_json::from_str(&text).map_err(|e| FieldError {
+            field: key.to_string(),
+            message: format!("is not valid JSON ({e})"),
+        })?;
+        Ok(Some((value, text)))
+    }
+
+    /// The JSON text of the first present key: the raw value, or the content of a JSON string
+    /// holding JSON (Log Analytics dynamic columns). `None` for absent, `null` or blank.
+    pub fn json_field_text<'k>(&mut self, keys: &[&'k str]) -> Option<(&'k str, Cow<'a, str>)> {
         for k in keys {
             if let Some(v) = self.find(k) {
                 let text: Option<Cow<'a, str>> = match v {
@@ -101,17 +112,10 @@ impl<'a> RawObject<'a> {
                     }
                     Val::Raw(r) | Val::Text(r) => Some(Cow::Borrowed(r)),
                 };
-                let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-                    return Ok(None);
-                };
-                let value = serde_json::from_str(&text).map_err(|e| FieldError {
-                    field: (*k).to_string(),
-                    message: format!("is not valid JSON ({e})"),
-                })?;
-                return Ok(Some((value, text)));
+                return text.filter(|t| !t.trim().is_empty()).map(|t| (*k, t));
             }
         }
-        Ok(None)
+        None
     }
 
     /// The first present key as a boolean (`true`, or the strings `true`/`True`/`1` of CSV exports).
