@@ -467,3 +467,51 @@ async fn the_sample_event_logs_import_once_and_match_the_ground_truth() {
         assert_eq!(n(got, "resets"), want.events, "{want:?}");
     }
 }
+
+#[test]
+fn configured_providers_are_kept_and_forwarded_classic_events_read_whole() {
+    // A WEC-forwarded classic event: EventID and Qualifiers as text, several unnamed Data, a
+    // 9-digit fractional time. Not kept by default; kept once the config names its provider.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let file = realdata("evtx/MSExchange_Management_wec.evtx");
+    let o = crate::util::sspr(&["--lake", lake, "import", "--json", file.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", crate::util::text(&o));
+    let s: Value = serde_json::from_str(&crate::util::text(&o).0).unwrap();
+    assert_eq!((s["records"].as_u64(), s["skipped"].as_u64()), (Some(1), Some(1)), "{s}");
+
+    let cfg =
+        write(dir.path(), "sspr.toml", "[eventlog]\ncredential_providers = [\"MSExchange CmdletLogs\"]\n");
+    let o = crate::util::sspr(
+        &["--config", cfg.to_str().unwrap(), "--lake", lake, "import", "--json", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{:?}", crate::util::text(&o));
+    let o = crate::util::sspr(
+        &[
+            "--lake",
+            lake,
+            "query",
+            "--format",
+            "json",
+            "--sql",
+            "SELECT provider, event_id, qualifiers, level, event_record_id, channel, computer, message, \
+             CAST(time_created AS VARCHAR) AS t FROM credential_provider_events",
+        ],
+        &[],
+    );
+    let rows: Vec<Value> = serde_json::from_str(&crate::util::text(&o).0).unwrap();
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r["provider"], "MSExchange CmdletLogs");
+    assert_eq!(
+        (r["event_id"].as_i64(), r["qualifiers"].as_i64(), r["level"].as_i64()),
+        (Some(1), Some(16384), Some(4))
+    );
+    assert_eq!(r["event_record_id"], 3229);
+    assert_eq!(r["channel"], "MSExchange Management");
+    assert_eq!(r["computer"], "WEC.ave.local");
+    assert!(r["message"].as_str().unwrap().starts_with("Set-Mailbox\n-Identity"), "{r}");
+    assert_eq!(r["t"], "2021-11-19T16:52:33.833733Z");
+}
