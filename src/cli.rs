@@ -37,6 +37,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Import export files or folders into the lake (format detected per file).
     Import(ImportArgs),
+    /// Rebuild the derived tables (reset_attempts, registration_coverage_daily,
+    /// writeback_operations, error_events) for the partitions whose inputs changed.
+    Build(BuildArgs),
     /// Collect from a live source into the lake.
     Collect(CollectArgs),
     /// Preflight: config, credentials, token, permissions, endpoints, retention, estimate.
@@ -156,6 +159,16 @@ pub struct QueriesArgs {
     pub format: OutputFormat,
     #[arg(long)]
     pub queries_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Rebuild every partition, not only those whose inputs changed.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

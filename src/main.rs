@@ -47,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             Ok(incomplete.is_empty())
         }
+        Command::Build(a) => commands::build::run(&settings, a).await.map(|_| true),
         Command::Collect(a) => commands::collect::run(&settings, &a.source, cli.quiet).await,
         Command::Doctor(a) => commands::doctor::run(&settings, a.json).await,
         Command::Query(a) => commands::query::run(&settings, a).await.map(|_| true),

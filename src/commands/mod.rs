@@ -1,5 +1,6 @@
 //! One file per subcommand; each exposes one entry function taking resolved settings.
 
+pub mod build;
 pub mod collect;
 pub mod demo;
 pub mod doctor;

@@ -1,5 +1,6 @@
 //! The query layer: the one `SessionContext` builder and the saved-query registry.
 
+pub mod build;
 pub mod completeness;
 pub mod context;
 pub mod saved;

@@ -53,6 +53,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     let first_day = p.end_date - Duration::days(i64::from(p.days) - 1);
     let mut truth = GroundTruth::new(p, &tenant_id);
     truth.add_registration(&people, p.end_date);
+    truth.add_coverage_daily(&people, first_day, p.end_date);
 
     formats::write_registration(out, &people, first_day, p.end_date)?;
     formats::write_users(out, &people, p.end_date)?;

@@ -37,6 +37,26 @@ pub struct CodeRow {
     pub events: u64,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KeyCount {
+    pub key: String,
+    pub attempts: u64,
+}
+
+/// Coverage of one registration snapshot and slice (the `registration_coverage_daily` grain).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CoverageDailyRow {
+    pub snapshot_date: NaiveDate,
+    pub user_type: String,
+    pub role: String,
+    pub department: String,
+    pub users: u64,
+    pub sspr_registered: u64,
+    pub sspr_enabled: u64,
+    pub sspr_capable: u64,
+    pub mfa_capable: u64,
+}
+
 /// `ground_truth.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GroundTruth {
@@ -53,6 +73,14 @@ pub struct GroundTruth {
     pub reset_failures_by_reason: Vec<ReasonRow>,
     /// Cloud failure events by code (SSPR_00xx where known, else the resultReason).
     pub error_codes_cloud: Vec<CodeRow>,
+    /// Reset attempts (sessions) by their true outcome and by the client kind they came from.
+    #[serde(default)]
+    pub attempts_by_outcome: Vec<KeyCount>,
+    #[serde(default)]
+    pub attempts_by_client_kind: Vec<KeyCount>,
+    /// Coverage per snapshot and slice (user type, role, department).
+    #[serde(default)]
+    pub coverage_daily: Vec<CoverageDailyRow>,
     /// The on-premises logs (writeback server, domain controller, credential providers).
     #[serde(default)]
     pub onprem: crate::sample::onprem::OnPremTruth,
@@ -111,6 +139,40 @@ impl GroundTruth {
         if let Some(c) = &t.error_code {
             *self.codes.entry(c.clone()).or_default() += 1;
         }
+        bump(&mut self.attempts_by_outcome, if t.succeeded { "succeeded" } else { t.outcome });
+        let kind = match t.client {
+            "WindowsLogonScreen" => "windows_logon_screen",
+            "WindowsAddIn" => "windows_7_8_addin",
+            _ => "browser",
+        };
+        bump(&mut self.attempts_by_client_kind, kind);
+    }
+
+    /// Coverage per slice of the two registration snapshots the generator writes.
+    pub fn add_coverage_daily(&mut self, people: &[User], first: NaiveDate, last: NaiveDate) {
+        let mut rows: BTreeMap<(NaiveDate, String, String, String), CoverageDailyRow> = BTreeMap::new();
+        for (date, latest) in [(first, false), (last, true)] {
+            for u in people {
+                let registered = if latest { u.registered } else { u.registered_before_window };
+                let role = if u.is_admin { "admin" } else { "non-admin" };
+                let key = (date, u.user_type.to_string(), role.to_string(), u.department.to_string());
+                let r = rows.entry(key.clone()).or_insert_with(|| CoverageDailyRow {
+                    snapshot_date: date,
+                    user_type: key.1.clone(),
+                    role: key.2.clone(),
+                    department: key.3.clone(),
+                    ..Default::default()
+                });
+                r.users += 1;
+                r.sspr_registered += u64::from(registered);
+                r.sspr_enabled += u64::from(u.sspr_enabled);
+                r.sspr_capable += u64::from(registered && u.sspr_enabled);
+                r.mfa_capable += u64::from(
+                    registered && u.methods.iter().any(|m| *m != "email" && *m != "securityQuestion"),
+                );
+            }
+        }
+        self.coverage_daily = rows.into_values().collect();
     }
 
     pub fn add_other_events(&mut self, n: usize) {
@@ -128,5 +190,15 @@ impl GroundTruth {
         self.reset_failures_by_reason = reasons;
         self.error_codes_cloud =
             self.codes.iter().map(|(c, n)| CodeRow { code: c.clone(), events: *n }).collect();
+    }
+}
+
+fn bump(rows: &mut Vec<KeyCount>, key: &str) {
+    match rows.iter_mut().find(|r| r.key == key) {
+        Some(r) => r.attempts += 1,
+        None => {
+            rows.push(KeyCount { key: key.to_string(), attempts: 1 });
+            rows.sort_by(|a, b| a.key.cmp(&b.key));
+        }
     }
 }

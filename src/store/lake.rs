@@ -46,6 +46,8 @@ pub struct PartitionFile {
     pub rel: String,
     pub key: Path,
     pub size: u64,
+    /// What identifies this version of the file: the store's e-tag, else size and modification time.
+    pub version: String,
 }
 
 /// What merging rows into one partition did.
@@ -98,6 +100,10 @@ impl Lake {
                     rel: rel_root.to_string(),
                     key: m.location.clone(),
                     size: m.size,
+                    version: match &m.e_tag {
+                        Some(tag) => format!("{}:{tag}", m.size),
+                        None => format!("{}:{}", m.size, m.last_modified.timestamp_micros()),
+                    },
                 })
             })
             .collect();

@@ -33,6 +33,11 @@ pub mod tables {
     pub const CREDENTIAL_PROVIDER_EVENTS: &str = "credential_provider_events";
     pub const DC_SECURITY_EVENTS: &str = "dc_security_events";
     pub const INGEST_LEDGER: &str = "ingest_ledger";
+    // Derived (gold) tables, rebuilt by `sspr build`.
+    pub const RESET_ATTEMPTS: &str = "reset_attempts";
+    pub const REGISTRATION_COVERAGE_DAILY: &str = "registration_coverage_daily";
+    pub const WRITEBACK_OPERATIONS: &str = "writeback_operations";
+    pub const ERROR_EVENTS: &str = "error_events";
 }
 
 /// Column names. Shared names (e.g. `source_file`) are defined once and used by every table.
@@ -136,6 +141,51 @@ pub mod cols {
     pub const COMPLETE: &str = "complete";
     pub const ERROR: &str = "error";
     pub const STARTED_AT: &str = "started_at";
+
+    // reset_attempts
+    pub const ATTEMPT_DATE: &str = "attempt_date";
+    pub const ENDED_AT: &str = "ended_at";
+    pub const DURATION_SECONDS: &str = "duration_seconds";
+    pub const INITIATED_BY: &str = "initiated_by";
+    pub const EVENTS: &str = "events";
+    pub const METHODS_STARTED: &str = "methods_started";
+    pub const METHODS_COMPLETED: &str = "methods_completed";
+    pub const FURTHEST_STAGE: &str = "furthest_stage";
+    pub const FURTHEST_STAGE_ORDER: &str = "furthest_stage_order";
+    pub const OUTCOME: &str = "outcome";
+    pub const FAILURE_REASON: &str = "failure_reason";
+    pub const FAILURE_CATEGORY: &str = "failure_category";
+    pub const ERROR_CODE: &str = "error_code";
+    pub const IP: &str = "ip";
+    pub const CLIENT_KIND: &str = "client_kind";
+    pub const WRITEBACK_INVOLVED: &str = "writeback_involved";
+    pub const WRITEBACK_OUTCOME: &str = "writeback_outcome";
+    pub const WRITEBACK_ERROR_CODE: &str = "writeback_error_code";
+    pub const WRITEBACK_JOIN: &str = "writeback_join";
+
+    // registration_coverage_daily
+    pub const ROLE: &str = "role";
+    pub const USERS: &str = "users";
+    pub const SSPR_REGISTERED: &str = "sspr_registered";
+    pub const SSPR_ENABLED: &str = "sspr_enabled";
+    pub const SSPR_CAPABLE: &str = "sspr_capable";
+    pub const MFA_CAPABLE: &str = "mfa_capable";
+    pub const PASSWORDLESS_CAPABLE: &str = "passwordless_capable";
+
+    // writeback_operations
+    pub const OPERATION_DATE: &str = "operation_date";
+    pub const OPERATION: &str = "operation";
+    pub const DURATION_MS: &str = "duration_ms";
+    pub const ERROR_EVENT_ID: &str = "error_event_id";
+
+    // error_events
+    pub const TIME: &str = "time";
+    pub const CODE: &str = "code";
+    pub const NAME: &str = "name";
+    pub const MEANING: &str = "meaning";
+    pub const RESOLUTION: &str = "resolution";
+    pub const DETAIL: &str = "detail";
+    pub const SUBJECT: &str = "subject";
     pub const FINISHED_AT: &str = "finished_at";
 }
 
@@ -346,6 +396,92 @@ fn ingest_ledger_schema() -> Schema {
     ])
 }
 
+fn f64f(name: &str) -> Field {
+    Field::new(name, DataType::Float64, true)
+}
+
+fn reset_attempts_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        s_req(CORRELATION_ID),
+        d_req(ATTEMPT_DATE),
+        t_req(STARTED_AT),
+        t(ENDED_AT),
+        f64f(DURATION_SECONDS),
+        s(USER_ID),
+        s(USER_PRINCIPAL_NAME),
+        s_req(INITIATED_BY),
+        i64f(EVENTS),
+        s(METHODS_STARTED),
+        s(METHODS_COMPLETED),
+        s(FURTHEST_STAGE),
+        i32f(FURTHEST_STAGE_ORDER),
+        s_req(OUTCOME),
+        s(FAILURE_REASON),
+        s(FAILURE_CATEGORY),
+        s(ERROR_CODE),
+        s(IP),
+        s(CLIENT_TYPE),
+        s(CLIENT_KIND),
+        s(USER_AGENT),
+        b(WRITEBACK_INVOLVED),
+        s(WRITEBACK_OUTCOME),
+        s(WRITEBACK_ERROR_CODE),
+        s(WRITEBACK_JOIN),
+    ])
+}
+
+fn registration_coverage_daily_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        d_req(SNAPSHOT_DATE),
+        s_req(USER_TYPE),
+        s_req(ROLE),
+        s_req(DEPARTMENT),
+        i64f(USERS),
+        i64f(SSPR_REGISTERED),
+        i64f(SSPR_ENABLED),
+        i64f(SSPR_CAPABLE),
+        i64f(MFA_CAPABLE),
+        i64f(PASSWORDLESS_CAPABLE),
+    ])
+}
+
+fn writeback_operations_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        s_req(TRACKING_ID),
+        d_req(OPERATION_DATE),
+        s(COMPUTER),
+        s(OPERATION),
+        t_req(STARTED_AT),
+        t(ENDED_AT),
+        f64f(DURATION_MS),
+        s_req(OUTCOME),
+        i32f(ERROR_EVENT_ID),
+        s(HRESULT),
+        s(ERROR_CODE),
+        s(CATEGORY),
+    ])
+}
+
+fn error_events_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        d_req(EVENT_DATE),
+        t_req(TIME),
+        s_req(SOURCE),
+        s_req(CODE),
+        s(NAME),
+        s(CATEGORY),
+        s(MEANING),
+        s(RESOLUTION),
+        s(DETAIL),
+        s(CORRELATION_ID),
+        s(SUBJECT),
+    ])
+}
+
 const EVENT_LOG_KEY: &[&str] = &[
     cols::COMPUTER,
     cols::CHANNEL,
@@ -412,8 +548,41 @@ pub static INGEST_LEDGER: TableDef = TableDef {
     schema: ingest_ledger_schema,
 };
 
+pub static RESET_ATTEMPTS: TableDef = TableDef {
+    name: tables::RESET_ATTEMPTS,
+    partition_col: cols::ATTEMPT_DATE,
+    sort_cols: &[cols::STARTED_AT, cols::CORRELATION_ID],
+    key_cols: &[cols::CORRELATION_ID, cols::INITIATED_BY],
+    source_api: "sspr build (queries/derived/reset_attempts.sql)",
+    schema: reset_attempts_schema,
+};
+pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
+    name: tables::REGISTRATION_COVERAGE_DAILY,
+    partition_col: cols::SNAPSHOT_DATE,
+    sort_cols: &[cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
+    key_cols: &[cols::SNAPSHOT_DATE, cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
+    source_api: "sspr build (queries/derived/registration_coverage_daily.sql)",
+    schema: registration_coverage_daily_schema,
+};
+pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
+    name: tables::WRITEBACK_OPERATIONS,
+    partition_col: cols::OPERATION_DATE,
+    sort_cols: &[cols::STARTED_AT, cols::TRACKING_ID],
+    key_cols: &[cols::TRACKING_ID, cols::COMPUTER],
+    source_api: "sspr build (queries/derived/writeback_operations.sql)",
+    schema: writeback_operations_schema,
+};
+pub static ERROR_EVENTS: TableDef = TableDef {
+    name: tables::ERROR_EVENTS,
+    partition_col: cols::EVENT_DATE,
+    sort_cols: &[cols::TIME, cols::SOURCE, cols::CODE],
+    key_cols: &[cols::TIME, cols::SOURCE, cols::CODE, cols::CORRELATION_ID, cols::SUBJECT],
+    source_api: "sspr build (queries/derived/error_events.sql)",
+    schema: error_events_schema,
+};
+
 /// Every raw table of the lake, in a stable order.
-pub static ALL_TABLES: [&TableDef; 7] = [
+pub static RAW_TABLES: [&TableDef; 7] = [
     &AUDIT_EVENTS,
     &REGISTRATION_DETAILS,
     &USERS,
@@ -421,6 +590,25 @@ pub static ALL_TABLES: [&TableDef; 7] = [
     &CREDENTIAL_PROVIDER_EVENTS,
     &DC_SECURITY_EVENTS,
     &INGEST_LEDGER,
+];
+
+/// The derived (gold) tables `sspr build` writes, in build order.
+pub static DERIVED_TABLES: [&TableDef; 4] =
+    [&RESET_ATTEMPTS, &REGISTRATION_COVERAGE_DAILY, &WRITEBACK_OPERATIONS, &ERROR_EVENTS];
+
+/// Every table of the lake: raw, then derived.
+pub static ALL_TABLES: [&TableDef; 11] = [
+    &AUDIT_EVENTS,
+    &REGISTRATION_DETAILS,
+    &USERS,
+    &WRITEBACK_EVENTS,
+    &CREDENTIAL_PROVIDER_EVENTS,
+    &DC_SECURITY_EVENTS,
+    &INGEST_LEDGER,
+    &RESET_ATTEMPTS,
+    &REGISTRATION_COVERAGE_DAILY,
+    &WRITEBACK_OPERATIONS,
+    &ERROR_EVENTS,
 ];
 
 /// Looks a table up by name.

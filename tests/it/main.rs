@@ -1,5 +1,6 @@
 //! The one integration-test binary. Topic modules; fixtures in `util`.
 
+mod build;
 mod cli;
 mod collect_graph;
 mod eventlog;

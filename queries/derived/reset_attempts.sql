@@ -1,0 +1,149 @@
+-- derived: reset_attempts
+-- One row per password-reset attempt that started in [$from, $to) (dates, UTC): a self-service
+-- session (all SSPR flow events sharing a correlation id, classified by the sspr_step_events view)
+-- or an admin reset ("Reset password (by admin)"). Sessions are read one day past $to so a session
+-- that crosses midnight is whole. Writeback: joined to the Entra Connect server's events by
+-- TrackingId = correlation id, else to a domain controller's 4724 by the connector account for the
+-- same user within the session (+5 minutes); writeback_join says which.
+WITH steps AS (
+  SELECT * FROM sspr_step_events
+  WHERE event_date >= $from AND event_date <= $to AND correlation_id IS NOT NULL
+),
+sessions AS (
+  SELECT correlation_id,
+         min(activity_time) AS started_at,
+         max(activity_time) AS ended_at,
+         count(*) AS events,
+         max(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+         max(stage_order) AS furthest_stage_order,
+         max(coalesce(target_user_id, actor_user_id)) AS user_id,
+         max(coalesce(target_upn, actor_upn)) AS user_principal_name
+  FROM steps
+  GROUP BY correlation_id
+),
+started AS (
+  SELECT * FROM sessions
+  WHERE CAST(started_at AS DATE) >= $from AND CAST(started_at AS DATE) < $to
+),
+firsts AS (
+  SELECT correlation_id, actor_ip, client_type, user_agent,
+         row_number() OVER (PARTITION BY correlation_id ORDER BY activity_time, id) AS rn
+  FROM steps
+),
+stage_names AS (
+  SELECT correlation_id, stage,
+         row_number() OVER (PARTITION BY correlation_id ORDER BY stage_order DESC, activity_time DESC) AS rn
+  FROM steps WHERE stage_order IS NOT NULL
+),
+terminal AS (
+  SELECT correlation_id, result_reason, outcome, category, error_code,
+         row_number() OVER (PARTITION BY correlation_id ORDER BY activity_time DESC, id DESC) AS rn
+  FROM steps WHERE outcome <> 'progress'
+),
+methods AS (
+  SELECT correlation_id,
+         array_to_string(array_sort(array_distinct(array_agg(CASE WHEN stage = 'verify_started' THEN method END))), ',') AS started,
+         array_to_string(array_sort(array_distinct(array_agg(CASE WHEN stage = 'verify_completed' THEN method END))), ',') AS completed
+  FROM steps WHERE method IS NOT NULL
+  GROUP BY correlation_id
+),
+kinds AS (
+  SELECT f.correlation_id, c.client_kind,
+         row_number() OVER (PARTITION BY f.correlation_id
+                            ORDER BY CASE WHEN c.field = 'client_type' THEN 0 ELSE 1 END, c.match_order) AS rn
+  FROM firsts f
+  JOIN client_types c
+    ON (c.field = 'client_type' AND lower(f.client_type) = c.pattern)
+    OR (c.field = 'user_agent' AND lower(f.user_agent) LIKE concat('%', c.pattern, '%'))
+  WHERE f.rn = 1
+),
+wb AS (
+  SELECT tracking_id,
+         max(CASE WHEN event_id IN (31001, 31006, 31009) THEN 1 ELSE 0 END) AS started,
+         max(CASE WHEN event_id IN (31002, 31007, 31010) THEN 1 ELSE 0 END) AS succeeded,
+         max(CASE WHEN event_id IN (31003, 31008, 31011) THEN 1 ELSE 0 END) AS failed,
+         max(CASE WHEN event_id BETWEEN 32000 AND 32999 OR event_id IN (31034, 31044) THEN 1 ELSE 0 END) AS connectivity,
+         min(CASE WHEN event_id BETWEEN 32000 AND 33999 THEN CAST(event_id AS VARCHAR) END) AS error_code
+  FROM writeback_events
+  WHERE event_date >= $from AND event_date <= $to AND tracking_id IS NOT NULL
+  GROUP BY tracking_id
+),
+dc AS (
+  SELECT s.correlation_id,
+         max(CASE WHEN d.audit_success THEN 1 ELSE 0 END) AS succeeded,
+         max(CASE WHEN NOT d.audit_success THEN 1 ELSE 0 END) AS failed
+  FROM started s
+  JOIN dc_security_events d
+    ON d.event_id = 4724
+   AND upper(substr(d.subject_account, 1, 5)) = 'MSOL_'
+   AND lower(d.target_account) = lower(split_part(s.user_principal_name, '@', 1))
+   AND d.time_created >= s.started_at
+   AND d.time_created <= s.ended_at + INTERVAL '5 minutes'
+  WHERE d.event_date >= $from AND d.event_date <= $to
+  GROUP BY s.correlation_id
+),
+self_service AS (
+  SELECT s.correlation_id,
+         CAST(s.started_at AS DATE) AS attempt_date,
+         s.started_at, s.ended_at,
+         CAST(date_part('epoch', s.ended_at) - date_part('epoch', s.started_at) AS DOUBLE) AS duration_seconds,
+         s.user_id, s.user_principal_name,
+         'self' AS initiated_by,
+         s.events,
+         m.started AS methods_started,
+         m.completed AS methods_completed,
+         n.stage AS furthest_stage,
+         s.furthest_stage_order,
+         CASE WHEN s.succeeded = 1 THEN 'succeeded' ELSE coalesce(t.outcome, 'unknown') END AS outcome,
+         CASE WHEN s.succeeded = 1 THEN NULL ELSE t.result_reason END AS failure_reason,
+         CASE WHEN s.succeeded = 1 THEN NULL ELSE t.category END AS failure_category,
+         CASE WHEN s.succeeded = 1 THEN NULL ELSE t.error_code END AS error_code,
+         f.actor_ip AS ip,
+         f.client_type,
+         coalesce(k.client_kind, 'unknown') AS client_kind,
+         f.user_agent,
+         CASE WHEN w.tracking_id IS NOT NULL OR dc.correlation_id IS NOT NULL THEN true ELSE false END AS writeback_involved,
+         CASE
+           WHEN w.succeeded = 1 THEN 'succeeded'
+           WHEN w.failed = 1 THEN 'failed'
+           WHEN w.connectivity = 1 THEN 'not_reached'
+           WHEN w.started = 1 THEN 'started'
+           WHEN dc.succeeded = 1 THEN 'succeeded'
+           WHEN dc.failed = 1 THEN 'failed'
+         END AS writeback_outcome,
+         w.error_code AS writeback_error_code,
+         CASE WHEN w.tracking_id IS NOT NULL THEN 'tracking_id'
+              WHEN dc.correlation_id IS NOT NULL THEN 'user_time_window' END AS writeback_join
+  FROM started s
+  LEFT JOIN (SELECT * FROM firsts WHERE rn = 1) f ON f.correlation_id = s.correlation_id
+  LEFT JOIN (SELECT * FROM stage_names WHERE rn = 1) n ON n.correlation_id = s.correlation_id
+  LEFT JOIN (SELECT * FROM terminal WHERE rn = 1) t ON t.correlation_id = s.correlation_id
+  LEFT JOIN methods m ON m.correlation_id = s.correlation_id
+  LEFT JOIN (SELECT * FROM kinds WHERE rn = 1) k ON k.correlation_id = s.correlation_id
+  LEFT JOIN wb w ON w.tracking_id = s.correlation_id
+  LEFT JOIN dc ON dc.correlation_id = s.correlation_id
+),
+admin AS (
+  SELECT coalesce(correlation_id, id) AS correlation_id,
+         CAST(activity_time AS DATE) AS attempt_date,
+         activity_time AS started_at, activity_time AS ended_at,
+         CAST(0 AS DOUBLE) AS duration_seconds,
+         target_user_id AS user_id, target_upn AS user_principal_name,
+         'admin' AS initiated_by,
+         CAST(1 AS BIGINT) AS events,
+         CAST(NULL AS VARCHAR) AS methods_started, CAST(NULL AS VARCHAR) AS methods_completed,
+         'reset' AS furthest_stage, CAST(7 AS BIGINT) AS furthest_stage_order,
+         CASE WHEN lower(result) = 'success' THEN 'succeeded' ELSE 'failed' END AS outcome,
+         CASE WHEN lower(result) = 'success' THEN NULL ELSE result_reason END AS failure_reason,
+         CASE WHEN lower(result) = 'success' THEN NULL ELSE 'unknown' END AS failure_category,
+         CAST(NULL AS VARCHAR) AS error_code,
+         actor_ip AS ip, client_type, 'admin_portal' AS client_kind, user_agent,
+         false AS writeback_involved, CAST(NULL AS VARCHAR) AS writeback_outcome,
+         CAST(NULL AS VARCHAR) AS writeback_error_code, CAST(NULL AS VARCHAR) AS writeback_join
+  FROM audit_events
+  WHERE activity = 'Reset password (by admin)'
+    AND event_date >= $from AND event_date < $to
+)
+SELECT * FROM self_service
+UNION ALL
+SELECT * FROM admin
