@@ -21,7 +21,7 @@ use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
 use crate::store::Lake;
-use crate::store::schema::ALL_TABLES;
+use crate::store::schema::all_tables;
 
 /// Reference tables shipped in the binary: (table name, CSV text).
 pub const REFERENCE_TABLES: &[(&str, &str)] = &[
@@ -71,7 +71,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
         // which would double the path); remote ones register the store the lake was opened with.
         ctx.register_object_store(&lake.root.url, lake.root.store.clone());
     }
-    for table in ALL_TABLES {
+    for table in all_tables() {
         let url = ListingTableUrl::parse(lake.root.table_url(table))?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")

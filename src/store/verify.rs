@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::store::lake::{Lake, PartitionFile, decode};
 use crate::store::schema::{
-    ALL_TABLES, META_SCHEMA_VERSION, META_TABLE, SCHEMA_VERSION, TableDef, is_power_bi_safe,
+    META_SCHEMA_VERSION, META_TABLE, SCHEMA_VERSION, TableDef, all_tables, is_power_bi_safe,
 };
 use crate::util::from_date32;
 
@@ -34,7 +34,7 @@ pub struct VerifyReport {
 /// Checks every file of every table.
 pub async fn verify(lake: &Lake) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    for table in ALL_TABLES {
+    for table in all_tables() {
         for f in lake.list_files(table).await? {
             report.files_checked += 1;
             let problems = verify_file(lake, table, &f, &mut report.rows_checked).await;
@@ -213,7 +213,7 @@ pub struct TableStats {
 /// Counts partitions, rows (from file footers) and bytes per table.
 pub async fn stats(lake: &Lake) -> Result<Vec<TableStats>> {
     let mut out = Vec::new();
-    for table in ALL_TABLES {
+    for table in all_tables() {
         let files = lake.list_files(table).await?;
         let mut s = TableStats { table: table.name.into(), ..Default::default() };
         for f in &files {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use sspr_analytics::store::Lake;
 use sspr_analytics::store::layout::LakeLock;
-use sspr_analytics::store::schema::ALL_TABLES;
+use sspr_analytics::store::schema::all_tables;
 use sspr_analytics::store::verify::verify;
 
 use crate::util::{audit_record, sample_lake, sql_rows, sspr, temp_lake, text, write};
@@ -148,7 +148,7 @@ print(json.dumps(out))
     );
     let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mut checked = 0;
-    for t in ALL_TABLES {
+    for t in all_tables() {
         let Some(entry) = got.get(t.name) else { continue };
         checked += 1;
         let want: Vec<serde_json::Value> = t
