@@ -18,7 +18,8 @@ pub async fn run(settings: &Settings, args: &BuildArgs) -> anyhow::Result<BuildS
     Ok(summary)
 }
 
-fn render(s: &BuildSummary) -> String {
+/// The human summary of a build.
+pub fn render(s: &BuildSummary) -> String {
     let mut out =
         format!("build ({}) in {:.1} s\n", if s.full { "full" } else { "changed partitions" }, s.seconds);
     for t in &s.tables {

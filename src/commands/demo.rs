@@ -67,6 +67,10 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
     .context("importing the sample data")?;
     bar.finish_and_clear();
     eprint!("{}", super::import::render_summary(&summary));
+    let built = crate::query::build::build(&lake, &settings.query, false)
+        .await
+        .context("building the derived tables of the demo lake")?;
+    eprint!("{}", super::build::render(&built));
 
     let registry = Registry::load(settings.queries_dir.as_deref())?;
     let ctx = build_context(&lake, &settings.query).await?;

@@ -23,6 +23,9 @@ fn query_outputs_every_format_and_validates_parameters() {
     let lp = lake.to_str().unwrap();
     let o = sspr(&["--lake", lp, "import", sample("graph").to_str().unwrap()], &[]);
     assert!(o.status.success(), "{:?}", text(&o));
+    let b = sspr(&["--lake", lp, "build"], &[]);
+    assert!(b.status.success(), "{:?}", text(&b));
+    assert!(text(&b).0.contains("reset_attempts"), "{:?}", text(&b));
     let json = sspr(
         &["--lake", lp, "query", "reset_success_daily", "--format", "json", "--tz", "Europe/Brussels"],
         &[],

@@ -161,6 +161,7 @@ print(json.dumps(out))
                     datafusion::arrow::datatypes::DataType::Boolean => "bool",
                     datafusion::arrow::datatypes::DataType::Int32 => "int32",
                     datafusion::arrow::datatypes::DataType::Int64 => "int64",
+                    datafusion::arrow::datatypes::DataType::Float64 => "double",
                     datafusion::arrow::datatypes::DataType::Date32 => "date32[day]",
                     datafusion::arrow::datatypes::DataType::Timestamp(_, _) => "timestamp[us, tz=UTC]",
                     other => panic!("unexpected type {other}"),

@@ -168,6 +168,7 @@ async fn unknown_step_strings_are_kept_and_counted_as_unclassified() {
     assert_eq!(rows[0]["outcome"], "progress");
     assert_eq!(rows[1]["outcome"], "unclassified");
     assert_eq!(rows[1]["result_reason"], "User tried a brand new verification flow");
+    sspr_analytics::query::build::build(&lake, &Default::default(), false).await.unwrap();
     let failures = query_rows(&lake, "reset_failures_by_reason", &[]).await;
     assert_eq!(failures[0]["outcome"], "unclassified");
 }

@@ -45,11 +45,12 @@ pub async fn import_paths(lake: &Lake, paths: &[PathBuf]) -> ImportSummary {
     import(lake, paths, &ImportOptions::default(), &|_| {}).await.unwrap()
 }
 
-/// A lake built from the whole sample.
+/// A lake built from the whole sample, with its derived tables (`sspr build`).
 pub async fn sample_lake() -> (tempfile::TempDir, Lake) {
     let (dir, lake) = temp_lake();
     let s = import_paths(&lake, &sample_exports()).await;
     assert_eq!(s.quarantined, 0, "{:?}", s.files.iter().filter(|f| f.quarantined > 0).collect::<Vec<_>>());
+    sspr_analytics::query::build::build(&lake, &QueryConfig::default(), false).await.unwrap();
     (dir, lake)
 }
 
