@@ -1,12 +1,14 @@
 //! Every saved query over a lake built from the generated ≈1,000,000-event tenant.
 //!
-//! `cargo bench --bench queries`. The lake is built once, outside the timed part; each
-//! iteration plans and runs one saved query to completion with a fresh session.
+//! `cargo bench --bench queries`. The lake is imported once, outside the timed part; then
+//! `sspr build --full` is timed (the derived tables), and each saved query iteration plans and
+//! runs one saved query to completion with a fresh session.
 
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sspr_analytics::collectors::import::{ImportOptions, import};
+use sspr_analytics::query::build::build;
 use sspr_analytics::query::context::{QueryConfig, build_context};
 use sspr_analytics::query::saved::{Registry, run};
 use sspr_analytics::store::Lake;
@@ -20,6 +22,12 @@ fn bench_queries(c: &mut Criterion) {
         let inputs = ["graph", "diagnostic-archive", "log-analytics"].map(|d| tenant.join(d));
         rt.block_on(import(&lake, &inputs, &ImportOptions::default(), &|_| {})).unwrap();
     }
+    let mut g = c.benchmark_group("build");
+    g.sample_size(10);
+    g.bench_function("full", |b| {
+        b.iter(|| rt.block_on(build(&lake, &QueryConfig::default(), true)).unwrap());
+    });
+    g.finish();
     let registry = Registry::load(None).unwrap();
     let mut g = c.benchmark_group("saved_query");
     g.sample_size(10);
