@@ -156,8 +156,57 @@ fn bench_log() -> (PathBuf, u64, u64) {
     (path, events, kept)
 }
 
+/// Where the time goes: the crate's renderers alone on the same file (`SSPR_BENCH_EVTX_PARTS=1`).
+fn parts(log: &std::path::Path) {
+    use evtx::{EvtxParser, ParserSettings};
+    let settings = || ParserSettings::new().num_threads(2).indent(false);
+    let t = std::time::Instant::now();
+    let mut p = EvtxParser::from_path(log).unwrap().with_configuration(settings());
+    let bytes: usize = p.chunks_json_bytes(false).map(|c| c.data.len()).sum();
+    println!("chunks_json_bytes: {:.2} s, {} MB of JSON", t.elapsed().as_secs_f64(), bytes / 1_000_000);
+    let t = std::time::Instant::now();
+    let mut p = EvtxParser::from_path(log).unwrap().with_configuration(settings());
+    let bytes: usize = p.chunks_xml_bytes(false).map(|c| c.data.len()).sum();
+    println!("chunks_xml_bytes: {:.2} s, {} MB of XML", t.elapsed().as_secs_f64(), bytes / 1_000_000);
+    let t = std::time::Instant::now();
+    let mut p = EvtxParser::from_path(log).unwrap().with_configuration(settings());
+    let n = p.serialized_records(|r| r?.into_xml().map(|x| x.data.len())).count();
+    println!("serialized_records into_xml: {:.2} s, {n} records", t.elapsed().as_secs_f64());
+    let t = std::time::Instant::now();
+    let mut p = EvtxParser::from_path(log).unwrap().with_configuration(settings());
+    let mut recs = 0usize;
+    for c in p.chunks_json_bytes(false) {
+        for (_, r) in c.records() {
+            let v: serde_json::Value = serde_json::from_slice(r).unwrap();
+            recs += usize::from(v.is_object());
+        }
+    }
+    println!(
+        "chunks_json_bytes + serde_json Value on one thread: {:.2} s, {recs} records",
+        t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    let mut p = EvtxParser::from_path(log).unwrap().with_configuration(settings());
+    let mut recs = 0usize;
+    for c in p.chunks_xml_bytes(false) {
+        for (_, r) in c.records() {
+            let ev = sspr_analytics::collectors::eventlog::xml::parse_event(std::str::from_utf8(r).unwrap())
+                .unwrap();
+            recs += usize::from(ev.event_id.is_some());
+        }
+    }
+    println!(
+        "chunks_xml_bytes + parse_event on one thread: {:.2} s, {recs} records",
+        t.elapsed().as_secs_f64()
+    );
+}
+
 fn bench_evtx(c: &mut Criterion) {
     let (log, events, kept) = bench_log();
+    if std::env::var("SSPR_BENCH_EVTX_PARTS").is_ok() {
+        parts(&log);
+        return;
+    }
     let bytes = std::fs::metadata(&log).unwrap().len();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut g = c.benchmark_group("evtx");
@@ -178,6 +227,14 @@ fn bench_evtx(c: &mut Criterion) {
         )
     });
     g.finish();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&dir.path().join("lake").to_string_lossy()).unwrap();
+    let s =
+        rt.block_on(import(&lake, std::slice::from_ref(&log), &ImportOptions::default(), &|_| {})).unwrap();
+    println!(
+        "evtx import phases: read+render+parse+route {:.2} s, merge+sort+encode+publish {:.2} s",
+        s.parse_seconds, s.merge_seconds
+    );
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -9,7 +9,7 @@ use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 
 use crate::collectors::eventlog::record::EventRecord;
-use crate::collectors::eventlog::xml::parse_event;
+use crate::collectors::eventlog::xml::parse_event_filtered;
 
 /// EVTX layout constants (file header block, chunk size).
 pub const FILE_HEADER_SIZE: u64 = 4096;
@@ -33,11 +33,15 @@ pub struct EvtxStats {
     pub truncated: Option<String>,
 }
 
-type Item = Result<EventRecord, Bad>;
+/// A record (`None` when `keep` rejected it after its `System` part) or a problem.
+type Item = Result<Option<EventRecord>, Bad>;
+
+/// Which records are wanted, decided from `System` (provider, channel, event id).
+pub type Keep = std::sync::Arc<dyn Fn(&EventRecord) -> bool + Send + Sync>;
 
 /// Reads every record of an `.evtx` file, in log order, calling `on` for each record or problem.
 /// A file that is not EVTX at all (bad file header) is an `Err`.
-pub fn read(path: &Path, threads: usize, mut on: impl FnMut(Item)) -> Result<EvtxStats, String> {
+pub fn read(path: &Path, threads: usize, keep: Keep, mut on: impl FnMut(Item)) -> Result<EvtxStats, String> {
     let mut stats = EvtxStats::default();
     // Checksums first: a cheap pass over the chunk headers and record areas. Records of a chunk
     // with a bad CRC are still read (recover what can be), and the mismatch is reported.
@@ -52,18 +56,20 @@ pub fn read(path: &Path, threads: usize, mut on: impl FnMut(Item)) -> Result<Evt
     }
     let settings = ParserSettings::new().num_threads(threads.max(1)).validate_checksums(false).indent(false);
     let mut parser = EvtxParser::from_path(path).map_err(|e| chain(&e))?.with_configuration(settings.clone());
-    let records = parser.serialized_records(|r| {
+    let filter = keep.clone();
+    let records = parser.serialized_records(move |r| {
         let r = r?;
         let header_id = r.event_record_id;
         let offset = r.binxml_offset;
         let xml = r.into_xml()?;
-        Ok(match parse_event(&xml.data) {
-            Ok(mut ev) => {
+        Ok(match parse_event_filtered(&xml.data, &*filter) {
+            Ok(None) => Ok(None),
+            Ok(Some(mut ev)) => {
                 ev.header_record_id = i64::try_from(header_id).ok();
                 if ev.time_created.is_none() {
                     ev.time_created = Some(xml.timestamp.as_microsecond());
                 }
-                Ok(ev)
+                Ok(Some(ev))
             }
             Err(reason) => Err(Bad {
                 offset: 0,
@@ -78,7 +84,7 @@ pub fn read(path: &Path, threads: usize, mut on: impl FnMut(Item)) -> Result<Evt
             Err(e) => on(Err(Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })),
         }
     }
-    stats.truncated = salvage_cut_chunk(path, settings, &mut on)?;
+    stats.truncated = salvage_cut_chunk(path, settings, &keep, &mut on)?;
     Ok(stats)
 }
 
@@ -88,6 +94,7 @@ pub fn read(path: &Path, threads: usize, mut on: impl FnMut(Item)) -> Result<Evt
 fn salvage_cut_chunk(
     path: &Path,
     settings: ParserSettings,
+    keep: &Keep,
     on: &mut impl FnMut(Item),
 ) -> Result<Option<String>, String> {
     use std::io::{Read, Seek, SeekFrom};
@@ -135,10 +142,15 @@ fn salvage_cut_chunk(
         match r {
             Ok(rec) if (rec.binxml_offset + u64::from(rec.binxml_size) + 4) as usize <= present => {
                 let header_id = rec.event_record_id;
-                match rec.into_xml().map_err(|e| chain(&e)).and_then(|x| parse_event(&x.data)) {
-                    Ok(mut ev) => {
+                match rec
+                    .into_xml()
+                    .map_err(|e| chain(&e))
+                    .and_then(|x| parse_event_filtered(&x.data, &**keep))
+                {
+                    Ok(None) => on(Ok(None)),
+                    Ok(Some(mut ev)) => {
                         ev.header_record_id = i64::try_from(header_id).ok();
-                        on(Ok(ev));
+                        on(Ok(Some(ev)));
                     }
                     Err(reason) => on(Err(Bad {
                         offset: start,

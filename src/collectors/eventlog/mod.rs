@@ -298,12 +298,18 @@ type FileProblem = Option<String>;
 
 fn import_evtx(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>) -> Result<FileProblem> {
     let mut err = None;
-    let stats = evtx::read(path, ctx.threads, |item| {
+    let routing = ctx.routing.clone();
+    let keep: evtx::Keep = std::sync::Arc::new(move |r: &EventRecord| routing.route(r) != Route::Skip);
+    let stats = evtx::read(path, ctx.threads, keep, |item| {
         if err.is_some() {
             return;
         }
         match item {
-            Ok(rec) => {
+            Ok(None) => {
+                sink.report.records += 1;
+                sink.report.skipped += 1;
+            }
+            Ok(Some(rec)) => {
                 sink.add(ctx, &rec, 0, 0, &|| Vec::new());
                 if let Err(e) = sink.flush(false) {
                     err = Some(e);

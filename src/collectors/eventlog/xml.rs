@@ -11,7 +11,32 @@ use quick_xml::events::{BytesStart, Event};
 use crate::collectors::eventlog::record::{EventRecord, parse_i32};
 
 /// Parses one `<Event>` element. Errors name what is wrong; the caller adds file and offset.
+///
+/// A byte scanner handles the plain element/attribute/text XML that Windows and the `evtx` crate
+/// write (several times faster than a general parser); anything it does not expect (CDATA,
+/// comments, DTDs, malformed input) goes through quick-xml, which also words the errors.
 pub fn parse_event(xml: &str) -> Result<EventRecord, String> {
+    match fast::parse(xml, None) {
+        Some(rec) => Ok(rec.expect("no filter, nothing skipped")),
+        None => parse_event_general(xml),
+    }
+}
+
+/// Like [`parse_event`], but stops after `System` when `keep` says the record is not wanted
+/// (`Ok(None)`): routing needs only the provider, channel and event id, and most of a log's
+/// records are usually not kept.
+pub fn parse_event_filtered(
+    xml: &str,
+    keep: &dyn Fn(&EventRecord) -> bool,
+) -> Result<Option<EventRecord>, String> {
+    match fast::parse(xml, Some(keep)) {
+        Some(rec) => Ok(rec),
+        None => parse_event_general(xml).map(|r| keep(&r).then_some(r)),
+    }
+}
+
+/// The general parser (quick-xml).
+pub fn parse_event_general(xml: &str) -> Result<EventRecord, String> {
     let mut reader = Reader::from_str(xml);
     let mut rec = EventRecord::default();
     // Local names of the open elements, outermost first.
@@ -27,13 +52,13 @@ pub fn parse_event(xml: &str) -> Result<EventRecord, String> {
             Event::Start(e) => {
                 let name = local(&e);
                 text.clear();
-                on_open(&mut rec, &path, &name, &e, &mut data_name)?;
+                on_open(&mut rec, &path, &name, &|n| attr(&e, n), &mut data_name)?;
                 saw_event |= path.is_empty() && name == "Event";
                 path.push(name);
             }
             Event::Empty(e) => {
                 let name = local(&e);
-                on_open(&mut rec, &path, &name, &e, &mut data_name)?;
+                on_open(&mut rec, &path, &name, &|n| attr(&e, n), &mut data_name)?;
                 saw_event |= path.is_empty() && name == "Event";
                 path.push(name);
                 text.clear();
@@ -94,24 +119,26 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, String> {
     Ok(None)
 }
 
-fn on_open(
+type AttrFn<'f> = dyn Fn(&str) -> Result<Option<String>, String> + 'f;
+
+fn on_open<S: AsRef<str>>(
     rec: &mut EventRecord,
-    path: &[String],
+    path: &[S],
     name: &str,
-    e: &BytesStart<'_>,
+    attr: &AttrFn<'_>,
     data_name: &mut Option<String>,
 ) -> Result<(), String> {
-    let parent = path.last().map(String::as_str);
-    let in_system = path.len() == 2 && path[1] == "System";
+    let parent = path.last().map(AsRef::as_ref);
+    let in_system = path.len() == 2 && path[1].as_ref() == "System";
     match (parent, name) {
         (Some("System"), "Provider") if in_system => {
-            rec.provider = attr(e, "Name")?.or(attr(e, "EventSourceName")?).unwrap_or_default();
+            rec.provider = attr("Name")?.or(attr("EventSourceName")?).unwrap_or_default();
         }
         (Some("System"), "EventID") if in_system => {
-            rec.qualifiers = attr(e, "Qualifiers")?.and_then(|q| q.trim().parse().ok());
+            rec.qualifiers = attr("Qualifiers")?.and_then(|q| q.trim().parse().ok());
         }
         (Some("System"), "TimeCreated") if in_system => {
-            if let Some(t) = attr(e, "SystemTime")? {
+            if let Some(t) = attr("SystemTime")? {
                 rec.time_created = Some(
                     crate::util::parse_instant(&t)
                         .ok_or_else(|| format!("TimeCreated/@SystemTime is not a time: {t:?}"))?
@@ -119,21 +146,21 @@ fn on_open(
                 );
             }
         }
-        (Some("EventData"), "Data") => *data_name = attr(e, "Name")?,
+        (Some("EventData"), "Data") => *data_name = attr("Name")?,
         _ => {}
     }
     Ok(())
 }
 
-fn on_close(
+fn on_close<S: AsRef<str>>(
     rec: &mut EventRecord,
-    path: &[String],
+    path: &[S],
     text: &mut String,
     data_name: &mut Option<String>,
 ) -> Result<(), String> {
     let n = path.len();
-    let name = path[n - 1].as_str();
-    let parent = if n >= 2 { path[n - 2].as_str() } else { "" };
+    let name = path[n - 1].as_ref();
+    let parent = if n >= 2 { path[n - 2].as_ref() } else { "" };
     let value = std::mem::take(text);
     let int = |what: &str, v: &str| parse_i32(&format!("System/{what}"), v);
     if n == 3 && parent == "System" {
@@ -160,12 +187,195 @@ fn on_close(
             "Binary" if !value.trim().is_empty() => rec.data.push((Some("Binary".into()), value)),
             _ => {}
         }
-    } else if n >= 4 && path[1] == "UserData" && !value.trim().is_empty() {
+    } else if n >= 4 && path[1].as_ref() == "UserData" && !value.trim().is_empty() {
         rec.data.push((Some(name.to_string()), value));
     } else if n == 3 && parent == "RenderingInfo" && name == "Message" && !value.trim().is_empty() {
         rec.rendered_message = Some(value);
     }
     Ok(())
+}
+
+/// The scanner behind [`parse_event`]'s fast path. It returns `None` (use the general parser) for
+/// anything but well-formed elements, attributes, text and the predefined and numeric entities.
+mod fast {
+    use super::{EventRecord, on_close, on_open};
+
+    fn is_name_end(c: u8) -> bool {
+        c.is_ascii_whitespace() || c == b'/' || c == b'>' || c == b'='
+    }
+
+    /// Appends `raw` with entities decoded; `None` on an entity it does not know.
+    fn decode_into(out: &mut String, raw: &str) -> Option<()> {
+        let mut rest = raw;
+        while let Some(i) = rest.find('&') {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i + 1..];
+            let end = tail.find(';')?;
+            let ent = &tail[..end];
+            match ent {
+                "lt" => out.push('<'),
+                "gt" => out.push('>'),
+                "amp" => out.push('&'),
+                "quot" => out.push('"'),
+                "apos" => out.push('\''),
+                _ => {
+                    let n = ent.strip_prefix('#')?;
+                    let code = match n.strip_prefix('x').or_else(|| n.strip_prefix('X')) {
+                        Some(h) => u32::from_str_radix(h, 16).ok()?,
+                        None => n.parse().ok()?,
+                    };
+                    out.push(char::from_u32(code).filter(|c| *c != '\0')?);
+                }
+            }
+            rest = &tail[end + 1..];
+        }
+        out.push_str(rest);
+        Some(())
+    }
+
+    fn local(name: &str) -> &str {
+        match memchr::memchr(b':', name.as_bytes()) {
+            Some(i) => &name[i + 1..],
+            None => name,
+        }
+    }
+
+    /// `None`: not for this scanner. `Some(None)`: `keep` rejected the record after `System`.
+    pub fn parse(xml: &str, keep: Option<&dyn Fn(&EventRecord) -> bool>) -> Option<Option<EventRecord>> {
+        let b = xml.as_bytes();
+        let mut rec = EventRecord::default();
+        let mut path: Vec<&str> = Vec::with_capacity(8);
+        let mut text = String::new();
+        let mut data_name = None;
+        let mut attrs: Vec<(&str, &str)> = Vec::with_capacity(4);
+        let mut saw_event = false;
+        let mut i = 0;
+        while i < b.len() {
+            let lt = memchr::memchr(b'<', &b[i..]).map(|k| i + k);
+            let stop = lt.unwrap_or(b.len());
+            if stop > i {
+                let chunk = &xml[i..stop];
+                if path.is_empty() {
+                    if !chunk.trim().is_empty() {
+                        return None;
+                    }
+                } else {
+                    // XML end-of-line handling: CRLF and lone CR read as LF.
+                    let chunk: std::borrow::Cow<'_, str> = if chunk.contains('\r') {
+                        chunk.replace("\r\n", "\n").replace('\r', "\n").into()
+                    } else {
+                        chunk.into()
+                    };
+                    if chunk.contains('&') {
+                        decode_into(&mut text, &chunk)?;
+                    } else {
+                        text.push_str(&chunk);
+                    }
+                }
+            }
+            let Some(lt) = lt else { break };
+            match b.get(lt + 1)? {
+                b'/' => {
+                    let gt = lt + memchr::memchr(b'>', &b[lt..])?;
+                    let name = local(xml[lt + 2..gt].trim_end());
+                    if path.last() != Some(&name) {
+                        return None;
+                    }
+                    on_close(&mut rec, &path, &mut text, &mut data_name).ok()?;
+                    path.pop();
+                    i = gt + 1;
+                }
+                b'?' if path.is_empty() && xml[lt..].starts_with("<?xml") => {
+                    i = lt + xml[lt..].find("?>")? + 2;
+                }
+                b'?' | b'!' => return None,
+                _ => {
+                    let mut j = lt + 1;
+                    while j < b.len() && !is_name_end(b[j]) {
+                        j += 1;
+                    }
+                    let name = local(&xml[lt + 1..j]);
+                    if name.is_empty() {
+                        return None;
+                    }
+                    attrs.clear();
+                    let empty = loop {
+                        while j < b.len() && b[j].is_ascii_whitespace() {
+                            j += 1;
+                        }
+                        match b.get(j)? {
+                            b'>' => break false,
+                            b'/' if b.get(j + 1) == Some(&b'>') => {
+                                j += 1;
+                                break true;
+                            }
+                            _ => {
+                                let k0 = j;
+                                while j < b.len() && !is_name_end(b[j]) {
+                                    j += 1;
+                                }
+                                let key = local(&xml[k0..j]);
+                                while j < b.len() && b[j].is_ascii_whitespace() {
+                                    j += 1;
+                                }
+                                if b.get(j) != Some(&b'=') {
+                                    return None;
+                                }
+                                j += 1;
+                                while j < b.len() && b[j].is_ascii_whitespace() {
+                                    j += 1;
+                                }
+                                let q = *b.get(j)?;
+                                if q != b'"' && q != b'\'' {
+                                    return None;
+                                }
+                                let v0 = j + 1;
+                                let v1 = v0 + memchr::memchr(q, &b[v0..])?;
+                                attrs.push((key, &xml[v0..v1]));
+                                j = v1 + 1;
+                            }
+                        }
+                    };
+                    let attr = |n: &str| -> Result<Option<String>, String> {
+                        match attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)) {
+                            None => Ok(None),
+                            Some((_, v)) => {
+                                // Attribute-value normalisation: line ends, then whitespace, as spaces.
+                                let v = v.replace("\r\n", "\n").replace(['\r', '\n', '\t'], " ");
+                                let mut s = String::with_capacity(v.len());
+                                decode_into(&mut s, &v).ok_or_else(|| "bad entity".to_string())?;
+                                Ok(Some(s))
+                            }
+                        }
+                    };
+                    text.clear();
+                    if let Some(keep) = keep
+                        && path.len() == 1
+                        && matches!(name, "EventData" | "UserData" | "RenderingInfo")
+                        && !keep(&rec)
+                    {
+                        return Some(None);
+                    }
+                    on_open(&mut rec, &path, name, &attr, &mut data_name).ok()?;
+                    saw_event |= path.is_empty() && name == "Event";
+                    path.push(name);
+                    if empty {
+                        text.clear();
+                        on_close(&mut rec, &path, &mut text, &mut data_name).ok()?;
+                        path.pop();
+                    }
+                    i = j + 1;
+                }
+            }
+        }
+        if !(path.is_empty() && saw_event) {
+            return None;
+        }
+        Some(match keep {
+            Some(keep) if !keep(&rec) => None,
+            _ => Some(rec),
+        })
+    }
 }
 
 /// One `<Event>…</Event>` unit of a file.
@@ -308,6 +518,13 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_stops_after_system() {
+        let kept = parse_event_filtered(EVENT, &|r| r.event_id == Some(31001)).unwrap();
+        assert_eq!(kept.unwrap().data.len(), 1);
+        assert_eq!(parse_event_filtered(EVENT, &|r| r.provider == "ADSync").unwrap(), None);
+    }
+
+    #[test]
     fn splits_with_and_without_root_and_reports_a_cut_off_tail() {
         let doc = format!("<?xml version=\"1.0\"?>\r\n<Events>\r\n{EVENT}\r\n{EVENT}</Events>");
         let mut s = XmlSplitter::new(doc.as_bytes());
@@ -321,6 +538,24 @@ mod tests {
         let (unit, reason) = s.next_unit().unwrap().unwrap_err();
         assert_eq!(unit.offset, EVENT.len() as u64);
         assert!(reason.contains("ends inside"));
+    }
+
+    #[test]
+    fn the_fast_scanner_and_the_general_parser_agree() {
+        let cases = [
+            EVENT.to_string(),
+            r#"<?xml version="1.0"?><Event xmlns='x'><System><Provider Name='A &amp; B'/><EventID>4724</EventID><TimeCreated SystemTime='2026-11-03T08:15:02Z'/><Channel>Security</Channel><Computer>DC</Computer></System><EventData><Data Name='TargetUserName'>x&#233;&lt;</Data><Data Name='Empty'/><Binary>0A0B</Binary></EventData><RenderingInfo Culture='en-US'><Message>Hi &quot;there&quot;</Message></RenderingInfo></Event>"#.to_string(),
+            "<Event><System><Provider Name='a\r\n\tb'/><EventID>7</EventID><TimeCreated SystemTime='2026-11-03T08:15:02Z'/></System><EventData><Data>line1\r\nline2\rline3&#13;</Data></EventData></Event>".to_string(),
+            r#"<ns:Event xmlns:ns="x"><ns:System><ns:Provider Name="P"/><ns:EventID>1</ns:EventID><ns:TimeCreated SystemTime="2026-11-03T08:15:02Z"/></ns:System><UserData><EventXML><Param>v</Param></EventXML></UserData></ns:Event>"#.to_string(),
+        ];
+        for c in &cases {
+            let fast = fast::parse(c, None).flatten().unwrap_or_else(|| panic!("fast path declined {c}"));
+            assert_eq!(fast, parse_event_general(c).unwrap(), "{c}");
+        }
+        // Constructs the scanner leaves to the general parser.
+        for c in ["<Event><![CDATA[x]]></Event>", "<Event><!-- c --></Event>", "<Event><System></Event>"] {
+            assert!(fast::parse(c, None).is_none(), "{c}");
+        }
     }
 
     #[test]
