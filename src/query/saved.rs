@@ -42,6 +42,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("writeback_health"),
     include_query!("credential_provider_errors"),
     include_query!("dc_password_resets"),
+    include_query!("registration_coverage_trend"),
+    include_query!("users_not_covered"),
+    include_query!("coverage_lost"),
+    include_query!("new_users_unregistered"),
+    include_query!("reset_funnel"),
+    include_query!("reset_by_client_kind"),
+    include_query!("time_to_reset"),
+    include_query!("top_errors_this_week"),
 ];
 
 /// Parameter types a header may declare.

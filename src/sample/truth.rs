@@ -78,6 +78,19 @@ pub struct GroundTruth {
     pub attempts_by_outcome: Vec<KeyCount>,
     #[serde(default)]
     pub attempts_by_client_kind: Vec<KeyCount>,
+    #[serde(default)]
+    pub succeeded_by_client_kind: Vec<KeyCount>,
+    /// Seconds from first to last event of succeeded sessions: 50th, 90th, 99th percentile
+    /// (linear interpolation between closest ranks, as `percentile_cont`).
+    #[serde(default)]
+    pub time_to_reset_p50: f64,
+    #[serde(default)]
+    pub time_to_reset_p90: f64,
+    #[serde(default)]
+    pub time_to_reset_p99: f64,
+    /// Enabled users created at least 14 days before the latest snapshot and not SSPR registered.
+    #[serde(default)]
+    pub new_users_unregistered_14d: u64,
     /// Coverage per snapshot and slice (user type, role, department).
     #[serde(default)]
     pub coverage_daily: Vec<CoverageDailyRow>,
@@ -90,6 +103,8 @@ pub struct GroundTruth {
     reasons: BTreeMap<(String, String), u64>,
     #[serde(skip)]
     codes: BTreeMap<String, u64>,
+    #[serde(skip)]
+    durations: Vec<f64>,
 }
 
 impl GroundTruth {
@@ -104,6 +119,13 @@ impl GroundTruth {
 
     pub fn add_registration(&mut self, people: &[User], snapshot: NaiveDate) {
         self.latest_snapshot = Some(snapshot);
+        let midnight = snapshot.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        self.new_users_unregistered_14d = people
+            .iter()
+            .filter(|u| {
+                u.account_enabled && !u.registered && (midnight - u.created).num_seconds() >= 14 * 86_400
+            })
+            .count() as u64;
         let mut rows: BTreeMap<(String, String), CoverageRow> = BTreeMap::new();
         for u in people {
             let role = if u.is_admin { "admin" } else { "non-admin" };
@@ -146,6 +168,18 @@ impl GroundTruth {
             _ => "browser",
         };
         bump(&mut self.attempts_by_client_kind, kind);
+        if t.succeeded {
+            bump(&mut self.succeeded_by_client_kind, kind);
+            // The exported times (with their sub-second part), as the lake sees them.
+            let times: Vec<i64> = events
+                .iter()
+                .filter_map(|e| crate::util::parse_instant(e.json["activityDateTime"].as_str()?))
+                .map(|t| t.timestamp_micros())
+                .collect();
+            if let (Some(a), Some(b)) = (times.iter().min(), times.iter().max()) {
+                self.durations.push((b - a) as f64 / 1e6);
+            }
+        }
     }
 
     /// Coverage per slice of the two registration snapshots the generator writes.
@@ -190,6 +224,19 @@ impl GroundTruth {
         self.reset_failures_by_reason = reasons;
         self.error_codes_cloud =
             self.codes.iter().map(|(c, n)| CodeRow { code: c.clone(), events: *n }).collect();
+        self.durations.sort_by(f64::total_cmp);
+        let pct = |p: f64| -> f64 {
+            let d = &self.durations;
+            if d.is_empty() {
+                return 0.0;
+            }
+            let rank = p * (d.len() - 1) as f64;
+            let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+            d[lo] + (d[hi] - d[lo]) * (rank - lo as f64)
+        };
+        self.time_to_reset_p50 = pct(0.5);
+        self.time_to_reset_p90 = pct(0.9);
+        self.time_to_reset_p99 = pct(0.99);
     }
 }
 

@@ -6,5 +6,6 @@ mod collect_graph;
 mod eventlog;
 mod import;
 mod lake;
+mod pack;
 mod reports;
 mod util;

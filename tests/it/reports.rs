@@ -17,9 +17,13 @@ fn n(v: &Value, k: &str) -> u64 {
 #[tokio::test]
 async fn every_saved_query_runs_on_the_sample_lake() {
     let (_d, lake) = sample_lake().await;
+    // coverage_lost is empty on the sample (nobody loses coverage) and top_errors_this_week looks at
+    // the week before now, after the sample's window; both have their own tests.
     for q in Registry::load(None).unwrap().queries {
         let rows = query_rows(&lake, &q.name, &[]).await;
-        assert!(!rows.is_empty(), "{} returned no rows on the sample", q.name);
+        if !matches!(q.name.as_str(), "coverage_lost" | "top_errors_this_week") {
+            assert!(!rows.is_empty(), "{} returned no rows on the sample", q.name);
+        }
     }
 }
 

@@ -1,0 +1,154 @@
+//! The coverage, reset and error reports of the report pack that read the derived tables, against
+//! the generator's ground truth.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::util::{ground_truth, import_paths, query_rows, sample_lake, temp_lake, write};
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64()
+        .or_else(|| v[k].as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+#[tokio::test]
+async fn coverage_reports_match_the_ground_truth() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth();
+    let trend = query_rows(&lake, "registration_coverage_trend", &[]).await;
+    let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for r in &gt.coverage_daily {
+        for slice in ["all".to_string(), r.user_type.clone()] {
+            let e = want.entry((r.snapshot_date.to_string(), slice)).or_default();
+            e.0 += r.users;
+            e.1 += r.sspr_capable;
+        }
+    }
+    assert_eq!(trend.len(), want.len());
+    for ((date, slice), (users, capable)) in &want {
+        let got = trend
+            .iter()
+            .find(|r| r["snapshot_date"] == date.as_str() && r["user_type"] == slice.as_str())
+            .unwrap_or_else(|| panic!("no {date} {slice}"));
+        assert_eq!((n(got, "users"), n(got, "sspr_capable")), (*users, *capable), "{date} {slice}");
+    }
+
+    let all = gt.registration_coverage.iter().find(|r| r.user_type == "all").unwrap();
+    let not_covered = query_rows(&lake, "users_not_covered", &[]).await;
+    assert_eq!(not_covered.len() as u64, all.users - all.sspr_capable);
+    let first_non_admin = not_covered.iter().position(|r| r["role"] == "non-admin").unwrap();
+    assert!(not_covered[..first_non_admin].iter().all(|r| r["role"] == "admin"), "admins first");
+    assert!(not_covered[first_non_admin..].iter().all(|r| r["role"] == "non-admin"));
+
+    let unregistered = query_rows(&lake, "new_users_unregistered", &[("days", "14")]).await;
+    assert_eq!(unregistered.len() as u64, gt.new_users_unregistered_14d);
+    assert!(unregistered.iter().all(|r| n(r, "days_since_created") >= 14));
+    // Nobody in the sample loses coverage (the generator only adds registrations).
+    assert!(query_rows(&lake, "coverage_lost", &[]).await.is_empty());
+}
+
+#[tokio::test]
+async fn coverage_lost_finds_exactly_the_users_who_lost_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = |id: &str, capable: bool, enabled: bool, methods: &str| {
+        serde_json::json!({"id": id, "userPrincipalName": format!("{id}@contoso.example"), "userType": "member",
+            "isAdmin": id == "a1", "isSsprRegistered": capable, "isSsprEnabled": enabled, "isSsprCapable": capable && enabled,
+            "methodsRegistered": if methods.is_empty() { vec![] } else { methods.split(',').collect::<Vec<_>>() }})
+    };
+    let page = |users: Vec<Value>| serde_json::json!({"value": users}).to_string();
+    let before = write(
+        dir.path(),
+        "2026-11-01/registration.json",
+        &page(vec![
+            user("a1", true, true, "mobilePhone"),
+            user("u2", true, true, "email,mobilePhone"),
+            user("u3", false, true, ""),
+        ]),
+    );
+    let after = write(
+        dir.path(),
+        "2026-11-14/registration.json",
+        &page(vec![
+            user("a1", true, false, "mobilePhone"),
+            user("u2", false, true, ""),
+            user("u3", true, true, "email"),
+        ]),
+    );
+    let (_d, lake) = temp_lake();
+    import_paths(&lake, &[before, after]).await;
+    let rows = query_rows(&lake, "coverage_lost", &[]).await;
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["user_principal_name"].as_str().unwrap(), r["change"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a1@contoso.example", "no longer enabled by policy"),
+            ("u2@contoso.example", "no longer registered")
+        ]
+    );
+    assert_eq!(rows[1]["methods_then"], "email,mobilePhone");
+}
+
+#[tokio::test]
+async fn reset_reports_match_the_ground_truth() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth();
+    let kinds = query_rows(&lake, "reset_by_client_kind", &[]).await;
+    assert_eq!(kinds.len(), gt.attempts_by_client_kind.len());
+    for want in &gt.attempts_by_client_kind {
+        let got = kinds.iter().find(|r| r["client_kind"] == want.key.as_str()).unwrap();
+        assert_eq!(n(got, "attempts"), want.attempts, "{want:?}");
+        let ok =
+            gt.succeeded_by_client_kind.iter().find(|r| r.key == want.key).map(|r| r.attempts).unwrap_or(0);
+        assert_eq!(n(got, "succeeded"), ok, "{want:?}");
+    }
+
+    let funnel = query_rows(&lake, "reset_funnel", &[]).await;
+    assert_eq!(n(&funnel[0], "attempts"), gt.sspr_sessions, "everyone identifies");
+    assert_eq!(
+        n(funnel.last().unwrap(), "attempts"),
+        gt.sspr_sessions_succeeded,
+        "the last stage is the reset"
+    );
+    assert!(funnel.windows(2).all(|w| n(&w[0], "attempts") >= n(&w[1], "attempts")), "{funnel:?}");
+
+    let times = query_rows(&lake, "time_to_reset", &[]).await;
+    let all = times.iter().find(|r| r["client_kind"] == "all").unwrap();
+    assert_eq!(n(all, "resets"), gt.sspr_sessions_succeeded);
+    for (k, want) in [
+        ("p50_seconds", gt.time_to_reset_p50),
+        ("p90_seconds", gt.time_to_reset_p90),
+        ("p99_seconds", gt.time_to_reset_p99),
+    ] {
+        assert!((f(all, k) - want).abs() <= 0.051, "{k}: {} vs {want}", f(all, k));
+    }
+}
+
+#[tokio::test]
+async fn top_errors_this_week_counts_the_seven_days_before_to() {
+    let (_d, lake) = sample_lake().await;
+    let rows = query_rows(&lake, "top_errors_this_week", &[("to", "2026-11-15T00:00:00Z")]).await;
+    assert!(!rows.is_empty() && rows.len() <= 10);
+    assert!(rows.windows(2).all(|w| n(&w[0], "events") >= n(&w[1], "events")));
+    // Cross-check one code against the error stream itself.
+    let top = &rows[0];
+    let check = crate::util::sql_rows(
+        &lake,
+        &format!(
+            "SELECT count(*) AS n FROM error_events WHERE source = '{}' AND code = '{}' \
+             AND time >= TIMESTAMP '2026-11-08T00:00:00Z' AND time < TIMESTAMP '2026-11-15T00:00:00Z'",
+            top["source"].as_str().unwrap(),
+            top["code"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(n(&check[0], "n"), n(top, "events"));
+}
