@@ -50,6 +50,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("reset_by_client_kind"),
     include_query!("time_to_reset"),
     include_query!("top_errors_this_week"),
+    include_query!("blocked_users"),
+    include_query!("resets_per_ip"),
+    include_query!("verification_recon"),
+    include_query!("bulk_admin_resets"),
 ];
 
 /// Parameter types a header may declare.

@@ -79,6 +79,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
             events.extend(ev);
             sessions.push(t);
         }
+        plant(&mut sb, &mut truth, &people, p.days, day, start, &mut events, &mut sessions);
         for &i in late_registrants.iter().filter(|&&i| i % p.days as usize == day as usize) {
             let at = start + Duration::seconds(sb.rng.below(80_000) as i64);
             let ev = sb.registration(&people[i], at);
@@ -107,6 +108,66 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     let gt = out.join("ground_truth.json");
     std::fs::write(&gt, text + "\n").map_err(|e| Error::io(&gt, e))?;
     Ok(truth)
+}
+
+/// An IP behind which several users reset on the same day (`resets_per_ip`).
+pub const SHARED_IP: &str = "100.64.0.77";
+
+/// Planted security patterns, on fixed days of the window: six users resetting from one IP on
+/// the same morning, one user looking at the verification options three times without starting
+/// any, and one administrator resetting six accounts within 45 minutes; plus one ordinary admin
+/// reset a day. The ground truth finds them (and anything the random sessions happen to form)
+/// with the reports' own rules.
+#[allow(clippy::too_many_arguments)]
+fn plant(
+    sb: &mut SessionBuilder<'_>,
+    truth: &mut GroundTruth,
+    people: &[tenant::User],
+    days: u32,
+    day: u32,
+    start: chrono::DateTime<chrono::Utc>,
+    events: &mut Vec<tenant::Event>,
+    sessions: &mut Vec<tenant::SessionTruth>,
+) {
+    let capable: Vec<&tenant::User> = people.iter().filter(|u| u.capable()).collect();
+    let admins: Vec<&tenant::User> = people.iter().filter(|u| u.is_admin).collect();
+    if capable.len() < 8 || admins.is_empty() {
+        return;
+    }
+    if day == days / 3 {
+        for k in 0..6 {
+            let u = capable[(k * 7 + 3) % capable.len()];
+            let at = start + Duration::hours(9) + Duration::minutes(15 * k as i64);
+            let (ev, t) = sb.session_from(u, at, Some(SHARED_IP));
+            truth.add_session(&t, &ev);
+            events.extend(ev);
+            sessions.push(t);
+        }
+    }
+    if day == days * 3 / 4 {
+        let u = capable[capable.len() / 2];
+        for (k, minute) in [0i64, 20, 45].into_iter().enumerate() {
+            let ip = if k == 0 { u.home_ip.clone() } else { format!("198.18.200.{}", 10 + k) };
+            let (ev, t) = sb.options_only(u, start + Duration::hours(20) + Duration::minutes(minute), &ip);
+            truth.add_session(&t, &ev);
+            events.extend(ev);
+            sessions.push(t);
+        }
+    }
+    let admin = admins[sb.rng.below(admins.len() as u64) as usize];
+    let target = capable[sb.rng.below(capable.len() as u64) as usize];
+    let at = start + Duration::seconds(sb.rng.below(80_000) as i64);
+    events.push(sb.admin_reset(admin, target, at));
+    truth.add_admin_reset(&admin.upn, &target.upn, at);
+    if day == days / 2 {
+        let bulk = admins[0];
+        for k in 0..6 {
+            let target = capable[(k * 11 + 5) % capable.len()];
+            let at = start + Duration::hours(14) + Duration::minutes(7 * k as i64 + 2);
+            events.push(sb.admin_reset(bulk, target, at));
+            truth.add_admin_reset(&bulk.upn, &target.upn, at);
+        }
+    }
 }
 
 /// Mostly users who can reset; some who cannot (they produce the policy / registration failures).

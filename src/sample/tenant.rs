@@ -222,6 +222,7 @@ pub struct SessionTruth {
     pub client: &'static str,
     /// When the new password was submitted (the moment writeback starts), if it was.
     pub submitted_at: Option<DateTime<Utc>>,
+    pub ip: String,
 }
 
 /// Who an event is about and where it came from.
@@ -285,12 +286,22 @@ impl SessionBuilder<'_> {
 
     /// Runs one SSPR session for `user` starting at `start`; returns its events and truth.
     pub fn session(&mut self, user: &User, start: DateTime<Utc>) -> (Vec<Event>, SessionTruth) {
+        self.session_from(user, start, None)
+    }
+
+    /// A session from a given IP (planted patterns), else from the user's usual one or a random one.
+    pub fn session_from(
+        &mut self,
+        user: &User,
+        start: DateTime<Utc>,
+        from_ip: Option<&str>,
+    ) -> (Vec<Event>, SessionTruth) {
         let corr = self.rng.guid();
         let client = ClientKind::draw(self.rng).details(self.rng);
-        let ip = if self.rng.chance(0.85) {
-            user.home_ip.clone()
-        } else {
-            format!("198.18.{}.{}", self.rng.below(256), 1 + self.rng.below(254))
+        let ip = match from_ip {
+            Some(ip) => ip.to_string(),
+            None if self.rng.chance(0.85) => user.home_ip.clone(),
+            None => format!("198.18.{}.{}", self.rng.below(256), 1 + self.rng.below(254)),
         };
         let mut t = start;
         let mut events = Vec::new();
@@ -310,6 +321,7 @@ impl SessionBuilder<'_> {
             synced: user.synced,
             client: client.0,
             submitted_at: None,
+            ip: ip.clone(),
         };
         let fail = |truth: &mut SessionTruth, outcome: &'static str, reason: &str, code: Option<&str>| {
             truth.outcome = outcome;
@@ -428,6 +440,54 @@ impl SessionBuilder<'_> {
         step(self, &mut t, FLOW, "success", "User successfully reset password");
         truth.succeeded = true;
         (events, truth)
+    }
+
+    /// Reconnaissance: a user looks at the verification options and starts none (no terminal step).
+    pub fn options_only(
+        &mut self,
+        user: &User,
+        start: DateTime<Utc>,
+        ip: &str,
+    ) -> (Vec<Event>, SessionTruth) {
+        let corr = self.rng.guid();
+        let client = ClientKind::WebPortal.details(self.rng);
+        let actor = Actor { user, ip, client, corr: &corr };
+        let events = vec![
+            self.event(&actor, start, FLOW, "success", "User submitted their user ID"),
+            self.event(
+                &actor,
+                start + Duration::seconds(9),
+                FLOW,
+                "success",
+                "User was presented with verification options",
+            ),
+        ];
+        let truth = SessionTruth {
+            correlation_id: corr.clone(),
+            start,
+            succeeded: false,
+            reason: None,
+            outcome: "unknown",
+            error_code: None,
+            upn: user.upn.clone(),
+            synced: user.synced,
+            client: client.0,
+            submitted_at: None,
+            ip: ip.to_string(),
+        };
+        (events, truth)
+    }
+
+    /// An administrator resets a user's password (`Reset password (by admin)`).
+    pub fn admin_reset(&mut self, admin: &User, target: &User, at: DateTime<Utc>) -> Event {
+        let corr = self.rng.guid();
+        let client = ClientKind::WebPortal.details(self.rng);
+        let actor = Actor { user: admin, ip: &admin.home_ip, client, corr: &corr };
+        let mut e = self.event(&actor, at, "Reset password (by admin)", "success", "");
+        e.json["targetResources"][0]["id"] = json!(target.id);
+        e.json["targetResources"][0]["userPrincipalName"] = json!(target.upn);
+        e.json["additionalDetails"] = json!([{"key": "OnPremisesAgent", "value": if target.synced { "Microsoft Entra Connect" } else { "None" }}]);
+        e
     }
 
     /// Combined-registration events of a user who registered during the window.

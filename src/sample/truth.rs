@@ -57,6 +57,26 @@ pub struct CoverageDailyRow {
     pub mfa_capable: u64,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IpDayRow {
+    pub ip: String,
+    pub day: NaiveDate,
+    pub users: u64,
+}
+
+/// The security signals the generator plants, computed from its model with the reports' rules.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Signals {
+    /// Users blocked for 24 hours, with how many blocked attempts.
+    pub blocked_users: Vec<KeyCount>,
+    /// (IP, UTC day) with at least 5 distinct users starting a self-service attempt.
+    pub resets_per_ip: Vec<IpDayRow>,
+    /// Users with at least 2 attempts that saw the verification options and started none.
+    pub verification_recon: Vec<KeyCount>,
+    /// Administrators who reset at least 5 distinct accounts within one hour (the most in any hour).
+    pub bulk_admin_resets: Vec<KeyCount>,
+}
+
 /// `ground_truth.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GroundTruth {
@@ -91,6 +111,11 @@ pub struct GroundTruth {
     /// Enabled users created at least 14 days before the latest snapshot and not SSPR registered.
     #[serde(default)]
     pub new_users_unregistered_14d: u64,
+    /// `Reset password (by admin)` events.
+    #[serde(default)]
+    pub admin_resets: u64,
+    #[serde(default)]
+    pub signals: Signals,
     /// Coverage per snapshot and slice (user type, role, department).
     #[serde(default)]
     pub coverage_daily: Vec<CoverageDailyRow>,
@@ -105,6 +130,12 @@ pub struct GroundTruth {
     codes: BTreeMap<String, u64>,
     #[serde(skip)]
     durations: Vec<f64>,
+    /// (ip, day, upn, outcome) of every self-service session.
+    #[serde(skip)]
+    session_facts: Vec<(String, NaiveDate, String, &'static str)>,
+    /// (admin upn, target upn, time) of every admin reset.
+    #[serde(skip)]
+    admin_facts: Vec<(String, String, chrono::DateTime<chrono::Utc>)>,
 }
 
 impl GroundTruth {
@@ -157,7 +188,15 @@ impl GroundTruth {
             self.sspr_sessions_succeeded += 1;
         } else if let Some(r) = &t.reason {
             *self.reasons.entry((t.outcome.to_string(), r.clone())).or_default() += 1;
+        } else {
+            *self.reasons.entry((t.outcome.to_string(), "no terminal step logged".into())).or_default() += 1;
         }
+        self.session_facts.push((
+            t.ip.clone(),
+            t.start.date_naive(),
+            t.upn.clone(),
+            if t.succeeded { "succeeded" } else { t.outcome },
+        ));
         if let Some(c) = &t.error_code {
             *self.codes.entry(c.clone()).or_default() += 1;
         }
@@ -213,6 +252,60 @@ impl GroundTruth {
         self.audit_events += n as u64;
     }
 
+    pub fn add_admin_reset(&mut self, admin: &str, target: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.audit_events += 1;
+        self.admin_resets += 1;
+        self.admin_facts.push((admin.to_string(), target.to_string(), at));
+    }
+
+    fn compute_signals(&mut self) {
+        let mut s = Signals::default();
+        for (_, _, upn, outcome) in &self.session_facts {
+            if *outcome == "blocked" {
+                bump(&mut s.blocked_users, upn);
+            }
+        }
+        let mut per_ip: BTreeMap<(String, NaiveDate), std::collections::BTreeSet<String>> = BTreeMap::new();
+        for (ip, day, upn, _) in &self.session_facts {
+            per_ip.entry((ip.clone(), *day)).or_default().insert(upn.clone());
+        }
+        s.resets_per_ip = per_ip
+            .into_iter()
+            .filter(|(_, users)| users.len() >= 5)
+            .map(|((ip, day), users)| IpDayRow { ip, day, users: users.len() as u64 })
+            .collect();
+        let mut recon = Vec::new();
+        for (_, _, upn, outcome) in &self.session_facts {
+            if *outcome == "unknown" {
+                bump(&mut recon, upn);
+            }
+        }
+        s.verification_recon = recon.into_iter().filter(|r| r.attempts >= 2).collect();
+        let mut by_admin: BTreeMap<&str, Vec<(chrono::DateTime<chrono::Utc>, &str)>> = BTreeMap::new();
+        for (admin, target, at) in &self.admin_facts {
+            by_admin.entry(admin).or_default().push((*at, target));
+        }
+        for (admin, mut resets) in by_admin {
+            resets.sort();
+            let most = (0..resets.len())
+                .map(|i| {
+                    let end = resets[i].0 + chrono::Duration::hours(1);
+                    resets[i..]
+                        .iter()
+                        .take_while(|r| r.0 < end)
+                        .map(|r| r.1)
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+                })
+                .max()
+                .unwrap_or(0) as u64;
+            if most >= 5 {
+                s.bulk_admin_resets.push(KeyCount { key: admin.to_string(), attempts: most });
+            }
+        }
+        self.signals = s;
+    }
+
     pub fn finish(&mut self) {
         self.reset_success_daily = self.days.values().cloned().collect();
         let mut reasons: Vec<ReasonRow> = self
@@ -237,6 +330,7 @@ impl GroundTruth {
         self.time_to_reset_p50 = pct(0.5);
         self.time_to_reset_p90 = pct(0.9);
         self.time_to_reset_p99 = pct(0.99);
+        self.compute_signals();
     }
 }
 

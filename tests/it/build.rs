@@ -31,18 +31,28 @@ async fn derived_tables_match_the_ground_truth() {
     assert_eq!(s.tables.len(), 4);
 
     // reset_attempts: one row per session, with its true outcome and client kind.
-    let total =
-        sql_rows(&lake, "SELECT count(*) AS n, count(DISTINCT correlation_id) AS d FROM reset_attempts")
-            .await;
+    let total = sql_rows(
+        &lake,
+        "SELECT count(*) AS n, count(DISTINCT correlation_id) AS d FROM reset_attempts WHERE initiated_by = 'self'",
+    )
+    .await;
     assert_eq!((n(&total[0], "n"), n(&total[0], "d")), (gt.sspr_sessions, gt.sspr_sessions));
-    let by_outcome =
-        counts(&lake, "SELECT outcome AS k, count(*) AS n FROM reset_attempts GROUP BY outcome").await;
+    let admin =
+        sql_rows(&lake, "SELECT count(*) AS n FROM reset_attempts WHERE initiated_by = 'admin'").await;
+    assert_eq!(n(&admin[0], "n"), gt.admin_resets);
+    let by_outcome = counts(
+        &lake,
+        "SELECT outcome AS k, count(*) AS n FROM reset_attempts WHERE initiated_by = 'self' GROUP BY outcome",
+    )
+    .await;
     let want: BTreeMap<String, u64> =
         gt.attempts_by_outcome.iter().map(|r| (r.key.clone(), r.attempts)).collect();
     assert_eq!(by_outcome, want);
-    let by_kind =
-        counts(&lake, "SELECT client_kind AS k, count(*) AS n FROM reset_attempts GROUP BY client_kind")
-            .await;
+    let by_kind = counts(
+        &lake,
+        "SELECT client_kind AS k, count(*) AS n FROM reset_attempts WHERE initiated_by = 'self' GROUP BY client_kind",
+    )
+    .await;
     let want: BTreeMap<String, u64> =
         gt.attempts_by_client_kind.iter().map(|r| (r.key.clone(), r.attempts)).collect();
     assert_eq!(by_kind, want);

@@ -57,7 +57,13 @@ fn query_outputs_every_format_and_validates_parameters() {
         sspr(&["--lake", lp, "query", "--sql", "SELECT count(*) AS n FROM users", "--format", "csv"], &[]);
     assert_eq!(text(&adhoc).0, "n\n2000\n");
 
-    assert!(text(&csv).1.contains("data: file 14 items"), "completeness line on stderr: {:?}", text(&csv).1);
+    let graph_files = walkdir::WalkDir::new(sample("graph"))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .count();
+    let line = format!("data: file {graph_files} items");
+    assert!(text(&csv).1.contains(&line), "completeness line on stderr: {:?}", text(&csv).1);
     let explain =
         sspr(&["--lake", lp, "query", "reset_success_daily", "--explain", "--tz", "Asia/Tokyo"], &[]);
     let (plan, _) = text(&explain);
@@ -168,6 +174,13 @@ fn sample_generation_is_deterministic_and_matches_the_committed_sample() {
         compared += 1;
     }
     assert!(compared > 50, "{compared}");
+    // And nothing committed that the generator no longer writes (READMEs aside).
+    let committed = walkdir::WalkDir::new(sample(""))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && e.file_name() != "README.md")
+        .count();
+    assert_eq!(committed, compared, "sample-data/ holds files the generator does not write");
 }
 
 #[test]

@@ -152,3 +152,51 @@ async fn top_errors_this_week_counts_the_seven_days_before_to() {
     .await;
     assert_eq!(n(&check[0], "n"), n(top, "events"));
 }
+
+#[tokio::test]
+async fn security_signals_find_exactly_the_planted_cases() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth().signals;
+    assert!(
+        !gt.resets_per_ip.is_empty() && !gt.verification_recon.is_empty() && !gt.bulk_admin_resets.is_empty()
+    );
+
+    let blocked = query_rows(&lake, "blocked_users", &[]).await;
+    let mut got: Vec<(String, u64)> = blocked
+        .iter()
+        .map(|r| (r["user_principal_name"].as_str().unwrap().to_string(), n(r, "blocked_attempts")))
+        .collect();
+    let mut want: Vec<(String, u64)> = gt.blocked_users.iter().map(|r| (r.key.clone(), r.attempts)).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+
+    let per_ip = query_rows(&lake, "resets_per_ip", &[]).await;
+    let got: Vec<(String, String, u64)> = per_ip
+        .iter()
+        .map(|r| {
+            (r["ip"].as_str().unwrap().to_string(), r["day"].as_str().unwrap().to_string(), n(r, "users"))
+        })
+        .collect();
+    let want: Vec<(String, String, u64)> =
+        gt.resets_per_ip.iter().map(|r| (r.ip.clone(), r.day.to_string(), r.users)).collect();
+    assert_eq!(got, want);
+
+    let recon = query_rows(&lake, "verification_recon", &[]).await;
+    let got: Vec<(String, u64)> = recon
+        .iter()
+        .map(|r| (r["user_principal_name"].as_str().unwrap().to_string(), n(r, "attempts")))
+        .collect();
+    let want: Vec<(String, u64)> =
+        gt.verification_recon.iter().map(|r| (r.key.clone(), r.attempts)).collect();
+    assert_eq!(got, want);
+
+    let bulk = query_rows(&lake, "bulk_admin_resets", &[]).await;
+    let got: Vec<(String, u64)> =
+        bulk.iter().map(|r| (r["admin"].as_str().unwrap().to_string(), n(r, "accounts"))).collect();
+    let want: Vec<(String, u64)> = gt.bulk_admin_resets.iter().map(|r| (r.key.clone(), r.attempts)).collect();
+    assert_eq!(got, want);
+    // Lowering the threshold finds the ordinary admin resets too.
+    let all = query_rows(&lake, "bulk_admin_resets", &[("min_accounts", "1")]).await;
+    assert!(all.len() > bulk.len());
+}

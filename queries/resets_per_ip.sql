@@ -1,0 +1,19 @@
+-- name: resets_per_ip
+-- title: Many users resetting from one IP address
+-- description: IP addresses from which at least min_users distinct users started a self-service
+--   reset on the same UTC day: a shared kiosk or NAT, or someone working through accounts.
+-- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_users:int=5
+-- chart: bar x=ip y=users
+SELECT ip,
+       CAST(started_at AS DATE) AS day,
+       count(DISTINCT user_principal_name) AS users,
+       count(*) AS attempts,
+       sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+       min(started_at) AS first_attempt,
+       max(started_at) AS last_attempt
+FROM reset_attempts
+WHERE initiated_by = 'self' AND ip IS NOT NULL
+  AND started_at >= $from AND started_at < $to
+GROUP BY ip, CAST(started_at AS DATE)
+HAVING count(DISTINCT user_principal_name) >= $min_users
+ORDER BY users DESC, day, ip
