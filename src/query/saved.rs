@@ -54,6 +54,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("resets_per_ip"),
     include_query!("verification_recon"),
     include_query!("bulk_admin_resets"),
+    include_query!("reset_by_method"),
+    include_query!("sms_voice_only_resets_from_rare_ip"),
+    include_query!("register_then_reset"),
 ];
 
 /// Parameter types a header may declare.

@@ -83,7 +83,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
         for &i in late_registrants.iter().filter(|&&i| i % p.days as usize == day as usize) {
             let at = start + Duration::seconds(sb.rng.below(80_000) as i64);
             let ev = sb.registration(&people[i], at);
-            truth.add_other_events(ev.len());
+            truth.add_registration_events(&ev);
             events.extend(ev);
         }
         events.sort_by_key(|e| e.time);
@@ -143,6 +143,17 @@ fn plant(
             events.extend(ev);
             sessions.push(t);
         }
+    }
+    if day == days / 2 + 1 {
+        // Security info registered, then a reset two hours later from an address never seen.
+        let u = capable[capable.len() / 3];
+        let reg = sb.registration(u, start + Duration::hours(10));
+        truth.add_registration_events(&reg);
+        events.extend(reg);
+        let (ev, t) = sb.session_from(u, start + Duration::hours(12), Some("198.18.250.9"));
+        truth.add_session(&t, &ev);
+        events.extend(ev);
+        sessions.push(t);
     }
     if day == days * 3 / 4 {
         let u = capable[capable.len() / 2];

@@ -223,6 +223,21 @@ pub struct SessionTruth {
     /// When the new password was submitted (the moment writeback starts), if it was.
     pub submitted_at: Option<DateTime<Utc>>,
     pub ip: String,
+    /// Verification methods started and completed (the `sspr_steps` method keys).
+    pub methods_started: Vec<&'static str>,
+    pub methods_completed: Vec<&'static str>,
+}
+
+/// The `sspr_steps` method key of a method label used in step strings.
+fn method_key(label: &str) -> &'static str {
+    match label {
+        "mobile SMS" => "mobile_sms",
+        "email" => "email",
+        "security questions" => "security_questions",
+        "office voice call" => "office_voice",
+        "mobile app notification" => "app_notification",
+        _ => "other",
+    }
 }
 
 /// Who an event is about and where it came from.
@@ -322,6 +337,8 @@ impl SessionBuilder<'_> {
             client: client.0,
             submitted_at: None,
             ip: ip.clone(),
+            methods_started: Vec::new(),
+            methods_completed: Vec::new(),
         };
         let fail = |truth: &mut SessionTruth, outcome: &'static str, reason: &str, code: Option<&str>| {
             truth.outcome = outcome;
@@ -367,6 +384,7 @@ impl SessionBuilder<'_> {
         for g in 0..gates {
             let m = usable[g % usable.len()];
             step(self, &mut t, FLOW, "success", &format!("User started the {m} verification option"));
+            truth.methods_started.push(method_key(m));
             if g == 0 && x < 0.06 {
                 let r = format!("User abandoned after starting the {m} verification option");
                 let r = if m == "security questions" {
@@ -404,6 +422,7 @@ impl SessionBuilder<'_> {
                 return (events, truth);
             }
             step(self, &mut t, FLOW, "success", &format!("User completed the {m} verification option"));
+            truth.methods_completed.push(method_key(m));
         }
         step(self, &mut t, FLOW, "success", "User completed all verification steps required");
         if (0.13..0.16).contains(&x) {
@@ -474,6 +493,8 @@ impl SessionBuilder<'_> {
             client: client.0,
             submitted_at: None,
             ip: ip.to_string(),
+            methods_started: Vec::new(),
+            methods_completed: Vec::new(),
         };
         (events, truth)
     }

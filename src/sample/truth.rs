@@ -75,6 +75,31 @@ pub struct Signals {
     pub verification_recon: Vec<KeyCount>,
     /// Administrators who reset at least 5 distinct accounts within one hour (the most in any hour).
     pub bulk_admin_resets: Vec<KeyCount>,
+    /// Successful resets verified only by phone (SMS / voice) from an IP no other attempt used
+    /// (correlation ids, sorted).
+    pub sms_voice_only_resets_from_rare_ip: Vec<String>,
+    /// Resets within 24 hours after a security-info registration, from an IP neither the
+    /// registration nor the user's earlier attempts used (correlation ids, sorted).
+    pub register_then_reset: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MethodRow {
+    pub method: String,
+    pub started: u64,
+    pub completed: u64,
+    pub succeeded: u64,
+}
+
+#[derive(Debug, Clone)]
+struct SessionFact {
+    correlation_id: String,
+    ip: String,
+    start: chrono::DateTime<chrono::Utc>,
+    upn: String,
+    outcome: &'static str,
+    started: Vec<&'static str>,
+    completed: Vec<&'static str>,
 }
 
 /// `ground_truth.json`.
@@ -116,6 +141,9 @@ pub struct GroundTruth {
     pub admin_resets: u64,
     #[serde(default)]
     pub signals: Signals,
+    /// Self-service attempts per verification method: started it, completed it, and succeeded.
+    #[serde(default)]
+    pub by_method: Vec<MethodRow>,
     /// Coverage per snapshot and slice (user type, role, department).
     #[serde(default)]
     pub coverage_daily: Vec<CoverageDailyRow>,
@@ -130,9 +158,11 @@ pub struct GroundTruth {
     codes: BTreeMap<String, u64>,
     #[serde(skip)]
     durations: Vec<f64>,
-    /// (ip, day, upn, outcome) of every self-service session.
     #[serde(skip)]
-    session_facts: Vec<(String, NaiveDate, String, &'static str)>,
+    session_facts: Vec<SessionFact>,
+    /// (upn, time, ip) of every security-info registration event.
+    #[serde(skip)]
+    registration_facts: Vec<(String, chrono::DateTime<chrono::Utc>, String)>,
     /// (admin upn, target upn, time) of every admin reset.
     #[serde(skip)]
     admin_facts: Vec<(String, String, chrono::DateTime<chrono::Utc>)>,
@@ -191,12 +221,16 @@ impl GroundTruth {
         } else {
             *self.reasons.entry((t.outcome.to_string(), "no terminal step logged".into())).or_default() += 1;
         }
-        self.session_facts.push((
-            t.ip.clone(),
-            t.start.date_naive(),
-            t.upn.clone(),
-            if t.succeeded { "succeeded" } else { t.outcome },
-        ));
+        let exported = |e: &Event| crate::util::parse_instant(e.json["activityDateTime"].as_str()?);
+        self.session_facts.push(SessionFact {
+            correlation_id: t.correlation_id.clone(),
+            ip: t.ip.clone(),
+            start: events.iter().filter_map(exported).min().unwrap_or(t.start),
+            upn: t.upn.clone(),
+            outcome: if t.succeeded { "succeeded" } else { t.outcome },
+            started: t.methods_started.clone(),
+            completed: t.methods_completed.clone(),
+        });
         if let Some(c) = &t.error_code {
             *self.codes.entry(c.clone()).or_default() += 1;
         }
@@ -252,6 +286,18 @@ impl GroundTruth {
         self.audit_events += n as u64;
     }
 
+    /// Security-info registration events (as exported), for `register_then_reset`.
+    pub fn add_registration_events(&mut self, events: &[Event]) {
+        self.audit_events += events.len() as u64;
+        for e in events {
+            let upn = e.json["initiatedBy"]["user"]["userPrincipalName"].as_str().unwrap_or_default();
+            let ip = e.json["initiatedBy"]["user"]["ipAddress"].as_str().unwrap_or_default();
+            if let Some(t) = e.json["activityDateTime"].as_str().and_then(crate::util::parse_instant) {
+                self.registration_facts.push((upn.to_string(), t, ip.to_string()));
+            }
+        }
+    }
+
     pub fn add_admin_reset(&mut self, admin: &str, target: &str, at: chrono::DateTime<chrono::Utc>) {
         self.audit_events += 1;
         self.admin_resets += 1;
@@ -260,24 +306,56 @@ impl GroundTruth {
 
     fn compute_signals(&mut self) {
         let mut s = Signals::default();
-        for (_, _, upn, outcome) in &self.session_facts {
-            if *outcome == "blocked" {
-                bump(&mut s.blocked_users, upn);
+        for f in &self.session_facts {
+            if f.outcome == "blocked" {
+                bump(&mut s.blocked_users, &f.upn);
             }
         }
         let mut per_ip: BTreeMap<(String, NaiveDate), std::collections::BTreeSet<String>> = BTreeMap::new();
-        for (ip, day, upn, _) in &self.session_facts {
-            per_ip.entry((ip.clone(), *day)).or_default().insert(upn.clone());
+        let mut ip_attempts: BTreeMap<&str, u64> = BTreeMap::new();
+        for f in &self.session_facts {
+            per_ip.entry((f.ip.clone(), f.start.date_naive())).or_default().insert(f.upn.clone());
+            *ip_attempts.entry(&f.ip).or_default() += 1;
         }
+        let phone = ["mobile_sms", "mobile_voice", "office_voice"];
+        s.sms_voice_only_resets_from_rare_ip = self
+            .session_facts
+            .iter()
+            .filter(|f| {
+                f.outcome == "succeeded"
+                    && !f.completed.is_empty()
+                    && f.completed.iter().all(|m| phone.contains(m))
+                    && ip_attempts.get(f.ip.as_str()) == Some(&1)
+            })
+            .map(|f| f.correlation_id.clone())
+            .collect();
+        s.sms_voice_only_resets_from_rare_ip.sort();
+        let mut rtr: Vec<String> = self
+            .session_facts
+            .iter()
+            .filter(|f| {
+                self.registration_facts.iter().any(|(upn, at, ip)| {
+                    *upn == f.upn
+                        && f.start > *at
+                        && (f.start - *at).num_seconds() <= 24 * 3600
+                        && f.ip != *ip
+                        && !self.session_facts.iter().any(|g| g.upn == f.upn && g.ip == f.ip && g.start < *at)
+                })
+            })
+            .map(|f| f.correlation_id.clone())
+            .collect();
+        rtr.sort();
+        rtr.dedup();
+        s.register_then_reset = rtr;
         s.resets_per_ip = per_ip
             .into_iter()
             .filter(|(_, users)| users.len() >= 5)
             .map(|((ip, day), users)| IpDayRow { ip, day, users: users.len() as u64 })
             .collect();
         let mut recon = Vec::new();
-        for (_, _, upn, outcome) in &self.session_facts {
-            if *outcome == "unknown" {
-                bump(&mut recon, upn);
+        for f in &self.session_facts {
+            if f.outcome == "unknown" {
+                bump(&mut recon, &f.upn);
             }
         }
         s.verification_recon = recon.into_iter().filter(|r| r.attempts >= 2).collect();
@@ -304,6 +382,21 @@ impl GroundTruth {
             }
         }
         self.signals = s;
+        let mut methods: BTreeMap<&str, MethodRow> = BTreeMap::new();
+        for f in &self.session_facts {
+            let mut seen: Vec<&str> = f.started.clone();
+            seen.sort();
+            seen.dedup();
+            for m in seen {
+                let r = methods
+                    .entry(m)
+                    .or_insert_with(|| MethodRow { method: m.to_string(), ..Default::default() });
+                r.started += 1;
+                r.completed += u64::from(f.completed.contains(&m));
+                r.succeeded += u64::from(f.outcome == "succeeded");
+            }
+        }
+        self.by_method = methods.into_values().collect();
     }
 
     pub fn finish(&mut self) {

@@ -196,7 +196,38 @@ async fn security_signals_find_exactly_the_planted_cases() {
         bulk.iter().map(|r| (r["admin"].as_str().unwrap().to_string(), n(r, "accounts"))).collect();
     let want: Vec<(String, u64)> = gt.bulk_admin_resets.iter().map(|r| (r.key.clone(), r.attempts)).collect();
     assert_eq!(got, want);
+    let sim = query_rows(&lake, "sms_voice_only_resets_from_rare_ip", &[]).await;
+    let got: Vec<String> = sim.iter().map(|r| r["correlation_id"].as_str().unwrap().to_string()).collect();
+    let mut got_sorted = got.clone();
+    got_sorted.sort();
+    assert_eq!(got_sorted, gt.sms_voice_only_resets_from_rare_ip);
+    assert!(!got.is_empty());
+
+    let rtr = query_rows(&lake, "register_then_reset", &[]).await;
+    let mut got: Vec<String> =
+        rtr.iter().map(|r| r["correlation_id"].as_str().unwrap().to_string()).collect();
+    got.sort();
+    assert_eq!(got, gt.register_then_reset);
+    assert!(rtr.iter().any(|r| r["ip"] == "198.18.250.9"), "the planted case: {rtr:?}");
+
     // Lowering the threshold finds the ordinary admin resets too.
     let all = query_rows(&lake, "bulk_admin_resets", &[("min_accounts", "1")]).await;
     assert!(all.len() > bulk.len());
+}
+
+#[tokio::test]
+async fn reset_by_method_matches_the_ground_truth() {
+    let (_d, lake) = sample_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "reset_by_method", &[]).await;
+    assert_eq!(rows.len(), gt.by_method.len());
+    for want in &gt.by_method {
+        let got =
+            rows.iter().find(|r| r["method"] == want.method.as_str()).unwrap_or_else(|| panic!("{want:?}"));
+        assert_eq!(
+            (n(got, "started"), n(got, "completed"), n(got, "succeeded")),
+            (want.started, want.completed, want.succeeded),
+            "{want:?}"
+        );
+    }
 }

@@ -1,0 +1,38 @@
+-- name: register_then_reset
+-- title: Security info registered, then a reset from a new IP soon after
+-- description: Self-service resets started within `hours` (default 24) after the same user
+--   registered security info, from an IP address that neither the registration nor any of the
+--   user's earlier reset attempts used: the pattern of someone who took over an account adding
+--   their own method and resetting with it. "Earlier" covers the reset attempts in the lake;
+--   sign-in logs are not collected.
+-- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, hours:int=24
+-- chart: table
+WITH reg AS (
+  SELECT lower(coalesce(actor_upn, target_upn)) AS upn, activity_time AS registered_at, actor_ip AS reg_ip
+  FROM audit_events
+  WHERE activity IN ('User registered security info', 'User registered all required security info')
+),
+a AS (
+  SELECT * FROM reset_attempts
+  WHERE initiated_by = 'self' AND started_at >= $from AND started_at < $to
+),
+prior AS (
+  SELECT lower(user_principal_name) AS upn, ip, min(started_at) AS first_seen
+  FROM reset_attempts WHERE initiated_by = 'self' AND ip IS NOT NULL
+  GROUP BY lower(user_principal_name), ip
+),
+hits AS (
+  SELECT a.correlation_id, a.user_principal_name, a.started_at, a.ip, a.outcome, a.methods_completed,
+         r.registered_at, r.reg_ip
+  FROM a
+  JOIN reg r ON r.upn = lower(a.user_principal_name)
+   AND a.started_at > r.registered_at
+   AND date_part('epoch', a.started_at) - date_part('epoch', r.registered_at) <= $hours * 3600
+  LEFT JOIN prior p ON p.upn = lower(a.user_principal_name) AND p.ip = a.ip AND p.first_seen < r.registered_at
+  WHERE a.ip IS NOT NULL AND a.ip <> coalesce(r.reg_ip, '') AND p.ip IS NULL
+)
+SELECT user_principal_name, correlation_id, started_at, ip, outcome, methods_completed,
+       max(registered_at) AS registered_at, min(reg_ip) AS registration_ip
+FROM hits
+GROUP BY user_principal_name, correlation_id, started_at, ip, outcome, methods_completed
+ORDER BY started_at, correlation_id
