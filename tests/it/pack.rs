@@ -231,3 +231,26 @@ async fn reset_by_method_matches_the_ground_truth() {
         );
     }
 }
+
+#[tokio::test]
+async fn day_buckets_follow_the_zone_across_a_dst_change() {
+    // Europe/Brussels leaves summer time on 2026-10-25 at 01:00 UTC: that local day lasts 25 hours,
+    // from 2026-10-24T22:00Z to 2026-10-25T23:00Z.
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<String> =
+        [("s1", "2026-10-24T22:30:00Z"), ("s2", "2026-10-25T22:30:00Z"), ("s3", "2026-10-25T23:30:00Z")]
+            .iter()
+            .map(|(id, t)| crate::util::audit_record(id, t, "User submitted their user ID"))
+            .collect();
+    let file = write(dir.path(), "dst.json", &format!("{{\"value\":[{}]}}", records.join(",")));
+    let (_d, lake) = temp_lake();
+    import_paths(&lake, &[file]).await;
+    sspr_analytics::query::build::build(&lake, &Default::default(), false).await.unwrap();
+    let days = |rows: Vec<Value>| -> Vec<(String, u64)> {
+        rows.iter().map(|r| (r["day"].as_str().unwrap().to_string(), n(r, "sessions_started"))).collect()
+    };
+    let local = days(query_rows(&lake, "reset_success_daily", &[("tz", "Europe/Brussels")]).await);
+    assert_eq!(local, [("2026-10-25".to_string(), 2), ("2026-10-26".to_string(), 1)]);
+    let utc = days(query_rows(&lake, "reset_success_daily", &[]).await);
+    assert_eq!(utc, [("2026-10-24".to_string(), 1), ("2026-10-25".to_string(), 2)]);
+}
