@@ -17,13 +17,13 @@ WITH cloud AS (
     AND e.activity_time >= $from AND e.activity_time < $to
 ),
 onprem AS (
-  SELECT provider AS source, CAST(event_id AS VARCHAR) AS code, substr(message, 1, 200) AS detail,
-         CAST(NULL AS VARCHAR) AS step_category, time_created AS at
+  SELECT provider AS source, CAST(event_id AS STRING) AS code, substr(message, 1, 200) AS detail,
+         CAST(NULL AS STRING) AS step_category, time_created AS at
   FROM writeback_events
   WHERE time_created >= $from AND time_created < $to
   UNION ALL
-  SELECT provider AS source, CAST(event_id AS VARCHAR) AS code, substr(message, 1, 200) AS detail,
-         CAST(NULL AS VARCHAR) AS step_category, time_created AS at
+  SELECT provider AS source, CAST(event_id AS STRING) AS code, substr(message, 1, 200) AS detail,
+         CAST(NULL AS STRING) AS step_category, time_created AS at
   FROM credential_provider_events
   WHERE time_created >= $from AND time_created < $to AND level IN (1, 2, 3)
 ),

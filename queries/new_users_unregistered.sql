@@ -10,11 +10,11 @@ latest_u AS (SELECT max(snapshot_date) AS d FROM users),
 r AS (SELECT x.* FROM registration_details x JOIN latest_r l ON x.snapshot_date = l.d),
 u AS (SELECT x.* FROM users x JOIN latest_u l ON x.snapshot_date = l.d)
 SELECT u.user_principal_name, u.display_name, u.user_type, u.department, u.created_time,
-       CAST(floor((date_part('epoch', CAST(r.snapshot_date AS TIMESTAMP)) - date_part('epoch', u.created_time)) / 86400) AS BIGINT) AS days_since_created,
+       CAST(floor((epoch_seconds(CAST(r.snapshot_date AS TIMESTAMP)) - epoch_seconds(u.created_time)) / 86400) AS BIGINT) AS days_since_created,
        CASE WHEN r.is_admin THEN 'admin' ELSE 'non-admin' END AS role
 FROM u JOIN r ON r.user_id = u.user_id
 WHERE coalesce(u.account_enabled, true)
   AND NOT coalesce(r.is_sspr_registered, false)
   AND u.created_time IS NOT NULL
-  AND date_part('epoch', CAST(r.snapshot_date AS TIMESTAMP)) - date_part('epoch', u.created_time) >= $days * 86400
+  AND epoch_seconds(CAST(r.snapshot_date AS TIMESTAMP)) - epoch_seconds(u.created_time) >= $days * 86400
 ORDER BY u.created_time, u.user_principal_name

@@ -27,7 +27,7 @@ hits AS (
   FROM a
   JOIN reg r ON r.upn = lower(a.user_principal_name)
    AND a.started_at > r.registered_at
-   AND date_part('epoch', a.started_at) - date_part('epoch', r.registered_at) <= $hours * 3600
+   AND epoch_seconds(a.started_at) - epoch_seconds(r.registered_at) <= $hours * 3600
   LEFT JOIN prior p ON p.upn = lower(a.user_principal_name) AND p.ip = a.ip AND p.first_seen < r.registered_at
   WHERE a.ip IS NOT NULL AND a.ip <> coalesce(r.reg_ip, '') AND p.ip IS NULL
 )

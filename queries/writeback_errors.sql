@@ -7,7 +7,7 @@
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31
 -- chart: bar x=code y=events
 WITH e AS (
-  SELECT computer, event_record_id, time_created, provider, CAST(event_id AS VARCHAR) AS code,
+  SELECT computer, event_record_id, time_created, provider, CAST(event_id AS STRING) AS code,
          hresult, tracking_id, message, lower(coalesce(message, '')) AS lmessage
   FROM writeback_events
   WHERE time_created >= $from AND time_created < $to

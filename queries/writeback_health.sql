@@ -27,17 +27,17 @@ beats AS (
 ),
 gaps AS (
   SELECT computer, 'heartbeat_gap' AS kind, previous AS starts, time_created AS ends,
-         CAST(floor((date_part('epoch', time_created) - date_part('epoch', previous)) / 60) AS BIGINT) AS minutes,
+         CAST(floor((epoch_seconds(time_created) - epoch_seconds(previous)) / 60) AS BIGINT) AS minutes,
          CAST(0 AS BIGINT) AS events
   FROM beats
   WHERE previous IS NOT NULL
-    AND date_part('epoch', time_created) - date_part('epoch', previous) > $gap_minutes * 60
+    AND epoch_seconds(time_created) - epoch_seconds(previous) > $gap_minutes * 60
 ),
 connectivity AS (
   SELECT w.computer, 'connectivity_errors' AS kind, date_trunc('hour', w.time_created) AS starts,
          CAST(NULL AS TIMESTAMP) AS ends, CAST(60 AS BIGINT) AS minutes, count(*) AS events
   FROM w
-  LEFT JOIN error_codes x ON x.source = w.provider AND x.code = CAST(w.event_id AS VARCHAR)
+  LEFT JOIN error_codes x ON x.source = w.provider AND x.code = CAST(w.event_id AS STRING)
   WHERE x.category = 'connectivity'
      OR w.lmessage LIKE '%couldn''t connect to any service bus endpoint%'
      OR w.lmessage LIKE '%token provider was unable to provide a security token%'

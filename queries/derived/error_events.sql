@@ -12,7 +12,7 @@ WITH cloud AS (
   WHERE e.outcome IN ('failed', 'blocked') AND e.event_date >= $from AND e.event_date < $to
 ),
 wb AS (
-  SELECT w.event_date, w.time_created AS time, w.provider AS source, CAST(w.event_id AS VARCHAR) AS code,
+  SELECT w.event_date, w.time_created AS time, w.provider AS source, CAST(w.event_id AS STRING) AS code,
          w.message AS detail, w.tracking_id AS correlation_id, w.computer AS subject,
          w.computer, w.event_record_id, lower(coalesce(w.message, '')) AS lmessage
   FROM writeback_events w
@@ -37,7 +37,7 @@ onprem AS (
   LEFT JOIN message_patterns p ON p.match_order = f.match_order
 ),
 client AS (
-  SELECT c.event_date, c.time_created AS time, c.provider AS source, CAST(c.event_id AS VARCHAR) AS code,
+  SELECT c.event_date, c.time_created AS time, c.provider AS source, CAST(c.event_id AS STRING) AS code,
          c.message AS detail, c.tracking_id AS correlation_id, c.computer AS subject
   FROM credential_provider_events c
   WHERE c.level IN (1, 2, 3) AND c.event_date >= $from AND c.event_date < $to

@@ -63,7 +63,7 @@ wb AS (
          max(CASE WHEN event_id IN (31002, 31007, 31010) THEN 1 ELSE 0 END) AS succeeded,
          max(CASE WHEN event_id IN (31003, 31008, 31011) THEN 1 ELSE 0 END) AS failed,
          max(CASE WHEN event_id BETWEEN 32000 AND 32999 OR event_id IN (31034, 31044) THEN 1 ELSE 0 END) AS connectivity,
-         min(CASE WHEN event_id BETWEEN 32000 AND 33999 THEN CAST(event_id AS VARCHAR) END) AS error_code
+         min(CASE WHEN event_id BETWEEN 32000 AND 33999 THEN CAST(event_id AS STRING) END) AS error_code
   FROM writeback_events
   WHERE event_date >= $from AND event_date <= $to AND tracking_id IS NOT NULL
   GROUP BY tracking_id
@@ -86,7 +86,7 @@ self_service AS (
   SELECT s.correlation_id,
          CAST(s.started_at AS DATE) AS attempt_date,
          s.started_at, s.ended_at,
-         CAST(date_part('epoch', s.ended_at) - date_part('epoch', s.started_at) AS DOUBLE) AS duration_seconds,
+         CAST(epoch_seconds(s.ended_at) - epoch_seconds(s.started_at) AS DOUBLE) AS duration_seconds,
          s.user_id, s.user_principal_name,
          'self' AS initiated_by,
          s.events,
@@ -131,15 +131,15 @@ admin AS (
          target_user_id AS user_id, target_upn AS user_principal_name,
          'admin' AS initiated_by,
          CAST(1 AS BIGINT) AS events,
-         CAST(NULL AS VARCHAR) AS methods_started, CAST(NULL AS VARCHAR) AS methods_completed,
+         CAST(NULL AS STRING) AS methods_started, CAST(NULL AS STRING) AS methods_completed,
          'reset' AS furthest_stage, CAST(7 AS BIGINT) AS furthest_stage_order,
          CASE WHEN lower(result) = 'success' THEN 'succeeded' ELSE 'failed' END AS outcome,
          CASE WHEN lower(result) = 'success' THEN NULL ELSE result_reason END AS failure_reason,
          CASE WHEN lower(result) = 'success' THEN NULL ELSE 'unknown' END AS failure_category,
-         CAST(NULL AS VARCHAR) AS error_code,
+         CAST(NULL AS STRING) AS error_code,
          actor_ip AS ip, client_type, 'admin_portal' AS client_kind, user_agent,
-         false AS writeback_involved, CAST(NULL AS VARCHAR) AS writeback_outcome,
-         CAST(NULL AS VARCHAR) AS writeback_error_code, CAST(NULL AS VARCHAR) AS writeback_join
+         false AS writeback_involved, CAST(NULL AS STRING) AS writeback_outcome,
+         CAST(NULL AS STRING) AS writeback_error_code, CAST(NULL AS STRING) AS writeback_join
   FROM audit_events
   WHERE activity = 'Reset password (by admin)'
     AND event_date >= $from AND event_date < $to

@@ -31,16 +31,16 @@ SELECT s.tracking_id,
        s.operation,
        s.started_at,
        coalesce(n.succeeded_at, n.failed_at) AS ended_at,
-       CAST(1000 * (date_part('epoch', coalesce(n.succeeded_at, n.failed_at)) - date_part('epoch', s.started_at)) AS DOUBLE) AS duration_ms,
+       CAST(1000 * (epoch_seconds(coalesce(n.succeeded_at, n.failed_at)) - epoch_seconds(s.started_at)) AS DOUBLE) AS duration_ms,
        CASE WHEN n.succeeded_at IS NOT NULL THEN 'succeeded'
             WHEN n.failed_at IS NOT NULL THEN 'failed'
             ELSE 'started' END AS outcome,
        x.event_id AS error_event_id,
        x.hresult,
-       CAST(x.event_id AS VARCHAR) AS error_code,
+       CAST(x.event_id AS STRING) AS error_code,
        c.category
 FROM starts s
 LEFT JOIN ends n ON n.tracking_id = s.tracking_id AND n.computer = s.computer
 LEFT JOIN (SELECT * FROM errors WHERE rn = 1) x ON x.tracking_id = s.tracking_id AND x.computer = s.computer
-LEFT JOIN error_codes c ON c.source = 'PasswordResetService' AND c.code = CAST(x.event_id AS VARCHAR)
+LEFT JOIN error_codes c ON c.source = 'PasswordResetService' AND c.code = CAST(x.event_id AS STRING)
 WHERE CAST(s.started_at AS DATE) >= $from AND CAST(s.started_at AS DATE) < $to

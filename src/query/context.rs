@@ -88,6 +88,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
         ctx.register_table(*name, Arc::new(mem))?;
     }
     ctx.register_udf(local_date_udf());
+    ctx.register_udf(epoch_seconds_udf());
     for (name, sql) in VIEWS {
         ctx.sql(sql)
             .await
@@ -134,6 +135,64 @@ pub fn reference_batch(name: &str, csv_text: &str) -> Result<RecordBatch> {
 
 /// `local_date(ts, tz)`: the calendar date of a UTC instant in an IANA time zone (DST-safe).
 /// DataFusion-only; Spark's equivalent is `to_date(from_utc_timestamp(ts, tz))`.
+/// `epoch_seconds(ts)`: seconds since 1970-01-01 UTC as a DOUBLE (sub-second part kept), for any
+/// timestamp type. The one portable way to subtract instants: Spark spells it
+/// `unix_micros(ts) / 1e6`, DataFusion `date_part('epoch', ts)`, and neither accepts the other's.
+pub fn epoch_seconds_udf() -> datafusion::logical_expr::ScalarUDF {
+    datafusion::logical_expr::ScalarUDF::new_from_impl(EpochSeconds::default())
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct EpochSeconds {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl Default for EpochSeconds {
+    fn default() -> Self {
+        let ts = |unit, tz: Option<&str>| DataType::Timestamp(unit, tz.map(Into::into));
+        Self {
+            signature: datafusion::logical_expr::Signature::uniform(
+                1,
+                vec![
+                    ts(TimeUnit::Microsecond, Some("UTC")),
+                    ts(TimeUnit::Microsecond, None),
+                    ts(TimeUnit::Nanosecond, None),
+                    ts(TimeUnit::Nanosecond, Some("UTC")),
+                    ts(TimeUnit::Millisecond, None),
+                    ts(TimeUnit::Second, None),
+                ],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for EpochSeconds {
+    fn name(&self) -> &str {
+        "epoch_seconds"
+    }
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Float64)
+    }
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let micros_type = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let arr = args.args[0].to_array(args.number_rows)?;
+        let arr = datafusion::arrow::compute::cast(&arr, &micros_type)?;
+        let ts = arr.as_any().downcast_ref::<TimestampMicrosecondArray>().ok_or_else(|| {
+            datafusion::error::DataFusionError::Execution("epoch_seconds expects a timestamp".into())
+        })?;
+        let out: datafusion::arrow::array::Float64Array =
+            ts.iter().map(|v| v.map(|m| m as f64 / 1e6)).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
 pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
     create_udf(
         "local_date",

@@ -254,3 +254,23 @@ async fn day_buckets_follow_the_zone_across_a_dst_change() {
     let utc = days(query_rows(&lake, "reset_success_daily", &[]).await);
     assert_eq!(utc, [("2026-10-24".to_string(), 1), ("2026-10-25".to_string(), 2)]);
 }
+
+#[tokio::test]
+async fn every_saved_query_runs_on_spark_with_the_same_rows() {
+    // Portable SQL: the saved queries run unchanged on Spark 3.5 over the same Parquet lake
+    // (pyspark from tests/requirements.txt, a Java runtime from .ci/run).
+    let (dir, _lake) = sample_lake().await;
+    let o = std::process::Command::new("python3")
+        .arg(crate::util::repo().join("benches/peer/spark_queries.py"))
+        .args(["--lake", dir.path().join("lake").to_str().unwrap(), "--sspr", env!("CARGO_BIN_EXE_sspr")])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "Spark disagrees (pip install -r tests/requirements.txt; Java 17):\n{out}\n{}",
+        String::from_utf8_lossy(&o.stderr).lines().rev().take(20).collect::<Vec<_>>().join("\n")
+    );
+    let ok = out.lines().filter(|l| l.starts_with("ok")).count();
+    assert_eq!(ok, sspr_analytics::query::saved::EMBEDDED.len(), "{out}");
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Runs every saved query on Apache Spark over the same Parquet lake and compares the results with
+what `sspr query` returns, to prove the saved queries are portable (queries/README.md).
+
+Usage: python3 benches/peer/spark_queries.py --lake LAKE [--sspr target/debug/sspr] [--query NAME]
+Needs `pip install pyspark==3.5.3` and a Java 17 runtime. Placeholders are bound with each
+query's default parameter values (`$to` of top_errors_this_week with --to). The two functions the
+project registers in DataFusion, `local_date(ts, tz)` and `epoch_seconds(ts)`, are registered here
+as Spark UDFs with the same meaning.
+"""
+import argparse
+import datetime as dt
+import glob
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import zoneinfo
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--lake", required=True)
+ap.add_argument("--sspr", default="target/debug/sspr")
+ap.add_argument("--query", action="append")
+ap.add_argument("--to", default="2026-11-15T00:00:00Z", help="value of a `to` parameter whose default is now")
+a = ap.parse_args()
+repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql.types import DateType, DoubleType  # noqa: E402
+
+spark = (
+    SparkSession.builder.master("local[2]")
+    .config("spark.sql.session.timeZone", "UTC")
+    .config("spark.ui.enabled", "false")
+    .config("spark.ui.showConsoleProgress", "false")
+    .config("spark.sql.shuffle.partitions", "4")
+    .getOrCreate()
+)
+spark.sparkContext.setLogLevel("ERROR")
+
+for table in sorted(os.listdir(a.lake)):
+    path = os.path.join(a.lake, table)
+    if table.startswith("_") or not os.path.isdir(path):
+        continue
+    spark.read.parquet(path).createOrReplaceTempView(table)
+for csv in glob.glob(os.path.join(repo, "queries/reference/*.csv")):
+    name = os.path.splitext(os.path.basename(csv))[0]
+    df = spark.read.option("header", True).csv(csv)
+    for c in df.columns:
+        if c.endswith("_order"):
+            df = df.withColumn(c, df[c].cast("int"))
+    df.createOrReplaceTempView(name)
+
+
+def local_date(ts, tz):
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=dt.timezone.utc).astimezone(zoneinfo.ZoneInfo(tz)).date()
+
+
+def epoch_seconds(ts):
+    return None if ts is None else ts.replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+spark.udf.register("local_date", local_date, DateType())
+spark.udf.register("epoch_seconds", epoch_seconds, DoubleType())
+for view in glob.glob(os.path.join(repo, "queries/views/*.sql")):
+    text = open(view).read().replace("CREATE VIEW", "CREATE OR REPLACE TEMP VIEW")
+    spark.sql("\n".join(l for l in text.splitlines() if not l.startswith("--")))
+
+
+def header(sql):
+    params = {}
+    for line in sql.splitlines():
+        if line.startswith("-- params:"):
+            for p in line[len("-- params:"):].split(","):
+                p = p.strip()
+                if not p:
+                    continue
+                name, rest = p.split(":", 1)
+                ty, default = rest.split("=", 1) if "=" in rest else (rest, None)
+                params[name.strip()] = (ty.strip(), default)
+    return params
+
+
+def literal(name, ty, default):
+    if ty == "timestamp":
+        v = a.to if default == "now" else default
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            v += "T00:00:00Z"
+        return "TIMESTAMP '" + v.replace("T", " ").replace("Z", "") + "'"
+    if ty == "date":
+        return f"DATE '{default}'"
+    if ty in ("int", "float"):
+        return default
+    if ty == "bool":
+        return default
+    return "'" + default.replace("'", "''") + "'"
+
+
+def norm(v):
+    if isinstance(v, float):
+        return None if math.isnan(v) else round(v, 6)
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()[:10] if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else v.isoformat()
+    return v
+
+
+failures = 0
+queries = sorted(glob.glob(os.path.join(repo, "queries/*.sql")))
+for path in queries:
+    name = os.path.splitext(os.path.basename(path))[0]
+    if a.query and name not in a.query:
+        continue
+    sql = open(path).read()
+    params = header(sql)
+    body = "\n".join(l for l in sql.splitlines() if not l.startswith("--"))
+    for p, (ty, default) in sorted(params.items(), key=lambda kv: -len(kv[0])):
+        body = body.replace("$" + p, literal(p, ty, default))
+    try:
+        rows = spark.sql(body).collect()
+    except Exception as e:  # noqa: BLE001
+        failures += 1
+        print(f"FAIL {name}: Spark rejects it: {' '.join(str(e).split())[:400]}")
+        continue
+    args = [a.sspr, "--lake", a.lake, "query", name, "--format", "json"]
+    if "to" in params and params["to"][1] == "now":
+        args += ["--param", f"to={a.to}"]
+    out = subprocess.run(args, capture_output=True, text=True)
+    if out.returncode != 0:
+        failures += 1
+        print(f"FAIL {name}: sspr: {out.stderr.strip()[:300]}")
+        continue
+    ours = json.loads(out.stdout)
+    first = rows[0].__fields__[0] if rows else None
+    spark_first = sorted(str(norm(r[0])) for r in rows)
+    ours_first = sorted(str(r.get(first)).removesuffix("Z") if r.get(first) is not None else "None" for r in ours) if first else []
+    same = len(rows) == len(ours) and spark_first == ours_first
+    if not same:
+        failures += 1
+    print(f"{'ok  ' if same else 'DIFF'} {name}: Spark {len(rows)} rows, sspr {len(ours)} rows")
+spark.stop()
+sys.exit(1 if failures else 0)
