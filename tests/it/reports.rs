@@ -152,6 +152,9 @@ async fn error_codes_matches_ground_truth_with_meaning_and_resolution() {
     let want: BTreeMap<String, u64> =
         gt.error_codes_cloud.iter().map(|c| (c.code.clone(), c.events)).collect();
     assert_eq!(got, want);
+    // The trend splits the last fortnight of the window.
+    assert!(rows.iter().all(|r| n(r, "last_7_days") + n(r, "previous_7_days") <= n(r, "events")));
+    assert!(rows.iter().any(|r| n(r, "last_7_days") > 0 && n(r, "previous_7_days") > 0));
     let sspr_0029 = rows.iter().find(|r| r["code"] == "SSPR_0029").unwrap();
     assert_eq!(sspr_0029["name"], "OnPremisesAdminActionRequired");
     assert_eq!(sspr_0029["category"], "permissions");
