@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The peer of `cargo bench --bench queries`: runs every saved query with DuckDB over the same
+Parquet lake (raw and derived tables, reference CSVs, the step view) and prints the median time of
+each, and the row count so the answers can be compared with `sspr query`.
+
+Usage: python3 benches/peer/duckdb_queries.py --lake LAKE [--runs 5] [--query NAME]
+`pip install duckdb`. Placeholders are bound with each query's defaults (`now` → --to). The two
+functions the project registers in DataFusion are DuckDB macros here: `local_date(ts, tz)` and
+`epoch_seconds(ts)`. Each run opens a fresh connection (like the Rust bench's fresh session).
+"""
+import argparse
+import glob
+import os
+import re
+import statistics
+import time
+
+import duckdb
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--lake", required=True)
+ap.add_argument("--runs", type=int, default=5)
+ap.add_argument("--query", action="append")
+ap.add_argument("--to", default="2026-11-15T00:00:00Z")
+a = ap.parse_args()
+repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def connect():
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for table in sorted(os.listdir(a.lake)):
+        path = os.path.join(a.lake, table)
+        if table.startswith("_") or not os.path.isdir(path):
+            continue
+        # The partition column is inside every file too, so no hive partitioning is needed.
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}/*/*.parquet')")
+    for csv in glob.glob(os.path.join(repo, "queries/reference/*.csv")):
+        name = os.path.splitext(os.path.basename(csv))[0]
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{csv}', header = true, all_varchar = true)")
+        for (col,) in con.execute(
+            f"SELECT column_name FROM information_schema.columns WHERE table_name = '{name}'"
+        ).fetchall():
+            if col.endswith("_order"):
+                con.execute(f"ALTER TABLE {name} ALTER {col} TYPE INTEGER")
+    con.execute("CREATE MACRO local_date(ts, tz) AS CAST(timezone(tz, ts) AS DATE)")
+    con.execute("CREATE MACRO epoch_seconds(ts) AS epoch_us(ts) / 1e6")
+    for view in glob.glob(os.path.join(repo, "queries/views/*.sql")):
+        con.execute("\n".join(l for l in open(view).read().splitlines() if not l.startswith("--")))
+    return con
+
+
+def literal(ty, default):
+    if ty == "timestamp":
+        v = a.to if default == "now" else default
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            v += "T00:00:00Z"
+        return "TIMESTAMPTZ '" + v.replace("T", " ").replace("Z", "+00") + "'"
+    if ty == "date":
+        return f"DATE '{default}'"
+    if ty in ("int", "float", "bool"):
+        return default
+    return "'" + default.replace("'", "''") + "'"
+
+
+for path in sorted(glob.glob(os.path.join(repo, "queries/*.sql"))):
+    name = os.path.splitext(os.path.basename(path))[0]
+    if a.query and name not in a.query:
+        continue
+    sql = open(path).read()
+    params = {}
+    for line in sql.splitlines():
+        if line.startswith("-- params:"):
+            for p in filter(None, (x.strip() for x in line[len("-- params:"):].split(","))):
+                pname, rest = p.split(":", 1)
+                ty, default = rest.split("=", 1)
+                params[pname.strip()] = (ty.strip(), default)
+    body = "\n".join(l for l in sql.splitlines() if not l.startswith("--"))
+    for p, (ty, default) in sorted(params.items(), key=lambda kv: -len(kv[0])):
+        body = body.replace("$" + p, literal(ty, default))
+    times = []
+    try:
+        for _ in range(a.runs):
+            con = connect()
+            t = time.perf_counter()
+            rows = con.sql(body).to_arrow_table()
+            times.append(time.perf_counter() - t)
+            con.close()
+        print(f"{name}: median {statistics.median(times) * 1000:.0f} ms over {a.runs} runs, {rows.num_rows} rows")
+    except Exception as e:  # noqa: BLE001
+        print(f"{name}: DuckDB rejects it: {' '.join(str(e).split())[:300]}")
