@@ -9,6 +9,7 @@ WITH steps AS (
   SELECT * FROM sspr_step_events
   WHERE event_date >= $from AND event_date <= $to AND correlation_id IS NOT NULL
 ),
+-- One pass over the classified steps (the view's pattern join runs once per build day).
 sessions AS (
   SELECT correlation_id,
          min(activity_time) AS started_at,
@@ -17,7 +18,19 @@ sessions AS (
          max(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
          max(stage_order) AS furthest_stage_order,
          max(coalesce(target_user_id, actor_user_id)) AS user_id,
-         max(coalesce(target_upn, actor_upn)) AS user_principal_name
+         max(coalesce(target_upn, actor_upn)) AS user_principal_name,
+         first_value(actor_ip ORDER BY activity_time, id) AS ip,
+         first_value(client_type ORDER BY activity_time, id) AS client_type,
+         first_value(user_agent ORDER BY activity_time, id) AS user_agent,
+         last_value(stage ORDER BY stage_order, activity_time) FILTER (WHERE stage_order IS NOT NULL) AS furthest_stage,
+         last_value(result_reason ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_reason,
+         last_value(outcome ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_outcome,
+         last_value(category ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_category,
+         last_value(error_code ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_error_code,
+         array_to_string(array_sort(array_distinct(
+           array_agg(method) FILTER (WHERE stage = 'verify_started' AND method IS NOT NULL))), ',') AS methods_started,
+         array_to_string(array_sort(array_distinct(
+           array_agg(method) FILTER (WHERE stage = 'verify_completed' AND method IS NOT NULL))), ',') AS methods_completed
   FROM steps
   GROUP BY correlation_id
 ),
@@ -25,37 +38,14 @@ started AS (
   SELECT * FROM sessions
   WHERE CAST(started_at AS DATE) >= $from AND CAST(started_at AS DATE) < $to
 ),
-firsts AS (
-  SELECT correlation_id, actor_ip, client_type, user_agent,
-         row_number() OVER (PARTITION BY correlation_id ORDER BY activity_time, id) AS rn
-  FROM steps
-),
-stage_names AS (
-  SELECT correlation_id, stage,
-         row_number() OVER (PARTITION BY correlation_id ORDER BY stage_order DESC, activity_time DESC) AS rn
-  FROM steps WHERE stage_order IS NOT NULL
-),
-terminal AS (
-  SELECT correlation_id, result_reason, outcome, category, error_code,
-         row_number() OVER (PARTITION BY correlation_id ORDER BY activity_time DESC, id DESC) AS rn
-  FROM steps WHERE outcome <> 'progress'
-),
-methods AS (
-  SELECT correlation_id,
-         array_to_string(array_sort(array_distinct(array_agg(CASE WHEN stage = 'verify_started' THEN method END))), ',') AS started,
-         array_to_string(array_sort(array_distinct(array_agg(CASE WHEN stage = 'verify_completed' THEN method END))), ',') AS completed
-  FROM steps WHERE method IS NOT NULL
-  GROUP BY correlation_id
-),
 kinds AS (
-  SELECT f.correlation_id, c.client_kind,
-         row_number() OVER (PARTITION BY f.correlation_id
+  SELECT s.correlation_id, c.client_kind,
+         row_number() OVER (PARTITION BY s.correlation_id
                             ORDER BY CASE WHEN c.field = 'client_type' THEN 0 ELSE 1 END, c.match_order) AS rn
-  FROM firsts f
+  FROM started s
   JOIN client_types c
-    ON (c.field = 'client_type' AND lower(f.client_type) = c.pattern)
-    OR (c.field = 'user_agent' AND lower(f.user_agent) LIKE concat('%', c.pattern, '%'))
-  WHERE f.rn = 1
+    ON (c.field = 'client_type' AND lower(s.client_type) = c.pattern)
+    OR (c.field = 'user_agent' AND lower(s.user_agent) LIKE concat('%', c.pattern, '%'))
 ),
 wb AS (
   SELECT tracking_id,
@@ -90,18 +80,18 @@ self_service AS (
          s.user_id, s.user_principal_name,
          'self' AS initiated_by,
          s.events,
-         m.started AS methods_started,
-         m.completed AS methods_completed,
-         n.stage AS furthest_stage,
+         s.methods_started,
+         s.methods_completed,
+         s.furthest_stage,
          s.furthest_stage_order,
-         CASE WHEN s.succeeded = 1 THEN 'succeeded' ELSE coalesce(t.outcome, 'unknown') END AS outcome,
-         CASE WHEN s.succeeded = 1 THEN NULL ELSE t.result_reason END AS failure_reason,
-         CASE WHEN s.succeeded = 1 THEN NULL ELSE t.category END AS failure_category,
-         CASE WHEN s.succeeded = 1 THEN NULL ELSE t.error_code END AS error_code,
-         f.actor_ip AS ip,
-         f.client_type,
+         CASE WHEN s.succeeded = 1 THEN 'succeeded' ELSE coalesce(s.t_outcome, 'unknown') END AS outcome,
+         CASE WHEN s.succeeded = 1 THEN NULL ELSE s.t_reason END AS failure_reason,
+         CASE WHEN s.succeeded = 1 THEN NULL ELSE s.t_category END AS failure_category,
+         CASE WHEN s.succeeded = 1 THEN NULL ELSE s.t_error_code END AS error_code,
+         s.ip,
+         s.client_type,
          coalesce(k.client_kind, 'unknown') AS client_kind,
-         f.user_agent,
+         s.user_agent,
          CASE WHEN w.tracking_id IS NOT NULL OR dc.correlation_id IS NOT NULL THEN true ELSE false END AS writeback_involved,
          CASE
            WHEN w.succeeded = 1 THEN 'succeeded'
@@ -115,10 +105,6 @@ self_service AS (
          CASE WHEN w.tracking_id IS NOT NULL THEN 'tracking_id'
               WHEN dc.correlation_id IS NOT NULL THEN 'user_time_window' END AS writeback_join
   FROM started s
-  LEFT JOIN (SELECT * FROM firsts WHERE rn = 1) f ON f.correlation_id = s.correlation_id
-  LEFT JOIN (SELECT * FROM stage_names WHERE rn = 1) n ON n.correlation_id = s.correlation_id
-  LEFT JOIN (SELECT * FROM terminal WHERE rn = 1) t ON t.correlation_id = s.correlation_id
-  LEFT JOIN methods m ON m.correlation_id = s.correlation_id
   LEFT JOIN (SELECT * FROM kinds WHERE rn = 1) k ON k.correlation_id = s.correlation_id
   LEFT JOIN wb w ON w.tracking_id = s.correlation_id
   LEFT JOIN dc ON dc.correlation_id = s.correlation_id
