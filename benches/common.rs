@@ -1,5 +1,7 @@
 //! Shared bench setup: a generated tenant large enough to measure, cached under
-//! `target/bench-data/` so repeated runs skip generation (it is never timed).
+//! `target/bench-data/` so repeated runs skip generation (it is never timed). Each bench uses
+//! the part it needs.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -34,10 +36,22 @@ pub fn big_tenant() -> PathBuf {
     dir
 }
 
-#[allow(dead_code)] // used by the import bench only
 /// Unique audit events of the tenant (all are in the Graph pages).
 pub fn audit_events(dir: &std::path::Path) -> u64 {
     let gt: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap()).unwrap();
     gt["audit_events"].as_u64().unwrap()
+}
+
+/// This process's peak resident set (VmHWM) in MiB, 0 where /proc is not available.
+pub fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        / 1024
 }

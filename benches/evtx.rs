@@ -8,6 +8,8 @@
 //! by `benches/peer/evtx_dump.py`. The file is generated once under `target/bench-data/` with the
 //! project's EVTX writer (never timed); `SSPR_BENCH_EVTX_MB` changes its size.
 
+mod common;
+
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -235,19 +237,12 @@ fn bench_evtx(c: &mut Criterion) {
         "evtx import phases: read+render+parse+route {:.2} s, merge+sort+encode+publish {:.2} s",
         s.parse_seconds, s.merge_seconds
     );
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
+    let peak_mib = common::peak_rss_mib();
     println!(
         "evtx/evtx_to_lake: {} ({} MB, {events} events, {kept} kept); peak RSS (VmHWM) {} MiB",
         log.display(),
         bytes / 1_000_000,
-        hwm / 1024
+        peak_mib
     );
 }
 

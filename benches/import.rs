@@ -34,14 +34,7 @@ fn bench_import(c: &mut Criterion) {
     g.finish();
     // Memory: the process's peak resident set over every iteration above (each imports the whole
     // input into a fresh lake; nothing is kept between iterations).
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
+    let peak_mib = common::peak_rss_mib();
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(&dir.path().join("lake").to_string_lossy()).unwrap();
     let s =
@@ -55,7 +48,7 @@ fn bench_import(c: &mut Criterion) {
     println!(
         "import/graph_pages_to_lake: {events} events, {} MB of JSON; peak RSS (VmHWM) {} MiB",
         input / 1_000_000,
-        hwm / 1024
+        peak_mib
     );
 }
 

@@ -11,11 +11,12 @@ functions the project registers in DataFusion are DuckDB macros here: `local_dat
 import argparse
 import glob
 import os
-import re
 import statistics
 import time
 
 import duckdb
+import saved_sql
+from saved_sql import bind, saved_queries
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--lake", required=True)
@@ -23,7 +24,7 @@ ap.add_argument("--runs", type=int, default=5)
 ap.add_argument("--query", action="append")
 ap.add_argument("--to", default="2026-11-15T00:00:00Z")
 a = ap.parse_args()
-repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+repo = saved_sql.REPO
 
 
 def connect():
@@ -50,34 +51,8 @@ def connect():
     return con
 
 
-def literal(ty, default):
-    if ty == "timestamp":
-        v = a.to if default == "now" else default
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            v += "T00:00:00Z"
-        return "TIMESTAMPTZ '" + v.replace("T", " ").replace("Z", "+00") + "'"
-    if ty == "date":
-        return f"DATE '{default}'"
-    if ty in ("int", "float", "bool"):
-        return default
-    return "'" + default.replace("'", "''") + "'"
-
-
-for path in sorted(glob.glob(os.path.join(repo, "queries/*.sql"))):
-    name = os.path.splitext(os.path.basename(path))[0]
-    if a.query and name not in a.query:
-        continue
-    sql = open(path).read()
-    params = {}
-    for line in sql.splitlines():
-        if line.startswith("-- params:"):
-            for p in filter(None, (x.strip() for x in line[len("-- params:"):].split(","))):
-                pname, rest = p.split(":", 1)
-                ty, default = rest.split("=", 1)
-                params[pname.strip()] = (ty.strip(), default)
-    body = "\n".join(l for l in sql.splitlines() if not l.startswith("--"))
-    for p, (ty, default) in sorted(params.items(), key=lambda kv: -len(kv[0])):
-        body = body.replace("$" + p, literal(ty, default))
+for name, sql in saved_queries(a.query):
+    body = bind(sql, lambda t: f"TIMESTAMPTZ '{t}+00'", a.to)
     times = []
     try:
         for _ in range(a.runs):

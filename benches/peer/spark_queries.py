@@ -14,10 +14,12 @@ import glob
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import zoneinfo
+
+import saved_sql
+from saved_sql import bind, saved_queries
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--lake", required=True)
@@ -25,9 +27,10 @@ ap.add_argument("--sspr", default="target/debug/sspr")
 ap.add_argument("--query", action="append")
 ap.add_argument("--to", default="2026-11-15T00:00:00Z", help="value of a `to` parameter whose default is now")
 a = ap.parse_args()
-repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+repo = saved_sql.REPO
 
 from pyspark.sql import SparkSession  # noqa: E402
+
 from pyspark.sql.types import DateType, DoubleType  # noqa: E402
 
 spark = (
@@ -71,35 +74,6 @@ for view in glob.glob(os.path.join(repo, "queries/views/*.sql")):
     spark.sql("\n".join(l for l in text.splitlines() if not l.startswith("--")))
 
 
-def header(sql):
-    params = {}
-    for line in sql.splitlines():
-        if line.startswith("-- params:"):
-            for p in line[len("-- params:"):].split(","):
-                p = p.strip()
-                if not p:
-                    continue
-                name, rest = p.split(":", 1)
-                ty, default = rest.split("=", 1) if "=" in rest else (rest, None)
-                params[name.strip()] = (ty.strip(), default)
-    return params
-
-
-def literal(name, ty, default):
-    if ty == "timestamp":
-        v = a.to if default == "now" else default
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            v += "T00:00:00Z"
-        return "TIMESTAMP '" + v.replace("T", " ").replace("Z", "") + "'"
-    if ty == "date":
-        return f"DATE '{default}'"
-    if ty in ("int", "float"):
-        return default
-    if ty == "bool":
-        return default
-    return "'" + default.replace("'", "''") + "'"
-
-
 def norm(v):
     if isinstance(v, float):
         return None if math.isnan(v) else round(v, 6)
@@ -109,16 +83,9 @@ def norm(v):
 
 
 failures = 0
-queries = sorted(glob.glob(os.path.join(repo, "queries/*.sql")))
-for path in queries:
-    name = os.path.splitext(os.path.basename(path))[0]
-    if a.query and name not in a.query:
-        continue
-    sql = open(path).read()
-    params = header(sql)
-    body = "\n".join(l for l in sql.splitlines() if not l.startswith("--"))
-    for p, (ty, default) in sorted(params.items(), key=lambda kv: -len(kv[0])):
-        body = body.replace("$" + p, literal(p, ty, default))
+for name, sql in saved_queries(a.query):
+    params = saved_sql.params(sql)
+    body = bind(sql, lambda t: f"TIMESTAMP '{t}'", a.to)
     try:
         rows = spark.sql(body).collect()
     except Exception as e:  # noqa: BLE001

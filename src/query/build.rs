@@ -256,8 +256,3 @@ async fn save_state(lake: &Lake, state: &BuildState) -> Result<()> {
     lake.root.store.put(&lake.root.key(STATE_REL), PutPayload::from(bytes)).await?;
     Ok(())
 }
-
-/// The derived tables' names, in build order.
-pub fn derived_tables() -> impl Iterator<Item = &'static TableDef> {
-    DERIVED.iter().map(|d| d.table)
-}

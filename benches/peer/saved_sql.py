@@ -1,0 +1,50 @@
+"""The saved queries of queries/*.sql for the peer engines: their header parameters, and the
+SQL with every `$name` replaced by a literal of the parameter's default (peers have no
+placeholders). Only the timestamp literal differs between engines, so the caller passes it."""
+import glob
+import os
+import re
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def saved_queries(only=None):
+    """(name, sql text) of every saved query, sorted; `only` limits to those names."""
+    for path in sorted(glob.glob(os.path.join(REPO, "queries/*.sql"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        if not only or name in only:
+            yield name, open(path).read()
+
+
+def params(sql):
+    """{name: (type, default)} from the `-- params:` header line."""
+    out = {}
+    for line in sql.splitlines():
+        if line.startswith("-- params:"):
+            for p in filter(None, (x.strip() for x in line[len("-- params:"):].split(","))):
+                name, rest = p.split(":", 1)
+                ty, default = rest.split("=", 1) if "=" in rest else (rest, None)
+                out[name.strip()] = (ty.strip(), default)
+    return out
+
+
+def bind(sql, timestamp_literal, now):
+    """The query without comments, each `$param` replaced by its default as a literal.
+    `timestamp_literal("YYYY-MM-DD HH:MM:SS")` writes an engine's UTC timestamp literal; a
+    default of `now` becomes `now` (an ISO instant)."""
+    def literal(ty, default):
+        if ty == "timestamp":
+            v = now if default == "now" else default
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+                v += "T00:00:00Z"
+            return timestamp_literal(v.replace("T", " ").replace("Z", ""))
+        if ty == "date":
+            return f"DATE '{default}'"
+        if ty in ("int", "float", "bool"):
+            return default
+        return "'" + default.replace("'", "''") + "'"
+
+    body = "\n".join(l for l in sql.splitlines() if not l.startswith("--"))
+    for name, (ty, default) in sorted(params(sql).items(), key=lambda kv: -len(kv[0])):
+        body = body.replace("$" + name, literal(ty, default))
+    return body
