@@ -7,6 +7,10 @@ use std::path::PathBuf;
 
 use sspr_analytics::sample::{Params, generate};
 
+/// The allocator the `sspr` binary uses (src/main.rs), so the benches measure what it does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Parameters of the ≈1,000,000-event tenant (100,000 users, 14 days, 100 sessions per 1,000
 /// users per day).
 pub fn big_params() -> Params {

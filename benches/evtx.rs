@@ -1,8 +1,8 @@
 //! EVTX → lake throughput on a generated domain-controller Security log of ≥ 500 MB.
 //!
 //! `cargo bench --bench evtx` (criterion reports bytes/s of EVTX). Each iteration imports the file
-//! into a fresh lake: chunks parsed on the `evtx` crate's pool, records rendered and turned into
-//! typed events, routed (half the events are password events kept in `dc_security_events`, half are
+//! into a fresh lake: chunks found and checked by the `evtx` crate, their records read straight
+//! from BinXML into typed events on worker threads, routed (half the events are password events kept in `dc_security_events`, half are
 //! logon noise counted and skipped), partitioned, merged, sorted, encoded and published.
 //! Peer: `evtx_dump -o jsonl` (the crate's own tool, `cargo install evtx`) on the same file, timed
 //! by `benches/peer/evtx_dump.py`. The file is generated once under `target/bench-data/` with the
@@ -158,9 +158,53 @@ fn bench_log() -> (PathBuf, u64, u64) {
     (path, events, kept)
 }
 
-/// Where the time goes: the crate's renderers alone on the same file (`SSPR_BENCH_EVTX_PARTS=1`).
+/// Where the time goes (`SSPR_BENCH_EVTX_PARTS=1`, `=reader` for the first part only): our reader alone, on one and two threads and
+/// through the crate's XML, and the crate's renderers alone, on the same file.
 fn parts(log: &std::path::Path) {
     use evtx::{EvtxParser, ParserSettings};
+    use sspr_analytics::collectors::eventlog::evtx::{Engine, Keep, read_with};
+    use sspr_analytics::collectors::eventlog::{Route, Routing};
+    let routing = Routing::default();
+    let keep: Keep = std::sync::Arc::new(move |r| routing.route(r) != Route::Skip);
+    for (engine, threads) in [(Engine::Direct, 2), (Engine::Direct, 1), (Engine::Crate, 2)] {
+        if engine == Engine::Crate && std::env::var("SSPR_BENCH_EVTX_PARTS").is_ok_and(|v| v == "reader") {
+            continue;
+        }
+        let t = std::time::Instant::now();
+        let (mut kept, mut all) = (0usize, 0usize);
+        let stats = read_with(log, threads, keep.clone(), engine, |r| {
+            all += 1;
+            kept += usize::from(matches!(r, Ok(Some(_))));
+        })
+        .unwrap();
+        println!(
+            "read_with {engine:?} on {threads} thread(s), records only: {:.2} s, {all} records, {kept} kept, {} of {} chunks direct",
+            t.elapsed().as_secs_f64(),
+            stats.direct_chunks,
+            stats.chunks
+        );
+    }
+    let none: Keep = std::sync::Arc::new(|_| false);
+    let t = std::time::Instant::now();
+    read_with(log, 1, none, Engine::Direct, |_| {}).unwrap();
+    println!(
+        "read_with Direct on 1 thread, keeping nothing (System only): {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    let mut p = EvtxParser::from_path(log).unwrap();
+    let (mut chunks, mut bad) = (0, 0);
+    for c in p.chunks().flatten() {
+        chunks += 1;
+        bad += usize::from(!c.validate_checksum());
+    }
+    println!(
+        "the crate's chunks + CRC32 check alone: {:.2} s, {chunks} chunks, {bad} bad",
+        t.elapsed().as_secs_f64()
+    );
+    if std::env::var("SSPR_BENCH_EVTX_PARTS").is_ok_and(|v| v == "reader") {
+        return;
+    }
     let settings = || ParserSettings::new().num_threads(2).indent(false);
     let t = std::time::Instant::now();
     let mut p = EvtxParser::from_path(log).unwrap().with_configuration(settings());

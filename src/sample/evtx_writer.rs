@@ -16,6 +16,8 @@ use std::io::{Seek, SeekFrom, Write};
 
 use evtx::checksum_ieee;
 
+use crate::collectors::eventlog::binxml::{tok, vt};
+
 const FILE_HEADER_SIZE: usize = 4096;
 const CHUNK_SIZE: usize = 65536;
 const CHUNK_HEADER_SIZE: usize = 512;
@@ -51,33 +53,6 @@ pub struct WinEvent {
 /// Microseconds since the epoch to a Windows FILETIME.
 pub fn filetime(micros: i64) -> u64 {
     (micros * 10 + FILETIME_UNIX_EPOCH) as u64
-}
-
-/// Substitution value types (MS-EVEN6 2.2.13 / libevtx value types).
-mod vt {
-    pub const STRING: u8 = 0x01;
-    pub const UINT8: u8 = 0x04;
-    pub const UINT16: u8 = 0x06;
-    pub const UINT32: u8 = 0x08;
-    pub const UINT64: u8 = 0x0a;
-    pub const FILETIME: u8 = 0x11;
-    pub const HEXINT64: u8 = 0x15;
-}
-
-/// Binary XML tokens.
-mod tok {
-    pub const EOF: u8 = 0x00;
-    pub const OPEN_START: u8 = 0x01;
-    pub const OPEN_START_ATTRS: u8 = 0x41;
-    pub const CLOSE_START: u8 = 0x02;
-    pub const CLOSE_EMPTY: u8 = 0x03;
-    pub const END_ELEMENT: u8 = 0x04;
-    pub const VALUE: u8 = 0x05;
-    pub const ATTRIBUTE: u8 = 0x06;
-    pub const ATTRIBUTE_MORE: u8 = 0x46;
-    pub const TEMPLATE_INSTANCE: u8 = 0x0c;
-    pub const SUBSTITUTION: u8 = 0x0d;
-    pub const FRAGMENT_HEADER: u8 = 0x0f;
 }
 
 fn name_hash(s: &str) -> u16 {
@@ -203,7 +178,7 @@ impl RecordBuf<'_> {
     /// Opens an element (template-definition form: with a dependency id). Returns the position
     /// of its data-size field and, with attributes, of the attribute-list size.
     fn open(&mut self, name: &str, attrs: bool) -> (usize, Option<usize>) {
-        self.u8(if attrs { tok::OPEN_START_ATTRS } else { tok::OPEN_START });
+        self.u8(if attrs { tok::OPEN_START | tok::MORE } else { tok::OPEN_START });
         self.u16(0xffff);
         let size_at = self.out.len();
         self.u32(0);
@@ -236,7 +211,7 @@ impl RecordBuf<'_> {
     }
 
     fn attribute(&mut self, name: &str, more: bool) {
-        self.u8(if more { tok::ATTRIBUTE_MORE } else { tok::ATTRIBUTE });
+        self.u8(if more { tok::ATTRIBUTE | tok::MORE } else { tok::ATTRIBUTE });
         self.name(name);
     }
 
@@ -249,7 +224,7 @@ impl RecordBuf<'_> {
     }
 
     fn subst(&mut self, id: u16, ty: u8) {
-        self.u8(tok::SUBSTITUTION);
+        self.u8(tok::NORMAL_SUBSTITUTION);
         self.u16(id);
         self.u8(ty);
     }
@@ -314,7 +289,7 @@ fn write_template_body(b: &mut RecordBuf<'_>, ev: &WinEvent) {
     b.leaf("Level", 4, vt::UINT8);
     b.leaf("Task", 5, vt::UINT16);
     b.leaf("Opcode", 6, vt::UINT8);
-    b.leaf("Keywords", 7, vt::HEXINT64);
+    b.leaf("Keywords", 7, vt::HEX_INT64);
     b.empty_with_attr("TimeCreated", "SystemTime", 8, vt::FILETIME);
     b.leaf("EventRecordID", 9, vt::UINT64);
     let (size_at, _) = b.open("Correlation", false);
@@ -369,7 +344,7 @@ fn values(ev: &WinEvent) -> Vec<(u8, Vec<u8>)> {
         (vt::UINT8, vec![ev.level]),
         (vt::UINT16, ev.task.to_le_bytes().to_vec()),
         (vt::UINT8, vec![ev.opcode]),
-        (vt::HEXINT64, ev.keywords.to_le_bytes().to_vec()),
+        (vt::HEX_INT64, ev.keywords.to_le_bytes().to_vec()),
         (vt::FILETIME, filetime(ev.time_created).to_le_bytes().to_vec()),
         (vt::UINT64, ev.event_record_id.to_le_bytes().to_vec()),
         (vt::UINT32, ev.process_id.to_le_bytes().to_vec()),

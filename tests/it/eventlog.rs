@@ -515,3 +515,77 @@ fn configured_providers_are_kept_and_forwarded_classic_events_read_whole() {
     assert!(r["message"].as_str().unwrap().starts_with("Set-Mailbox\n-Identity"), "{r}");
     assert_eq!(r["t"], "2021-11-19T16:52:33.833733Z");
 }
+
+/// An event, or a problem (file offset, reason).
+type ReadItem = Result<Option<sspr_analytics::collectors::eventlog::EventRecord>, (u64, String)>;
+
+/// Every record of `path` read by `engine`, keeping what `keep` keeps: events and problems in
+/// order, and how many chunks were read straight from BinXML.
+fn read_evtx_with(
+    path: &Path,
+    engine: sspr_analytics::collectors::eventlog::evtx::Engine,
+    keep: sspr_analytics::collectors::eventlog::evtx::Keep,
+    threads: usize,
+) -> (Vec<ReadItem>, u64) {
+    use sspr_analytics::collectors::eventlog::evtx::read_with;
+    let mut out = Vec::new();
+    let stats =
+        read_with(path, threads, keep, engine, |item| out.push(item.map_err(|b| (b.offset, b.reason))))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (out, stats.direct_chunks)
+}
+
+#[test]
+fn reading_straight_from_binxml_gives_what_the_crates_xml_gives_for_every_record() {
+    use sspr_analytics::collectors::eventlog::Routing;
+    use sspr_analytics::collectors::eventlog::evtx::{Engine, Keep};
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(sample("eventlogs"))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().to_path_buf())
+        .filter(|p| p.extension().is_some_and(|x| x == "evtx"))
+        .collect();
+    for f in
+        ["security.evtx", "post-Security.evtx", "Application_no_crc32.evtx", "MSExchange_Management_wec.evtx"]
+    {
+        files.push(realdata(&format!("evtx/{f}")));
+    }
+    files.push(realdata("evtx/sample_with_a_bad_chunk_magic.evtx"));
+    // A damaged copy of a generated log: one record's BinXML overwritten in the second chunk.
+    let mut bytes = std::fs::read(sample("eventlogs/DC01/Security.evtx")).unwrap();
+    let at = 4096 + 65536 + 512 + 24 + 40;
+    bytes[at..at + 16].fill(0xee);
+    let damaged = dir.path().join("damaged.evtx");
+    std::fs::write(&damaged, &bytes).unwrap();
+    files.push(damaged);
+    // Events with tricky text: markup, line ends, controls, non-BMP characters.
+    let mut evs = events();
+    evs[0].data[0].1 = "a\r\nb\rc\td <&> \"q\" '\u{1}' \u{1F600} \u{FFFF}".into();
+    let tricky = dir.path().join("tricky.evtx");
+    write_evtx(&tricky, &evs[..50]);
+    files.push(tricky);
+
+    let routing = Routing::default();
+    let routed: Keep =
+        std::sync::Arc::new(move |r| routing.route(r) != sspr_analytics::collectors::eventlog::Route::Skip);
+    let all: Keep = std::sync::Arc::new(|_| true);
+    let mut direct_somewhere = 0;
+    for f in &files {
+        for keep in [&all, &routed] {
+            for threads in [1, 2] {
+                let (want, _) = read_evtx_with(f, Engine::Crate, keep.clone(), threads);
+                let (got, direct) = read_evtx_with(f, Engine::Direct, keep.clone(), threads);
+                assert_eq!(got.len(), want.len(), "{}", f.display());
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(g, w, "{}: item {i}", f.display());
+                }
+                if f.starts_with(sample("eventlogs")) {
+                    assert!(direct > 0, "{}: no chunk read directly", f.display());
+                }
+                direct_somewhere += direct;
+            }
+        }
+    }
+    assert!(direct_somewhere > 0);
+}

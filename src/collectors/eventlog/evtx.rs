@@ -3,10 +3,14 @@
 //! routes and appends rows. Damaged chunks and records become [`Bad`] entries with the file offset
 //! the crate reports; the rest of the file is still read (reference/onprem-logs.md §3.1, §3.4).
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
 
 use evtx::err::EvtxError;
-use evtx::{EvtxParser, ParserSettings};
+use evtx::{EvtxChunkData, EvtxParser, ParserSettings};
+
+use crate::collectors::eventlog::binxml;
 
 use crate::collectors::eventlog::record::EventRecord;
 use crate::collectors::eventlog::xml::parse_event_filtered;
@@ -29,6 +33,8 @@ pub struct EvtxStats {
     /// Chunks whose header or record CRC32 does not match (their records are still read).
     pub checksum_errors: u64,
     pub chunks: u64,
+    /// Chunks read straight from BinXML (the rest went through the crate's XML rendering).
+    pub direct_chunks: u64,
     /// The file ends inside a chunk (a cut-off copy): what is missing.
     pub truncated: Option<String>,
 }
@@ -39,53 +45,192 @@ type Item = Result<Option<EventRecord>, Bad>;
 /// Which records are wanted, decided from `System` (provider, channel, event id).
 pub type Keep = std::sync::Arc<dyn Fn(&EventRecord) -> bool + Send + Sync>;
 
+/// How records are turned into events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Straight from BinXML ([`binxml`]), a chunk the reader declines through the crate.
+    Direct,
+    /// Every record rendered to XML by the crate and parsed (the reference path).
+    Crate,
+}
+
 /// Reads every record of an `.evtx` file, in log order, calling `on` for each record or problem.
 /// A file that is not EVTX at all (bad file header) is an `Err`.
-pub fn read(path: &Path, threads: usize, keep: Keep, mut on: impl FnMut(Item)) -> Result<EvtxStats, String> {
+pub fn read(path: &Path, threads: usize, keep: Keep, on: impl FnMut(Item)) -> Result<EvtxStats, String> {
+    read_with(path, threads, keep, Engine::Direct, on)
+}
+
+/// One chunk's outcome.
+struct Done {
+    items: Vec<Item>,
+    bad_crc: bool,
+    direct: bool,
+}
+
+/// [`read`] with the engine chosen. The crate finds the chunks (oldest first in a log that wrapped
+/// around, empty ones skipped, bad headers reported); `threads` workers read them, checking each
+/// chunk's CRC32s on the way, and the caller gets their records back in order.
+pub fn read_with(
+    path: &Path,
+    threads: usize,
+    keep: Keep,
+    engine: Engine,
+    mut on: impl FnMut(Item),
+) -> Result<EvtxStats, String> {
     let mut stats = EvtxStats::default();
-    // Checksums first: a cheap pass over the chunk headers and record areas. Records of a chunk
-    // with a bad CRC are still read (recover what can be), and the mismatch is reported.
-    {
-        let mut parser = EvtxParser::from_path(path).map_err(|e| chain(&e))?;
-        for chunk in parser.chunks().flatten() {
-            stats.chunks += 1;
-            if !chunk.validate_checksum() {
-                stats.checksum_errors += 1;
-            }
-        }
-    }
-    let settings = ParserSettings::new().num_threads(threads.max(1)).validate_checksums(false).indent(false);
+    let settings = ParserSettings::new().num_threads(1).validate_checksums(false).indent(false);
     let mut parser = EvtxParser::from_path(path).map_err(|e| chain(&e))?.with_configuration(settings.clone());
-    let filter = keep.clone();
-    let records = parser.serialized_records(move |r| {
-        let r = r?;
-        let header_id = r.event_record_id;
-        let offset = r.binxml_offset;
-        let xml = r.into_xml()?;
-        Ok(match parse_event_filtered(&xml.data, &*filter) {
-            Ok(None) => Ok(None),
-            Ok(Some(mut ev)) => {
-                ev.header_record_id = i64::try_from(header_id).ok();
-                if ev.time_created.is_none() {
-                    ev.time_created = Some(xml.timestamp.as_microsecond());
+    let shared = Arc::new(settings.clone());
+    let threads = threads.max(1);
+    let mut deliver = |done: Done, stats: &mut EvtxStats| {
+        stats.checksum_errors += u64::from(done.bad_crc);
+        stats.direct_chunks += u64::from(done.direct);
+        done.items.into_iter().for_each(&mut on);
+    };
+    if threads == 1 {
+        for chunk in parser.chunks() {
+            match chunk {
+                Ok(data) => {
+                    stats.chunks += 1;
+                    deliver(read_chunk(data, &shared, &keep, engine), &mut stats);
                 }
-                Ok(Some(ev))
+                Err(e) => deliver(chunk_error(&e), &mut stats),
             }
-            Err(reason) => Err(Bad {
-                offset: 0,
-                reason: format!("record {header_id} (BinXML at {offset:#x} of its chunk): {reason}"),
-                raw: xml.data,
-            }),
-        })
-    });
-    for r in records {
-        match r {
-            Ok(item) => on(item),
-            Err(e) => on(Err(Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })),
         }
+    } else {
+        std::thread::scope(|s| {
+            let (job_tx, job_rx) = mpsc::channel::<(u64, EvtxChunkData)>();
+            let job_rx = Arc::new(Mutex::new(job_rx));
+            let (done_tx, done_rx) = mpsc::channel::<(u64, Done)>();
+            for _ in 0..threads {
+                let (job_rx, done_tx, shared, keep) =
+                    (job_rx.clone(), done_tx.clone(), shared.clone(), keep.clone());
+                s.spawn(move || {
+                    loop {
+                        let job = job_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok((seq, data))) = job else { break };
+                        if done_tx.send((seq, read_chunk(data, &shared, &keep, engine))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            // Chunks in flight are bounded, so memory stays a few chunks per worker.
+            let max_in_flight = threads * 4;
+            let mut chunks = parser.chunks();
+            let mut ready: BTreeMap<u64, Done> = BTreeMap::new();
+            let (mut next_seq, mut next_out, mut in_flight, mut exhausted) = (0u64, 0u64, 0usize, false);
+            loop {
+                while !exhausted && in_flight < max_in_flight {
+                    match chunks.next() {
+                        None => {
+                            exhausted = true;
+                            break;
+                        }
+                        Some(Ok(data)) => {
+                            stats.chunks += 1;
+                            if job_tx.send((next_seq, data)).is_err() {
+                                exhausted = true;
+                                break;
+                            }
+                            in_flight += 1;
+                        }
+                        Some(Err(e)) => {
+                            ready.insert(next_seq, chunk_error(&e));
+                        }
+                    }
+                    next_seq += 1;
+                }
+                if let Some(done) = ready.remove(&next_out) {
+                    next_out += 1;
+                    deliver(done, &mut stats);
+                    continue;
+                }
+                if exhausted && next_out >= next_seq {
+                    break;
+                }
+                match done_rx.recv() {
+                    Ok((seq, done)) => {
+                        in_flight -= 1;
+                        ready.insert(seq, done);
+                    }
+                    // Every worker is gone (one panicked): nothing more will come.
+                    Err(_) => break,
+                }
+            }
+            drop(job_tx);
+        });
     }
     stats.truncated = salvage_cut_chunk(path, settings, &keep, &mut on)?;
     Ok(stats)
+}
+
+/// A chunk the crate could not take as a chunk (bad magic, header, size).
+fn chunk_error(e: &EvtxError) -> Done {
+    Done {
+        items: vec![Err(Bad { offset: error_offset(e), reason: chain(e), raw: String::new() })],
+        bad_crc: false,
+        direct: false,
+    }
+}
+
+/// One chunk's records, straight from BinXML when the engine and the chunk allow, else through
+/// the crate's XML rendering.
+fn read_chunk(mut data: EvtxChunkData, settings: &Arc<ParserSettings>, keep: &Keep, engine: Engine) -> Done {
+    let bad_crc = !data.validate_checksum();
+    if engine == Engine::Direct
+        && let Ok(reads) = binxml::ChunkReader::new(&data.data).read_all(&**keep)
+    {
+        let items = reads
+            .into_iter()
+            .map(|r| {
+                Ok(r.event.map(|mut ev| {
+                    ev.header_record_id = i64::try_from(r.header_record_id).ok();
+                    if ev.time_created.is_none() {
+                        ev.time_created = Some(r.header_time);
+                    }
+                    ev.prepare();
+                    ev
+                }))
+            })
+            .collect();
+        return Done { items, bad_crc, direct: true };
+    }
+    let number = data.number;
+    let items = match data.parse(settings.clone()) {
+        Err(e) => {
+            let e = EvtxError::FailedToParseChunk { chunk_id: number.unwrap_or(0), source: Box::new(e) };
+            vec![Err(Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })]
+        }
+        Ok(mut chunk) => chunk.iter().map(|r| through_xml(r, keep)).collect(),
+    };
+    Done { items, bad_crc, direct: false }
+}
+
+/// A record rendered to XML by the crate and parsed.
+fn through_xml(r: Result<evtx::EvtxRecord<'_>, EvtxError>, keep: &Keep) -> Item {
+    let r = r.map_err(|e| Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })?;
+    let header_id = r.event_record_id;
+    let offset = r.binxml_offset;
+    let xml =
+        r.into_xml().map_err(|e| Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })?;
+    match parse_event_filtered(&xml.data, &**keep) {
+        Ok(None) => Ok(None),
+        Ok(Some(mut ev)) => {
+            ev.header_record_id = i64::try_from(header_id).ok();
+            if ev.time_created.is_none() {
+                ev.time_created = Some(xml.timestamp.as_microsecond());
+            }
+            ev.prepare();
+            Ok(Some(ev))
+        }
+        Err(reason) => Err(Bad {
+            offset: 0,
+            reason: format!("record {header_id} (BinXML at {offset:#x} of its chunk): {reason}"),
+            raw: xml.data,
+        }),
+    }
 }
 
 /// The `evtx` crate reads whole 64 KiB chunks only, so a file cut off inside a chunk loses that

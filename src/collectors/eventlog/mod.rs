@@ -6,6 +6,7 @@
 //! `writeback_events`, `credential_provider_events` or `dc_security_events`, or counts it as
 //! skipped (reference/onprem-logs.md).
 
+pub mod binxml;
 pub mod evtx;
 pub mod fields;
 pub mod json;
@@ -199,7 +200,7 @@ impl EventSink<'_, '_> {
     fn add(
         &mut self,
         ctx: &EventContext<'_>,
-        rec: &EventRecord,
+        rec: &mut EventRecord,
         line: u64,
         offset: u64,
         raw: &dyn Fn() -> Vec<u8>,
@@ -270,8 +271,8 @@ pub fn import_file(
         EventFormat::Xml => import_xml(path, ctx, &mut sink),
         EventFormat::Json => import_json(path, ctx, &mut sink),
         EventFormat::Csv => pscsv::import(path, ctx, &mut |rec, line, offset, raw| match rec {
-            Ok(r) => {
-                sink.add(ctx, &r, line, offset, &|| raw.to_vec());
+            Ok(mut r) => {
+                sink.add(ctx, &mut r, line, offset, &|| raw.to_vec());
                 sink.flush(false)
             }
             Err(reason) => {
@@ -309,8 +310,8 @@ fn import_evtx(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
                 sink.report.records += 1;
                 sink.report.skipped += 1;
             }
-            Ok(Some(rec)) => {
-                sink.add(ctx, &rec, 0, 0, &|| Vec::new());
+            Ok(Some(mut rec)) => {
+                sink.add(ctx, &mut rec, 0, 0, &|| Vec::new());
                 if let Err(e) = sink.flush(false) {
                     err = Some(e);
                 }
@@ -385,7 +386,7 @@ fn import_xml(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>)
         });
         for (u, r) in units.iter().zip(parsed) {
             match r {
-                Ok(rec) => sink.add(ctx, &rec, u.line, u.offset, &|| u.text.clone()),
+                Ok(mut rec) => sink.add(ctx, &mut rec, u.line, u.offset, &|| u.text.clone()),
                 Err(reason) => {
                     sink.report.records += 1;
                     sink.bad(ctx, u.line, u.offset, &format!("line {}: {reason}", u.line), &u.text);
@@ -438,7 +439,7 @@ fn import_json(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
         });
         for (u, r) in bundle.iter().zip(parsed) {
             match r {
-                Ok(rec) => sink.add(ctx, &rec, u.line, u.offset, &|| u.bytes.clone()),
+                Ok(mut rec) => sink.add(ctx, &mut rec, u.line, u.offset, &|| u.bytes.clone()),
                 Err(reason) => {
                     sink.report.records += 1;
                     sink.bad(ctx, u.line, u.offset, &reason, &u.bytes);

@@ -33,6 +33,19 @@ pub struct EventRecord {
     pub data: Vec<(Option<String>, String)>,
     /// The rendered message (RenderingInfo, CSV/JSON `Message`), when the export has one.
     pub rendered_message: Option<String>,
+    /// What the row derives from the fields above, once [`EventRecord::prepare`] has run.
+    pub derived: Option<Box<Derived>>,
+}
+
+/// What a record's row holds beyond its own fields, derived from them once — for EVTX on the
+/// worker that read the record, so the thread appending rows only appends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Derived {
+    pub facts: Facts,
+    pub message: Option<String>,
+    pub data_json: Option<String>,
+    /// Only for a record without `EventRecordID` (see [`EventRecord::content_hash`]).
+    pub content_hash: Option<String>,
 }
 
 /// Facts parsed out of a record's message and event data.
@@ -85,6 +98,49 @@ impl EventRecord {
         if self.data.is_empty() {
             return None;
         }
+        // Nearly always the names are distinct: the object is then written straight, in the
+        // same form serde_json gives (same key order, same escapes).
+        let names: Vec<&str> = self.data.iter().filter_map(|(n, _)| n.as_deref()).collect();
+        let has_unnamed = names.len() < self.data.len();
+        let distinct = names.iter().enumerate().all(|(i, n)| !names[..i].contains(n))
+            && !(has_unnamed && names.contains(&"Data"));
+        if !distinct {
+            return self.data_json_general();
+        }
+        let mut out = String::with_capacity(
+            self.data.iter().map(|(n, v)| v.len() + n.as_ref().map_or(0, String::len) + 6).sum::<usize>()
+                + 12,
+        );
+        out.push('{');
+        for (n, v) in &self.data {
+            if let Some(n) = n {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                push_json_str(&mut out, n);
+                out.push(':');
+                push_json_str(&mut out, v);
+            }
+        }
+        if has_unnamed {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str("\"Data\":[");
+            for (i, (_, v)) in self.data.iter().filter(|(n, _)| n.is_none()).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_str(&mut out, v);
+            }
+            out.push(']');
+        }
+        out.push('}');
+        Some(out)
+    }
+
+    /// [`EventRecord::data_json`] through serde_json, for repeated names.
+    fn data_json_general(&self) -> Option<String> {
         let mut map = serde_json::Map::new();
         let mut unnamed = Vec::new();
         for (n, v) in &self.data {
@@ -180,43 +236,85 @@ impl EventRecord {
     }
 
     /// The row of an event-log table (schema order of `event_log_schema`).
+    /// Derives what the row needs (see [`Derived`]); a second call does nothing.
+    pub fn prepare(&mut self) {
+        if self.derived.is_none() {
+            self.derived = Some(Box::new(Derived {
+                facts: self.facts(),
+                message: self.message().map(Cow::into_owned),
+                data_json: self.data_json(),
+                content_hash: self.event_record_id.is_none().then(|| self.content_hash()),
+            }));
+        }
+    }
+
     pub fn row<'a>(
-        &'a self,
+        &'a mut self,
         source_file: &'a str,
         source_format: &'a str,
         ingested_at: i64,
     ) -> Vec<Cell<'a>> {
-        let facts = self.facts();
-        let time = self.time_created.unwrap_or_default();
+        self.prepare();
+        let this: &'a Self = self;
+        let d = this.derived.as_deref().expect("prepared above");
+        let facts = &d.facts;
+        let s = |v: &'a Option<String>| Cell::Str(v.as_deref().map(Cow::Borrowed));
+        let time = this.time_created.unwrap_or_default();
         let date = chrono::DateTime::from_timestamp_micros(time).map(|t| date32(t.date_naive()));
         vec![
-            Cell::from(self.computer.as_str()),
-            Cell::from(self.channel.as_str()),
-            Cell::from(self.provider.as_str()),
-            Cell::I32(self.event_id),
-            Cell::I32(self.qualifiers),
-            Cell::I32(self.level),
-            Cell::I32(self.task),
-            Cell::Str(self.keywords.as_deref().map(Cow::Borrowed)),
-            Cell::Ts(self.time_created),
+            Cell::from(this.computer.as_str()),
+            Cell::from(this.channel.as_str()),
+            Cell::from(this.provider.as_str()),
+            Cell::I32(this.event_id),
+            Cell::I32(this.qualifiers),
+            Cell::I32(this.level),
+            Cell::I32(this.task),
+            s(&this.keywords),
+            Cell::Ts(this.time_created),
             Cell::Date(date),
-            Cell::I64(self.event_record_id),
-            Cell::I64(self.header_record_id),
-            Cell::Str(self.message()),
-            Cell::from(self.data_json()),
-            Cell::from(facts.tracking_id),
-            Cell::from(facts.hresult),
-            Cell::from(facts.target_account),
-            Cell::from(facts.target_domain),
-            Cell::from(facts.subject_account),
-            Cell::from(facts.subject_domain),
+            Cell::I64(this.event_record_id),
+            Cell::I64(this.header_record_id),
+            s(&d.message),
+            s(&d.data_json),
+            s(&facts.tracking_id),
+            s(&facts.hresult),
+            s(&facts.target_account),
+            s(&facts.target_domain),
+            s(&facts.subject_account),
+            s(&facts.subject_domain),
             Cell::Bool(facts.audit_success),
-            Cell::from(self.event_record_id.is_none().then(|| self.content_hash())),
+            s(&d.content_hash),
             Cell::from(source_file),
             Cell::from(source_format),
             Cell::Ts(Some(ingested_at)),
         ]
     }
+}
+
+/// A JSON string literal, escaped as serde_json escapes it.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            c => {
+                out.push_str("\\u00");
+                out.push(char::from(b"0123456789abcdef"[usize::from(c >> 4)]));
+                out.push(char::from(b"0123456789abcdef"[usize::from(c & 0xf)]));
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
 }
 
 /// A small integer field (EventID, Level, Task, Qualifiers) from text; empty is `None`.
@@ -273,9 +371,10 @@ pub fn hresult_in(text: &str) -> Option<String> {
         let after_ok = b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'-');
         // Bare runs count after `hr=` / `error`, or in the failure space (8xxxxxxx) when they are
         // not plain decimal numbers.
-        let bare_ok =
-            preceded_by_hr(text, i) || (run.starts_with('8') && run.bytes().any(|c| c.is_ascii_alphabetic()));
-        if run.len() == 8 && after_ok && (prefixed || bare_ok) {
+        let bare_ok = || {
+            preceded_by_hr(text, i) || (run.starts_with('8') && run.bytes().any(|c| c.is_ascii_alphabetic()))
+        };
+        if run.len() == 8 && after_ok && (prefixed || bare_ok()) {
             return Some(format!("0x{}", run.to_ascii_lowercase()));
         }
         i = end.max(i + 1);
@@ -284,8 +383,11 @@ pub fn hresult_in(text: &str) -> Option<String> {
 }
 
 fn preceded_by_hr(text: &str, at: usize) -> bool {
-    let before = text[..at].trim_end_matches([' ', '=', ':']).to_ascii_lowercase();
-    before.ends_with("hr") || before.ends_with("hresult") || before.ends_with("error")
+    let before = text[..at].trim_end_matches([' ', '=', ':']).as_bytes();
+    let ends = |w: &str| {
+        before.len() >= w.len() && before[before.len() - w.len()..].eq_ignore_ascii_case(w.as_bytes())
+    };
+    ends("hr") || ends("hresult") || ends("error")
 }
 
 /// Accounts from a rendered Security-log message ("Subject: … Account Name: … Target Account: …").
@@ -337,6 +439,26 @@ impl AccountSections {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_data_json_written_straight_equals_serde_json() {
+        let tricky = "q\"b\\s/ \n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é 😀 </x>";
+        let cases: Vec<Vec<(Option<&str>, &str)>> = vec![
+            vec![(Some("TargetUserName"), "user01"), (Some("SubjectLogonId"), "0x3e7")],
+            vec![(None, "TrackingId: 1"), (None, tricky)],
+            vec![(Some("A"), tricky), (None, "x"), (Some("B\"k"), "")],
+            vec![(Some("A"), "1"), (Some("A"), "2")],
+            vec![(Some("Data"), "named"), (None, "unnamed")],
+            vec![(Some("Binary"), "00FF")],
+        ];
+        for c in cases {
+            let rec = EventRecord {
+                data: c.iter().map(|(n, v)| (n.map(str::to_string), v.to_string())).collect(),
+                ..Default::default()
+            };
+            assert_eq!(rec.data_json(), rec.data_json_general(), "{c:?}");
+        }
+    }
 
     #[test]
     fn hresults_are_found_in_every_documented_spelling() {

@@ -119,9 +119,9 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, String> {
     Ok(None)
 }
 
-type AttrFn<'f> = dyn Fn(&str) -> Result<Option<String>, String> + 'f;
+pub(super) type AttrFn<'f> = dyn Fn(&str) -> Result<Option<String>, String> + 'f;
 
-fn on_open<S: AsRef<str>>(
+pub(super) fn on_open<S: AsRef<str>>(
     rec: &mut EventRecord,
     path: &[S],
     name: &str,
@@ -152,7 +152,7 @@ fn on_open<S: AsRef<str>>(
     Ok(())
 }
 
-fn on_close<S: AsRef<str>>(
+pub(super) fn on_close<S: AsRef<str>>(
     rec: &mut EventRecord,
     path: &[S],
     text: &mut String,
