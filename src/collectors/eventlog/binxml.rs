@@ -106,6 +106,9 @@ struct Program {
     /// Per op: a shortcut for an element whose effect on the record is known from the template
     /// alone (the `System` fields, `EventData/Data`), taken when its value has the expected type.
     fast: Vec<Option<Fast>>,
+    /// The substitutions of `System/Provider/@Name`, `System/Channel` and `System/EventID` when
+    /// all three are shortcuts: what `keep` decides from.
+    route_key: Option<(u16, u16, u16)>,
 }
 
 /// What a shortcut does — exactly what the XML reader's handlers would do with that element.
@@ -139,6 +142,8 @@ pub struct ChunkReader<'c> {
     programs: Vec<(u32, Result<Rc<Program>, Decline>)>,
     values: Vec<Value<'c>>,
     scratch: State,
+    /// `keep`'s verdicts by provider and channel bytes and event id (see `early_keep`).
+    verdicts: Vec<(&'c [u8], &'c [u8], i32, bool)>,
 }
 
 /// One record read: its header id, and the event (`None` when `keep` rejected it).
@@ -151,7 +156,7 @@ pub struct Read {
 
 impl<'c> ChunkReader<'c> {
     pub fn new(data: &'c [u8]) -> Self {
-        ChunkReader { data, programs: Vec::new(), values: Vec::with_capacity(32), scratch: State::default() }
+        ChunkReader { data, programs: Vec::new(), values: Vec::with_capacity(32), scratch: State::default(), verdicts: Vec::new() }
     }
 
     /// Every live record of the chunk, in order; `Err` when anything is declined (the caller
@@ -195,6 +200,10 @@ impl<'c> ChunkReader<'c> {
     ) -> Result<Option<EventRecord>, Decline> {
         let mut values = std::mem::take(&mut self.values);
         let def = instance(self.data, start, end, &mut values)?;
+        if let Some(false) = self.early_keep(def, &values, keep)? {
+            self.values = values;
+            return Ok(None);
+        }
         // The path and text buffers are reused from record to record.
         let mut st = std::mem::take(&mut self.scratch);
         st.path.clear();
@@ -208,6 +217,40 @@ impl<'c> ChunkReader<'c> {
             Flow::Stop => None,
             Flow::Go => keep(&rec).then_some(rec),
         })
+    }
+
+    /// `keep`'s verdict from the provider, channel and event id alone, before anything else of
+    /// the record is read (most records of a log are not kept). Verdicts are remembered per
+    /// chunk by the values' bytes. `None` when the template or the values are not the plain kind.
+    fn early_keep(
+        &mut self,
+        def: u32,
+        values: &[Value<'c>],
+        keep: &dyn Fn(&EventRecord) -> bool,
+    ) -> Result<Option<bool>, Decline> {
+        let Some((p, c, e)) = self.program(def)?.route_key else { return Ok(None) };
+        let get = |id: u16| values.get(usize::from(id)).copied();
+        let (Some((vt::STRING, provider)), Some((vt::STRING, channel)), Some(id)) = (get(p), get(c), get(e)) else {
+            return Ok(None);
+        };
+        let Some(event_id) = small_int(id) else { return Ok(None) };
+        if provider.len() < 2 || provider[..2] == [0, 0] {
+            return Ok(None);
+        }
+        if let Some(&(.., verdict)) =
+            self.verdicts.iter().find(|(pb, cb, i, _)| *i == event_id && *pb == provider && *cb == channel)
+        {
+            return Ok(Some(verdict));
+        }
+        let mut rec = EventRecord { event_id: Some(event_id), ..Default::default() };
+        render(&mut rec.provider, vt::STRING, provider, true)?;
+        render(&mut rec.channel, vt::STRING, channel, false)?;
+        rec.channel = rec.channel.trim().to_string();
+        let verdict = keep(&rec);
+        if self.verdicts.len() < 64 {
+            self.verdicts.push((provider, channel, event_id, verdict));
+        }
+        Ok(Some(verdict))
     }
 
     /// Runs template `def` over `values`, into `st`.
@@ -405,7 +448,16 @@ fn compile(d: &[u8], def: usize) -> Result<Program, Decline> {
         return Err("template definition ends inside an element");
     }
     let fast = shortcuts(&ops);
-    Ok(Program { ops, fast })
+    let find = |want: fn(&Fast) -> Option<u16>| fast.iter().flatten().find_map(want);
+    let route_key = match (
+        find(|f| if let Fast::Provider(id) = f { Some(*id) } else { None }),
+        find(|f| if let Fast::Channel(id) = f { Some(*id) } else { None }),
+        find(|f| if let Fast::EventId(id) = f { Some(*id) } else { None }),
+    ) {
+        (Some(p), Some(c), Some(e)) => Some((p, c, e)),
+        _ => None,
+    };
+    Ok(Program { ops, fast, route_key })
 }
 
 fn end_element(ops: &mut Vec<Op>, open: &mut Vec<usize>) -> Result<(), Decline> {

@@ -42,7 +42,8 @@ pub struct EvtxStats {
 /// A record (`None` when `keep` rejected it after its `System` part) or a problem.
 type Item = Result<Option<EventRecord>, Bad>;
 
-/// Which records are wanted, decided from `System` (provider, channel, event id).
+/// Which records are wanted, decided from `System`'s provider, channel and event id only (the
+/// BinXML reader may ask before it has read anything else of a record, and remembers verdicts).
 pub type Keep = std::sync::Arc<dyn Fn(&EventRecord) -> bool + Send + Sync>;
 
 /// How records are turned into events.
