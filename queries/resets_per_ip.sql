@@ -4,16 +4,29 @@
 --   reset on the same UTC day: a shared kiosk or NAT, or someone working through accounts.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_users:int=5
 -- chart: bar x=ip y=users
+-- Distinct users per (ip, day) as a two-level aggregation: one group per user first, then a
+-- plain count. Same answer as count(DISTINCT …), without a hash set per group.
+WITH per_user AS (
+  SELECT ip,
+         CAST(started_at AS DATE) AS day,
+         user_principal_name,
+         count(*) AS attempts,
+         sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+         min(started_at) AS first_attempt,
+         max(started_at) AS last_attempt
+  FROM reset_attempts
+  WHERE initiated_by = 'self' AND ip IS NOT NULL
+    AND started_at >= $from AND started_at < $to
+  GROUP BY ip, CAST(started_at AS DATE), user_principal_name
+)
 SELECT ip,
-       CAST(started_at AS DATE) AS day,
-       count(DISTINCT user_principal_name) AS users,
-       count(*) AS attempts,
-       sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
-       min(started_at) AS first_attempt,
-       max(started_at) AS last_attempt
-FROM reset_attempts
-WHERE initiated_by = 'self' AND ip IS NOT NULL
-  AND started_at >= $from AND started_at < $to
-GROUP BY ip, CAST(started_at AS DATE)
-HAVING count(DISTINCT user_principal_name) >= $min_users
+       day,
+       count(user_principal_name) AS users,
+       sum(attempts) AS attempts,
+       sum(succeeded) AS succeeded,
+       min(first_attempt) AS first_attempt,
+       max(last_attempt) AS last_attempt
+FROM per_user
+GROUP BY ip, day
+HAVING count(user_principal_name) >= $min_users
 ORDER BY users DESC, day, ip

@@ -156,7 +156,13 @@ pub struct Read {
 
 impl<'c> ChunkReader<'c> {
     pub fn new(data: &'c [u8]) -> Self {
-        ChunkReader { data, programs: Vec::new(), values: Vec::with_capacity(32), scratch: State::default(), verdicts: Vec::new() }
+        ChunkReader {
+            data,
+            programs: Vec::new(),
+            values: Vec::with_capacity(32),
+            scratch: State::default(),
+            verdicts: Vec::new(),
+        }
     }
 
     /// Every live record of the chunk, in order; `Err` when anything is declined (the caller
@@ -230,7 +236,8 @@ impl<'c> ChunkReader<'c> {
     ) -> Result<Option<bool>, Decline> {
         let Some((p, c, e)) = self.program(def)?.route_key else { return Ok(None) };
         let get = |id: u16| values.get(usize::from(id)).copied();
-        let (Some((vt::STRING, provider)), Some((vt::STRING, channel)), Some(id)) = (get(p), get(c), get(e)) else {
+        let (Some((vt::STRING, provider)), Some((vt::STRING, channel)), Some(id)) = (get(p), get(c), get(e))
+        else {
             return Ok(None);
         };
         let Some(event_id) = small_int(id) else { return Ok(None) };
