@@ -68,8 +68,46 @@ pub fn render(batches: &[RecordBatch], schema: SchemaRef, format: OutputFormat) 
             Ok(buf)
         }
         OutputFormat::Markdown => markdown(batches, &schema),
-        OutputFormat::Parquet => Ok(crate::store::writer::encode_any(batches, schema)?.to_vec()),
+        OutputFormat::Parquet => {
+            let (batches, schema) = plain_strings(batches, schema)?;
+            Ok(crate::store::writer::encode_any(&batches, schema)?.to_vec())
+        }
     }
+}
+
+/// Text columns as plain `Utf8` (queries see `Utf8View`, see query/context.rs): exported Parquet
+/// stays in the Power BI-safe profile, where string columns are plain UTF-8 byte arrays.
+fn plain_strings(batches: &[RecordBatch], schema: SchemaRef) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let plain = |t: &DataType| matches!(t, DataType::Utf8View | DataType::LargeUtf8);
+    if !schema.fields().iter().any(|f| plain(f.data_type())) {
+        return Ok((batches.to_vec(), schema));
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if plain(f.data_type()) {
+                f.as_ref().clone().with_data_type(DataType::Utf8)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let out_schema = std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let out = batches
+        .iter()
+        .map(|b| {
+            let cols = b
+                .columns()
+                .iter()
+                .zip(out_schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(out_schema.clone(), cols)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((out, out_schema))
 }
 
 fn markdown(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>> {

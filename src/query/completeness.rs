@@ -24,7 +24,9 @@ pub async fn line(ctx: &SessionContext, now: DateTime<Utc>) -> Result<String> {
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut parts = Vec::new();
     for b in &batches {
-        let s = b.column(0).as_any().downcast_ref::<StringArray>().cloned();
+        // Text columns reach queries as Utf8View (see context.rs); read them as plain strings.
+        let s = cast(b.column(0), &DataType::Utf8)?;
+        let s = s.as_any().downcast_ref::<StringArray>().cloned();
         let items = cast(b.column(1), &DataType::Int64)?;
         let items = items.as_any().downcast_ref::<Int64Array>().cloned();
         let inc = cast(b.column(2), &DataType::Int64)?;

@@ -78,7 +78,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
             .with_table_partition_cols(vec![(table.partition_col.to_string(), DataType::Date32)]);
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
-            .with_schema(table.file_schema_without_partition());
+            .with_schema(view_types(&table.file_schema_without_partition()));
         let provider = ListingTable::try_new(config)?;
         ctx.register_table(table.name, Arc::new(provider))?;
     }
@@ -95,6 +95,21 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
             .map_err(|e| Error::Query { query: format!("view {name}"), message: e.to_string() })?;
     }
     Ok(ctx)
+}
+
+/// The schema queries see: text columns as `Utf8View`, which the Parquet reader fills without
+/// copying string bytes (the files keep plain `Utf8`).
+fn view_types(schema: &datafusion::arrow::datatypes::Schema) -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// Parses a reference CSV: text columns, and `*_order` columns as INT.

@@ -44,7 +44,7 @@ fn query_outputs_every_format_and_validates_parameters() {
             "--lake",
             lp,
             "query",
-            "reset_success_daily",
+            "registration_coverage",
             "--format",
             "parquet",
             "--out",
@@ -53,6 +53,14 @@ fn query_outputs_every_format_and_validates_parameters() {
         &[],
     );
     assert!(pq.status.success() && std::fs::read(&out).unwrap().starts_with(b"PAR1"));
+    // Exported text columns are plain UTF-8 (the Power BI-safe profile), not the view type queries use.
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&out).unwrap(),
+    )
+    .unwrap();
+    let types: Vec<_> = reader.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+    assert!(types.contains(&datafusion::arrow::datatypes::DataType::Utf8), "{types:?}");
+    assert!(!types.contains(&datafusion::arrow::datatypes::DataType::Utf8View), "{types:?}");
     let adhoc =
         sspr(&["--lake", lp, "query", "--sql", "SELECT count(*) AS n FROM users", "--format", "csv"], &[]);
     assert_eq!(text(&adhoc).0, "n\n2000\n");
