@@ -13,7 +13,7 @@ SELECT computer,
        min(time_created) AS first_seen,
        max(time_created) AS last_seen,
        min(hresult) AS hresult,
-       min(substr(message, 1, 200)) AS example
+       substr(min(message), 1, 200) AS example
 FROM credential_provider_events
 WHERE level IN (1, 2, 3)
   AND time_created >= $from AND time_created < $to

@@ -11,14 +11,18 @@
 WITH e AS (
   SELECT * FROM error_events WHERE time >= $from AND time < $to
 ),
-latest AS (SELECT max(time) AS t FROM e)
+-- The window's edges once, not per row; the example is the smallest detail cut to 200 characters
+-- (cutting keeps the order, so it is the smallest of the cut details, at one cut per group).
+latest AS (
+  SELECT max(time) - INTERVAL '7 days' AS week, max(time) - INTERVAL '14 days' AS fortnight FROM e
+)
 SELECT e.source, e.code, coalesce(e.name, '') AS name, e.category,
        count(*) AS events,
        min(e.time) AS first_seen,
        max(e.time) AS last_seen,
-       sum(CASE WHEN e.time > l.t - INTERVAL '7 days' THEN 1 ELSE 0 END) AS last_7_days,
-       sum(CASE WHEN e.time <= l.t - INTERVAL '7 days' AND e.time > l.t - INTERVAL '14 days' THEN 1 ELSE 0 END) AS previous_7_days,
-       min(substr(e.detail, 1, 200)) AS example,
+       sum(CASE WHEN e.time > l.week THEN 1 ELSE 0 END) AS last_7_days,
+       sum(CASE WHEN e.time <= l.week AND e.time > l.fortnight THEN 1 ELSE 0 END) AS previous_7_days,
+       substr(min(e.detail), 1, 200) AS example,
        min(e.meaning) AS meaning,
        min(e.resolution) AS resolution
 FROM e CROSS JOIN latest l

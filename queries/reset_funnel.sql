@@ -5,16 +5,22 @@
 --   with the share of attempts and the conversion from the previous stage.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31
 -- chart: bar x=stage y=attempts
+-- Attempts are counted per (furthest stage, succeeded) first: a handful of rows to set against
+-- the stages instead of every attempt.
 WITH a AS (
-  SELECT furthest_stage_order AS reached, outcome FROM reset_attempts
+  SELECT furthest_stage_order AS reached,
+         CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END AS succeeded,
+         count(*) AS n
+  FROM reset_attempts
   WHERE initiated_by = 'self' AND started_at >= $from AND started_at < $to
+  GROUP BY furthest_stage_order, CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END
 ),
 stages AS (
   SELECT DISTINCT stage, stage_order FROM sspr_steps WHERE stage_order IS NOT NULL
 ),
 counts AS (
   SELECT s.stage_order, s.stage,
-         sum(CASE WHEN a.reached >= s.stage_order OR a.outcome = 'succeeded' THEN 1 ELSE 0 END) AS attempts
+         sum(CASE WHEN a.reached >= s.stage_order OR a.succeeded = 1 THEN a.n ELSE 0 END) AS attempts
   FROM stages s CROSS JOIN a
   GROUP BY s.stage_order, s.stage
 )

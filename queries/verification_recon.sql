@@ -4,6 +4,7 @@
 --   verification options and started none (furthest stage verify_options, no success): someone
 --   learning which methods an account has without trying one.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_attempts:int=2
+-- settings: datafusion.execution.parquet.pushdown_filters=true
 -- chart: table
 -- Distinct IPs per user as a two-level aggregation (one group per user and IP first).
 WITH per_ip AS (

@@ -41,7 +41,7 @@ SELECT provider, code, name, coalesce(detail, '') AS detail, category,
        min(hresult) AS hresult,
        min(meaning) AS meaning,
        min(resolution) AS resolution,
-       min(substr(message, 1, 200)) AS example
+       substr(min(message), 1, 200) AS example
 FROM classified
 WHERE code_category NOT IN ('start', 'success', 'health')
 GROUP BY provider, code, name, coalesce(detail, ''), category

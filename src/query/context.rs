@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, TimeZone};
+use chrono::TimeZone;
 use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Builder, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, Date32Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::datasource::MemTable;
@@ -55,9 +55,10 @@ impl Default for QueryConfig {
     }
 }
 
-/// Builds the session over a lake.
+/// Builds the session over a lake. DataFusion options come from `DATAFUSION_*` environment
+/// variables first, then from the config (`target_partitions`, `batch_size`, memory).
 pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionContext> {
-    let mut config = SessionConfig::new()
+    let mut config = SessionConfig::from_env()?
         .with_information_schema(true)
         .with_target_partitions(cfg.target_partitions)
         .with_batch_size(cfg.batch_size);
@@ -230,24 +231,17 @@ pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
             let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
                 datafusion::error::DataFusionError::Execution(format!("unknown time zone {tz_name:?}"))
             })?;
-            let convert = |micros: i64| -> Option<i32> {
-                let utc = chrono::Utc.timestamp_micros(micros).single()?;
-                let local = utc.with_timezone(&tz).date_naive();
-                Some(local.num_days_from_ce() - 719_163)
-            };
+            let mut days = LocalDays::new(tz);
             match &args[0] {
                 ColumnarValue::Array(a) => {
                     let ts = a.as_any().downcast_ref::<TimestampMicrosecondArray>().ok_or_else(|| {
                         datafusion::error::DataFusionError::Execution("local_date expects a timestamp".into())
                     })?;
-                    let mut b = Date32Builder::with_capacity(ts.len());
-                    for v in ts.iter() {
-                        b.append_option(v.and_then(convert));
-                    }
-                    Ok(ColumnarValue::Array(Arc::new(b.finish())))
+                    let out: Date32Array = ts.iter().map(|v| v.and_then(|m| days.of(m))).collect();
+                    Ok(ColumnarValue::Array(Arc::new(out)))
                 }
                 ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
-                    Ok(ColumnarValue::Scalar(ScalarValue::Date32(v.and_then(convert))))
+                    Ok(ColumnarValue::Scalar(ScalarValue::Date32(v.and_then(|m| days.of(m)))))
                 }
                 other => {
                     datafusion::common::exec_err!("local_date expects a timestamp, got {}", other.data_type())
@@ -255,4 +249,87 @@ pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
             }
         }),
     )
+}
+
+/// The local calendar day (days since 1970-01-01) of UTC instants in one time zone. The zone's
+/// offset is looked up once per UTC hour and remembered while the instants stay in that hour
+/// (rows come sorted by time): an hour whose first and last microsecond have the same offset has
+/// no transition inside it in any real zone; one that straddles a transition is looked up per
+/// instant.
+struct LocalDays {
+    tz: chrono_tz::Tz,
+    hour: i64,
+    offset_micros: Option<i64>,
+}
+
+impl LocalDays {
+    const HOUR: i64 = 3_600_000_000;
+    const DAY: i64 = 86_400_000_000;
+
+    fn new(tz: chrono_tz::Tz) -> Self {
+        Self { tz, hour: i64::MIN, offset_micros: None }
+    }
+
+    fn offset(&self, micros: i64) -> Option<i64> {
+        use chrono::Offset;
+        let utc = chrono::Utc.timestamp_micros(micros).single()?;
+        let offset = self.tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc();
+        Some(i64::from(offset) * 1_000_000)
+    }
+
+    fn of(&mut self, micros: i64) -> Option<i32> {
+        let hour = micros.div_euclid(Self::HOUR);
+        let offset = if hour == self.hour { self.offset_micros } else { None };
+        let offset = match offset {
+            Some(o) => o,
+            None => {
+                let start = hour.checked_mul(Self::HOUR);
+                let end = start.and_then(|s| s.checked_add(Self::HOUR - 1));
+                let (first, last) = (start.and_then(|s| self.offset(s)), end.and_then(|e| self.offset(e)));
+                if first.is_some() && first == last {
+                    self.hour = hour;
+                    self.offset_micros = first;
+                    first?
+                } else {
+                    self.offset(micros)?
+                }
+            }
+        };
+        i32::try_from(micros.checked_add(offset)?.div_euclid(Self::DAY)).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Datelike;
+
+    /// The hour-cached offset gives chrono's answer for every instant, across DST transitions,
+    /// in zones with half- and quarter-hour offsets and a half-hour DST shift, and before 1970.
+    #[test]
+    fn local_days_agree_with_chrono_across_transitions() {
+        let zones = ["UTC", "Europe/Brussels", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe"];
+        for name in zones {
+            let tz: chrono_tz::Tz = name.parse().unwrap();
+            let mut days = LocalDays::new(tz);
+            // Every 7 minutes 13 seconds through 2026 (both DST changes everywhere), then 1969.
+            let step = (7 * 60 + 13) * 1_000_000_i64;
+            let spans = [(1_767_225_600_000_000_i64, 1_798_761_600_000_000_i64), (-31_536_000_000_000, 0)];
+            for (from, to) in spans {
+                let mut m = from;
+                while m < to {
+                    let expected = chrono::Utc
+                        .timestamp_micros(m)
+                        .unwrap()
+                        .with_timezone(&tz)
+                        .date_naive()
+                        .num_days_from_ce()
+                        - 719_163;
+                    assert_eq!(days.of(m), Some(expected), "{name} at {m} µs");
+                    m += step;
+                }
+            }
+            assert_eq!(days.of(i64::MAX), None, "{name}: out of chrono's range is null");
+        }
+    }
 }

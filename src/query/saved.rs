@@ -87,6 +87,10 @@ pub struct SavedQuery {
     pub description: String,
     pub params: Vec<ParamSpec>,
     pub chart: Option<String>,
+    /// Engine settings for this query alone (`-- settings: key=value, …`), DataFusion option
+    /// keys such as `datafusion.execution.parquet.pushdown_filters`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<(String, String)>,
     #[serde(skip)]
     pub sql: String,
 }
@@ -125,14 +129,34 @@ impl SavedQuery {
         let title = fields.remove("title").ok_or_else(|| bad("header has no `-- title:`".into()))?;
         let params = parse_params(fields.get("params").map(String::as_str).unwrap_or(""))
             .map_err(|m| bad(format!("-- params: {m}")))?;
+        let settings = parse_settings(fields.get("settings").map(String::as_str).unwrap_or(""))
+            .map_err(|m| bad(format!("-- settings: {m}")))?;
         Ok(Self {
             name,
             title,
             description: fields.remove("description").unwrap_or_default(),
             params,
             chart: fields.remove("chart"),
+            settings,
             sql: text.to_string(),
         })
+    }
+
+    /// The session this query runs in: `ctx` itself, or a copy of its state (same tables, views
+    /// and functions) with the query's `-- settings:` applied, so they never leak into the next
+    /// query run on `ctx`.
+    pub fn session(&self, ctx: &SessionContext) -> Result<SessionContext> {
+        if self.settings.is_empty() {
+            return Ok(ctx.clone());
+        }
+        let mut state = ctx.state();
+        for (k, v) in &self.settings {
+            state.config_mut().options_mut().set(k, v).map_err(|e| Error::Query {
+                query: self.name.clone(),
+                message: format!("-- settings: {k}={v}: {e}"),
+            })?;
+        }
+        Ok(SessionContext::new_with_state(state))
     }
 
     /// Resolves the given values (and defaults) into placeholder values, checking names and types.
@@ -166,6 +190,21 @@ impl SavedQuery {
         }
         Ok(out)
     }
+}
+
+/// `key=value, key=value`: DataFusion option keys (`datafusion.…`) and their values; whether the
+/// engine knows them is checked when the query's session is made.
+fn parse_settings(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (k, v) = item.split_once('=').ok_or_else(|| format!("{item:?} is not key=value"))?;
+        let (k, v) = (k.trim(), v.trim());
+        if !k.starts_with("datafusion.") || v.is_empty() {
+            return Err(format!("{item:?}: expected datafusion.<option>=<value>"));
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
 }
 
 fn parse_params(text: &str) -> std::result::Result<Vec<ParamSpec>, String> {
@@ -347,7 +386,7 @@ pub async fn run(
     tz: &chrono_tz::Tz,
 ) -> Result<Vec<RecordBatch>> {
     let params = q.bind(given, tz)?;
-    let df = plan(ctx, &q.name, &q.sql, params).await?;
+    let df = plan(&q.session(ctx)?, &q.name, &q.sql, params).await?;
     df.collect().await.map_err(|e| Error::Query { query: q.name.clone(), message: e.to_string() })
 }
 
@@ -359,9 +398,46 @@ mod tests {
     fn every_embedded_query_has_a_valid_header() {
         let r = Registry::load(None).unwrap();
         assert_eq!(r.queries.len(), EMBEDDED.len());
+        let ctx = SessionContext::new();
         for q in &r.queries {
             assert!(!q.title.is_empty() && !q.description.is_empty(), "{}", q.name);
+            // Every engine setting a query carries is one DataFusion knows, with a valid value.
+            q.session(&ctx).unwrap_or_else(|e| panic!("{}: {e}", q.name));
         }
+    }
+
+    #[test]
+    fn settings_apply_to_the_query_alone_and_bad_ones_are_named() {
+        let key = "datafusion.execution.parquet.pushdown_filters";
+        let q =
+            SavedQuery::parse("t", &format!("-- name: t\n-- title: T\n-- settings: {key}=true\nSELECT 1"))
+                .unwrap();
+        assert_eq!(q.settings, vec![(key.to_string(), "true".to_string())]);
+        let ctx = SessionContext::new();
+        let own = q.session(&ctx).unwrap();
+        assert!(own.state().config().options().execution.parquet.pushdown_filters);
+        assert!(
+            !ctx.state().config().options().execution.parquet.pushdown_filters,
+            "leaked into the shared session"
+        );
+
+        let e =
+            SavedQuery::parse("t", "-- name: t\n-- title: T\n-- settings: pushdown\nSELECT 1").unwrap_err();
+        assert!(e.to_string().contains("-- settings:") && e.to_string().contains("not key=value"), "{e}");
+        let e = SavedQuery::parse("t", "-- name: t\n-- title: T\n-- settings: target_partitions=4\nSELECT 1")
+            .unwrap_err();
+        assert!(e.to_string().contains("datafusion.<option>"), "{e}");
+        let q = SavedQuery::parse(
+            "t",
+            "-- name: t\n-- title: T\n-- settings: datafusion.execution.no_such=1\nSELECT 1",
+        )
+        .unwrap();
+        let e = q.session(&ctx).err().unwrap().to_string();
+        assert!(e.contains("datafusion.execution.no_such=1"), "{e}");
+        let q =
+            SavedQuery::parse("t", &format!("-- name: t\n-- title: T\n-- settings: {key}=maybe\nSELECT 1"))
+                .unwrap();
+        assert!(q.session(&ctx).err().unwrap().to_string().contains(key));
     }
 
     #[test]
