@@ -12,7 +12,8 @@ u AS (SELECT x.* FROM users x JOIN latest_u l ON x.snapshot_date = l.d)
 SELECT u.user_principal_name, u.display_name, u.user_type, u.department, u.created_time,
        CAST(floor((epoch_seconds(CAST(r.snapshot_date AS TIMESTAMP)) - epoch_seconds(u.created_time)) / 86400) AS BIGINT) AS days_since_created,
        CASE WHEN r.is_admin THEN 'admin' ELSE 'non-admin' END AS role
-FROM u JOIN r ON r.user_id = u.user_id
+-- r first: the unregistered users are the smaller side, so the hash table is built on them.
+FROM r JOIN u ON u.user_id = r.user_id
 WHERE coalesce(u.account_enabled, true)
   AND NOT coalesce(r.is_sspr_registered, false)
   AND u.created_time IS NOT NULL

@@ -11,7 +11,7 @@ project's build stays free of it; see the README's Benchmarks section).
 Each query is a polars LazyFrame, collected once per run. A saved query whose SQL polars' own SQL
 front end (`pl.SQLContext`, which turns SQL into the same LazyFrame plans) runs as written goes
 through it; the others are written here with the lazy API, one function each, following the saved
-SQL line by line. polars SQL lacks `percentile_cont`, LIKE with a computed pattern, user functions
+SQL line by line. polars SQL lacks `percentile_cont`, `instr`, LIKE with a computed pattern, user functions
 (the project's `local_date` and `epoch_seconds`), and mistypes `ORDER BY CASE … THEN 0 ELSE 1 END`;
 those queries are the ones in LAZY. Placeholders are bound with each query's defaults (`now` →
 --to), as for the DuckDB peer. What is timed is building the plan and collecting it; registering the
@@ -35,12 +35,6 @@ from saved_sql import bind, saved_queries
 
 repo = saved_sql.REPO
 UTC = pl.Datetime("us", "UTC")
-SELF_FLOW = [
-    "Self-service password reset flow activity progress",
-    "Reset password (self-service)",
-    "Blocked from self-service password reset",
-]
-BLOCKED = "Blocked from self-service password reset"
 
 
 def tables(lake):
@@ -83,63 +77,19 @@ def epoch_seconds(col):
     return col.dt.epoch("us") / 1e6
 
 
-def step_events(t):
-    """queries/views/sspr_step_events.sql: SSPR flow events classified by their normalised
-    resultReason against sspr_steps, exact match first, else the longest prefix."""
-    reason = pl.col("result_reason").str.strip_chars(" ").str.to_lowercase()
-    flow = (
-        t["audit_events"]
-        .filter(
-            pl.col("logged_by_service").str.to_lowercase() == "self-service password management",
-            pl.col("activity").is_in(SELF_FLOW),
-        )
-        .select(
-            "id", "activity_time", "correlation_id", "activity", "result", "actor_ip",
-            "target_user_id", "client_type",
-            reason_norm=pl.when(reason.str.ends_with(".")).then(reason.str.slice(0, reason.str.len_chars() - 1)).otherwise(reason),
-        )
-    )
-    steps = t["sspr_steps"].select("pattern", "stage", "stage_order", "method", "outcome", "category", "error_code")
-    exact = flow.join(steps, left_on="reason_norm", right_on="pattern", how="inner")
-    rest = flow.join(steps, left_on="reason_norm", right_on="pattern", how="anti")
-    best = (
-        rest.select("id", "reason_norm")
-        .join(steps, how="cross")
-        .filter(pl.col("reason_norm").str.starts_with(pl.col("pattern")))
-        .sort(pl.col("pattern").str.len_chars(), descending=True)
-        .group_by("id")
-        .first()
-        .drop("reason_norm")
-    )
-    prefixed = rest.join(best, on="id", how="left").drop("pattern")
-    matched = pl.concat([exact, prefixed], how="diagonal")
-    blocked = pl.col("activity") == BLOCKED
-    return matched.with_columns(
-        stage=pl.when(blocked).then(pl.lit("blocked")).otherwise(pl.col("stage")),
-        outcome=pl.when(blocked).then(pl.lit("blocked"))
-        .when(pl.col("outcome").is_null() & (pl.col("result").str.to_lowercase() == "failure")).then(pl.lit("failed"))
-        .otherwise(pl.col("outcome").fill_null("unclassified")),
-        category=pl.when(blocked).then(pl.lit("policy")).otherwise(pl.col("category").fill_null("unknown")),
-    )
-
-
 def reset_by_method(t, p):
-    m = (
-        step_events(t)
-        .filter(
-            pl.col("method").is_not_null(),
-            pl.col("stage").is_in(["verify_started", "verify_completed"]),
-            pl.col("activity_time") >= ts(p["from"]), pl.col("activity_time") < ts(p["to"]),
-        )
-        .group_by("correlation_id", "method")
-        .agg(completed=(pl.col("stage") == "verify_completed").cast(pl.Int64).max())
+    methods = t["sspr_steps"].filter(pl.col("method").is_not_null()).select("method").unique()
+    listed = lambda c: pl.col(c).str.contains(pl.lit(",") + pl.col("method") + pl.lit(","), literal=True)  # noqa: E731
+    a = self_attempts(t, p).filter(pl.col("methods_started").is_not_null() | pl.col("methods_completed").is_not_null()).select(
+        started_list=pl.lit(",") + pl.col("methods_started").fill_null("") + pl.lit(","),
+        completed_list=pl.lit(",") + pl.col("methods_completed").fill_null("") + pl.lit(","),
+        succeeded=(pl.col("outcome") == "succeeded").cast(pl.Int64),
     )
-    a = t["reset_attempts"].filter(pl.col("initiated_by") == "self").select("correlation_id", "outcome")
-    succeeded = (pl.col("outcome") == "succeeded").cast(pl.Int64).sum()
     return (
-        m.join(a, on="correlation_id")
+        a.join(methods, how="cross")
+        .filter(listed("started_list") | listed("completed_list"))
         .group_by("method")
-        .agg(started=pl.len().cast(pl.Int64), completed=pl.col("completed").sum(), succeeded=succeeded)
+        .agg(started=pl.len().cast(pl.Int64), completed=listed("completed_list").cast(pl.Int64).sum(), succeeded=pl.col("succeeded").sum())
         .with_columns(
             completion_rate_pct=pct(pl.col("completed"), pl.col("started")),
             success_rate_pct=pct(pl.col("succeeded"), pl.col("started")),
