@@ -80,16 +80,26 @@ def epoch_seconds(col):
 def reset_by_method(t, p):
     methods = t["sspr_steps"].filter(pl.col("method").is_not_null()).select("method").unique()
     listed = lambda c: pl.col(c).str.contains(pl.lit(",") + pl.col("method") + pl.lit(","), literal=True)  # noqa: E731
-    a = self_attempts(t, p).filter(pl.col("methods_started").is_not_null() | pl.col("methods_completed").is_not_null()).select(
-        started_list=pl.lit(",") + pl.col("methods_started").fill_null("") + pl.lit(","),
-        completed_list=pl.lit(",") + pl.col("methods_completed").fill_null("") + pl.lit(","),
-        succeeded=(pl.col("outcome") == "succeeded").cast(pl.Int64),
+    a = (
+        self_attempts(t, p)
+        .filter(pl.col("methods_started").is_not_null() | pl.col("methods_completed").is_not_null())
+        .group_by("methods_started", "methods_completed", succeeded=(pl.col("outcome") == "succeeded").cast(pl.Int64))
+        .agg(n=pl.len().cast(pl.Int64))
+        .select(
+            "succeeded", "n",
+            started_list=pl.lit(",") + pl.col("methods_started").fill_null("") + pl.lit(","),
+            completed_list=pl.lit(",") + pl.col("methods_completed").fill_null("") + pl.lit(","),
+        )
     )
     return (
         a.join(methods, how="cross")
         .filter(listed("started_list") | listed("completed_list"))
         .group_by("method")
-        .agg(started=pl.len().cast(pl.Int64), completed=listed("completed_list").cast(pl.Int64).sum(), succeeded=pl.col("succeeded").sum())
+        .agg(
+            started=pl.col("n").sum(),
+            completed=pl.when(listed("completed_list")).then(pl.col("n")).otherwise(0).sum(),
+            succeeded=(pl.col("succeeded") * pl.col("n")).sum(),
+        )
         .with_columns(
             completion_rate_pct=pct(pl.col("completed"), pl.col("started")),
             success_rate_pct=pct(pl.col("succeeded"), pl.col("started")),
