@@ -15,11 +15,13 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
+use crate::query::proven::DropProvenFilters;
 use crate::store::Lake;
 use crate::store::schema::all_tables;
 
@@ -66,7 +68,13 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(cfg.memory_limit)))
         .build_arc()?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(DropProvenFilters))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     if lake.root.local.is_none() {
         // Local lakes use DataFusion's own file:// store (ours is rooted at the lake directory,
         // which would double the path); remote ones register the store the lake was opened with.

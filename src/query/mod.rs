@@ -3,4 +3,5 @@
 pub mod build;
 pub mod completeness;
 pub mod context;
+pub mod proven;
 pub mod saved;

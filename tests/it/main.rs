@@ -7,5 +7,6 @@ mod eventlog;
 mod import;
 mod lake;
 mod pack;
+mod proven;
 mod reports;
 mod util;
