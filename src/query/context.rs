@@ -245,7 +245,24 @@ pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
                     let ts = a.as_any().downcast_ref::<TimestampMicrosecondArray>().ok_or_else(|| {
                         datafusion::error::DataFusionError::Execution("local_date expects a timestamp".into())
                     })?;
-                    let out: Date32Array = ts.iter().map(|v| v.and_then(|m| days.of(m))).collect();
+                    // Straight over the values buffer, keeping the input's nulls; an instant out of
+                    // chrono's range (none in practice) sends the batch the per-value way.
+                    let mut complete = true;
+                    let values: Vec<i32> = ts
+                        .values()
+                        .iter()
+                        .map(|&m| {
+                            days.of(m).unwrap_or_else(|| {
+                                complete = false;
+                                0
+                            })
+                        })
+                        .collect();
+                    let out = if complete {
+                        Date32Array::new(values.into(), ts.nulls().cloned())
+                    } else {
+                        ts.iter().map(|v| v.and_then(|m| days.of(m))).collect()
+                    };
                     Ok(ColumnarValue::Array(Arc::new(out)))
                 }
                 ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
@@ -266,8 +283,10 @@ pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
 /// instant.
 struct LocalDays {
     tz: chrono_tz::Tz,
-    hour: i64,
-    offset_micros: Option<i64>,
+    /// The UTC hour `[start, end)` whose offset is known, in µs (empty at first).
+    start: i64,
+    end: i64,
+    offset_micros: i64,
 }
 
 impl LocalDays {
@@ -275,7 +294,7 @@ impl LocalDays {
     const DAY: i64 = 86_400_000_000;
 
     fn new(tz: chrono_tz::Tz) -> Self {
-        Self { tz, hour: i64::MIN, offset_micros: None }
+        Self { tz, start: 0, end: 0, offset_micros: 0 }
     }
 
     fn offset(&self, micros: i64) -> Option<i64> {
@@ -286,22 +305,19 @@ impl LocalDays {
     }
 
     fn of(&mut self, micros: i64) -> Option<i32> {
+        if (self.start..self.end).contains(&micros) {
+            return i32::try_from((micros + self.offset_micros).div_euclid(Self::DAY)).ok();
+        }
         let hour = micros.div_euclid(Self::HOUR);
-        let offset = if hour == self.hour { self.offset_micros } else { None };
-        let offset = match offset {
-            Some(o) => o,
-            None => {
-                let start = hour.checked_mul(Self::HOUR);
-                let end = start.and_then(|s| s.checked_add(Self::HOUR - 1));
-                let (first, last) = (start.and_then(|s| self.offset(s)), end.and_then(|e| self.offset(e)));
-                if first.is_some() && first == last {
-                    self.hour = hour;
-                    self.offset_micros = first;
-                    first?
-                } else {
-                    self.offset(micros)?
-                }
+        let start = hour.checked_mul(Self::HOUR);
+        let end = start.and_then(|s| s.checked_add(Self::HOUR));
+        let (first, last) = (start.and_then(|s| self.offset(s)), end.and_then(|e| self.offset(e - 1)));
+        let offset = match (start, end, first) {
+            (Some(start), Some(end), Some(o)) if first == last => {
+                (self.start, self.end, self.offset_micros) = (start, end, o);
+                o
             }
+            _ => self.offset(micros)?,
         };
         i32::try_from(micros.checked_add(offset)?.div_euclid(Self::DAY)).ok()
     }
