@@ -287,11 +287,6 @@ def dc_password_resets(t, p):
     )
 
 
-def like(col, pattern):
-    """SQL LIKE with `%` and `_` as a regular-expression match (patterns are per row)."""
-    return col.str.contains(pattern)
-
-
 def writeback_errors(t, p):
     e = (
         t["writeback_events"]
@@ -416,9 +411,10 @@ def norm(v):
 
 
 def norm_ours(v):
+    """A value of sspr's JSON as `norm` writes it: its timestamps are ISO text with a zone."""
     if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] == "T":
-        return dt.datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat()
-    return norm(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) and isinstance(v, float) else norm(v)
+        return norm(dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+    return norm(v)
 
 
 def check(name, params, frame, a):
