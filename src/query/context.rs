@@ -239,30 +239,14 @@ pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
             let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
                 datafusion::error::DataFusionError::Execution(format!("unknown time zone {tz_name:?}"))
             })?;
-            let mut days = LocalDays::new(tz);
+            let days = LocalDays::new(tz);
             match &args[0] {
                 ColumnarValue::Array(a) => {
                     let ts = a.as_any().downcast_ref::<TimestampMicrosecondArray>().ok_or_else(|| {
                         datafusion::error::DataFusionError::Execution("local_date expects a timestamp".into())
                     })?;
-                    // Straight over the values buffer, keeping the input's nulls; an instant out of
-                    // chrono's range (none in practice) sends the batch the per-value way.
-                    let mut complete = true;
-                    let values: Vec<i32> = ts
-                        .values()
-                        .iter()
-                        .map(|&m| {
-                            days.of(m).unwrap_or_else(|| {
-                                complete = false;
-                                0
-                            })
-                        })
-                        .collect();
-                    let out = if complete {
-                        Date32Array::new(values.into(), ts.nulls().cloned())
-                    } else {
-                        ts.iter().map(|v| v.and_then(|m| days.of(m))).collect()
-                    };
+                    // Nulls stay null; an instant out of chrono's range (none in practice) too.
+                    let out: Date32Array = ts.unary_opt(|m| days.of(m));
                     Ok(ColumnarValue::Array(Arc::new(out)))
                 }
                 ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
@@ -283,10 +267,9 @@ pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
 /// instant.
 struct LocalDays {
     tz: chrono_tz::Tz,
-    /// The UTC hour `[start, end)` whose offset is known, in µs (empty at first).
-    start: i64,
-    end: i64,
-    offset_micros: i64,
+    /// The UTC hour `[start, end)` whose offset is known and that offset, in µs (empty at
+    /// first). A `Cell` so that arrow's `unary_opt`, which takes a `Fn`, can update it.
+    known: std::cell::Cell<(i64, i64, i64)>,
 }
 
 impl LocalDays {
@@ -294,7 +277,7 @@ impl LocalDays {
     const DAY: i64 = 86_400_000_000;
 
     fn new(tz: chrono_tz::Tz) -> Self {
-        Self { tz, start: 0, end: 0, offset_micros: 0 }
+        Self { tz, known: std::cell::Cell::new((0, 0, 0)) }
     }
 
     fn offset(&self, micros: i64) -> Option<i64> {
@@ -304,9 +287,10 @@ impl LocalDays {
         Some(i64::from(offset) * 1_000_000)
     }
 
-    fn of(&mut self, micros: i64) -> Option<i32> {
-        if (self.start..self.end).contains(&micros) {
-            return i32::try_from((micros + self.offset_micros).div_euclid(Self::DAY)).ok();
+    fn of(&self, micros: i64) -> Option<i32> {
+        let (known_start, known_end, known_offset) = self.known.get();
+        if (known_start..known_end).contains(&micros) {
+            return i32::try_from((micros + known_offset).div_euclid(Self::DAY)).ok();
         }
         let hour = micros.div_euclid(Self::HOUR);
         let start = hour.checked_mul(Self::HOUR);
@@ -314,7 +298,7 @@ impl LocalDays {
         let (first, last) = (start.and_then(|s| self.offset(s)), end.and_then(|e| self.offset(e - 1)));
         let offset = match (start, end, first) {
             (Some(start), Some(end), Some(o)) if first == last => {
-                (self.start, self.end, self.offset_micros) = (start, end, o);
+                self.known.set((start, end, o));
                 o
             }
             _ => self.offset(micros)?,
@@ -335,7 +319,7 @@ mod tests {
         let zones = ["UTC", "Europe/Brussels", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe"];
         for name in zones {
             let tz: chrono_tz::Tz = name.parse().unwrap();
-            let mut days = LocalDays::new(tz);
+            let days = LocalDays::new(tz);
             // Every 7 minutes 13 seconds through 2026 (both DST changes everywhere), then 1969.
             let step = (7 * 60 + 13) * 1_000_000_i64;
             let spans = [(1_767_225_600_000_000_i64, 1_798_761_600_000_000_i64), (-31_536_000_000_000, 0)];
