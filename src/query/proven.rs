@@ -93,11 +93,39 @@ fn without_proven(filter: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
     };
     let mut needed: BTreeSet<usize> = output.iter().copied().collect();
     needed.extend(collect_columns(&predicate).iter().map(Column::index));
-    if needed.is_empty() || needed.len() == width {
-        let rebuilt = FilterExecBuilder::from(filter).with_predicate(predicate).build()?;
-        return Ok(Some(Arc::new(rebuilt)));
-    }
-    // A narrower scan: the projection of the needed columns pushed into it.
+    // The same filter (fetch, selectivity, batch size, projection) with the new predicate, over
+    // the same scan or, below, a narrower one.
+    let same = FilterExecBuilder::from(filter).with_predicate(Arc::clone(&predicate));
+    let narrowed = if needed.is_empty() || needed.len() == width { None } else { narrow(scan, &needed)? };
+    let Some(narrow) = narrowed else {
+        return Ok(Some(Arc::new(same.build()?)));
+    };
+    // Column indices of the old scan's output, renumbered to the narrow scan's.
+    let position = |old: usize| needed.iter().position(|&n| n == old);
+    let predicate = predicate
+        .transform_up(|e| {
+            let renumbered =
+                e.downcast_ref::<Column>().and_then(|c| Some(Column::new(c.name(), position(c.index())?)));
+            Ok(match renumbered {
+                Some(c) => Transformed::yes(Arc::new(c) as Arc<dyn PhysicalExpr>),
+                None => Transformed::no(e),
+            })
+        })
+        .data()?;
+    // Every output column is in `needed`, so each has a position.
+    let remapped: Option<Vec<usize>> = output.iter().map(|&o| position(o)).collect();
+    let rebuilt = same
+        .apply_projection(None)?
+        .with_input(narrow)
+        .with_predicate(predicate)
+        .apply_projection(remapped)?
+        .build()?;
+    Ok(Some(Arc::new(rebuilt)))
+}
+
+/// The scan reading only the `needed` columns of its output (in order), when it can take the
+/// projection.
+fn narrow(scan: &Arc<dyn ExecutionPlan>, needed: &BTreeSet<usize>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let schema = scan.schema();
     let columns: Vec<(Arc<dyn PhysicalExpr>, String)> = needed
         .iter()
@@ -107,29 +135,7 @@ fn without_proven(filter: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
         })
         .collect();
     let projection = ProjectionExec::try_new(columns, Arc::clone(scan))?;
-    let Some(narrow) = scan.try_swapping_with_projection(&projection)? else {
-        let rebuilt = FilterExecBuilder::from(filter).with_predicate(predicate).build()?;
-        return Ok(Some(Arc::new(rebuilt)));
-    };
-    let position = |old: usize| needed.iter().position(|&n| n == old);
-    let predicate = Arc::clone(&predicate)
-        .transform_up(|e| match e.downcast_ref::<Column>() {
-            Some(c) => match position(c.index()) {
-                Some(new) => {
-                    Ok(Transformed::yes(Arc::new(Column::new(c.name(), new)) as Arc<dyn PhysicalExpr>))
-                }
-                None => Ok(Transformed::no(e)),
-            },
-            None => Ok(Transformed::no(e)),
-        })
-        .data()?;
-    let remapped: Option<Vec<usize>> = output.iter().map(|&o| position(o)).collect();
-    let rebuilt = FilterExecBuilder::new(predicate, narrow)
-        .with_default_selectivity(filter.default_selectivity())
-        .with_batch_size(filter.batch_size())
-        .apply_projection(remapped)?
-        .build()?;
-    Ok(Some(Arc::new(rebuilt)))
+    scan.try_swapping_with_projection(&projection)
 }
 
 /// Whether `expr` is a comparison of a column with a literal that the column's statistics (no

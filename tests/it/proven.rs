@@ -92,4 +92,17 @@ async fn filters_proven_by_statistics_are_dropped_and_answers_do_not_change() {
             assert!(!projection.split(", ").any(|c| c == "started_at"), "{filter}: {scan_line}");
         }
     }
+
+    // A narrowed filter keeps what else it carried: here the LIMIT pushed into it.
+    let sql = format!(
+        "SELECT correlation_id, outcome FROM reset_attempts WHERE initiated_by = 'self' AND started_at >= {} LIMIT 3",
+        ts(lo)
+    );
+    let (filter_line, scan_line) = plan_lines(&ours, &sql).await;
+    assert!(!filter_line.contains("started_at@") && filter_line.contains("fetch=3"), "{filter_line}");
+    assert!(
+        !scan_line.contains("projection=[started_at") && !scan_line.contains(", started_at,"),
+        "{scan_line}"
+    );
+    assert_eq!(ours.sql(&sql).await.unwrap().count().await.unwrap(), 3);
 }
