@@ -44,7 +44,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
             tracing::info!(query = %q.name, "Query has no tz parameter; --tz only affects date parameters.");
         }
         let params = q.bind(&given, &tz)?;
-        let df = saved::plan(&q.session(&ctx)?, &q.name, &q.sql, params).await?;
+        let df = q.plan(&ctx, params).await?;
         let df = if args.explain { df.explain(false, false)? } else { df };
         let schema = df.schema().inner().clone();
         (df.collect().await.with_context(|| format!("running {}", q.name))?, schema)

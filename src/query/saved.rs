@@ -159,6 +159,15 @@ impl SavedQuery {
         Ok(SessionContext::new_with_state(state))
     }
 
+    /// Plans this query with bound parameter values, in its own session (see [`Self::session`]).
+    pub async fn plan(
+        &self,
+        ctx: &SessionContext,
+        params: HashMap<String, ScalarValue>,
+    ) -> Result<DataFrame> {
+        plan(&self.session(ctx)?, &self.name, &self.sql, params).await
+    }
+
     /// Resolves the given values (and defaults) into placeholder values, checking names and types.
     pub fn bind(
         &self,
@@ -386,7 +395,7 @@ pub async fn run(
     tz: &chrono_tz::Tz,
 ) -> Result<Vec<RecordBatch>> {
     let params = q.bind(given, tz)?;
-    let df = plan(&q.session(ctx)?, &q.name, &q.sql, params).await?;
+    let df = q.plan(ctx, params).await?;
     df.collect().await.map_err(|e| Error::Query { query: q.name.clone(), message: e.to_string() })
 }
 
