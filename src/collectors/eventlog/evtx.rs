@@ -287,23 +287,13 @@ fn salvage_cut_chunk(
     for r in chunk.iter() {
         match r {
             Ok(rec) if (rec.binxml_offset + u64::from(rec.binxml_size) + 4) as usize <= present => {
-                let header_id = rec.event_record_id;
-                match rec
-                    .into_xml()
-                    .map_err(|e| chain(&e))
-                    .and_then(|x| parse_event_filtered(&x.data, &**keep))
-                {
-                    Ok(None) => on(Ok(None)),
-                    Ok(Some(mut ev)) => {
-                        ev.header_record_id = i64::try_from(header_id).ok();
-                        on(Ok(Some(ev)));
-                    }
-                    Err(reason) => on(Err(Bad {
-                        offset: start,
-                        reason: format!("record {header_id} of cut chunk {number}: {reason}"),
-                        raw: String::new(),
-                    })),
-                }
+                // A whole record: the same steps as any other chunk's, the error placed in the
+                // cut chunk.
+                on(through_xml(Ok(rec), keep).map_err(|b| Bad {
+                    offset: start,
+                    reason: format!("cut chunk {number}: {}", b.reason),
+                    raw: b.raw,
+                }));
             }
             Ok(rec) => {
                 cut += 1;
