@@ -113,6 +113,26 @@ fn ad_hoc_sql_is_read_only() {
     }
 }
 
+/// DataFusion's own `DATAFUSION_*` variables reach the engine; the `[query]` config wins where
+/// it sets the same option (README, Configuration).
+#[test]
+fn datafusion_environment_variables_tune_the_engine_under_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let lp = dir.path().join("lake");
+    let sql = "SELECT name, value FROM information_schema.df_settings \
+               WHERE name IN ('datafusion.execution.parquet.pushdown_filters', 'datafusion.execution.batch_size') \
+               ORDER BY name";
+    let envs = [
+        ("DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS", "true"),
+        ("DATAFUSION_EXECUTION_BATCH_SIZE", "77"),
+    ];
+    let o = sspr(&["--lake", lp.to_str().unwrap(), "query", "--sql", sql, "--format", "csv"], &envs);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("datafusion.execution.parquet.pushdown_filters,true"), "{out}");
+    assert!(out.contains("datafusion.execution.batch_size,8192"), "config's batch size wins: {out}");
+}
+
 #[test]
 fn queries_lists_the_saved_queries_and_an_override_folder_adds_one() {
     let dir = tempfile::tempdir().unwrap();
