@@ -2,8 +2,9 @@
 //!
 //! `cargo bench --bench evtx` (criterion reports bytes/s of EVTX). Each iteration imports the file
 //! into a fresh lake: chunks found and checked by the `evtx` crate, their records read straight
-//! from BinXML into typed events on worker threads, routed (half the events are password events kept in `dc_security_events`, half are
-//! logon noise counted and skipped), partitioned, merged, sorted, encoded and published.
+//! from BinXML into typed events and routed into Arrow rows on worker threads (half the events
+//! are password events kept in `dc_security_events`, half are logon noise counted and skipped),
+//! and each day merged, sorted, encoded and published once the log has moved two days past it.
 //! Peer: `evtx_dump -o jsonl` (the crate's own tool, `cargo install evtx`) on the same file, timed
 //! by `benches/peer/evtx_dump.py`. The file is generated once under `target/bench-data/` with the
 //! project's EVTX writer (never timed); `SSPR_BENCH_EVTX_MB` changes its size.

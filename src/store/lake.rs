@@ -7,13 +7,15 @@
 //! keeps at most [`DEFAULT_BUFFER_BYTES`] of rows in memory and spills the rest to Arrow IPC files
 //! in a temporary directory until the partition is merged.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, Date32Array, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::array::{Array, ArrayRef, Date32Array, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{
+    SortColumn, concat, interleave_record_batch, lexsort_to_indices, take_record_batch,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
@@ -30,7 +32,7 @@ use crate::store::writer;
 use crate::util::from_date32;
 
 /// In-memory budget of a [`TableWriter`] before it spills partitions to disk.
-pub const DEFAULT_BUFFER_BYTES: usize = 256 << 20;
+pub const DEFAULT_BUFFER_BYTES: usize = 1024 << 20;
 
 /// A lake opened at a root.
 #[derive(Debug, Clone)]
@@ -163,20 +165,19 @@ impl Lake {
 }
 
 /// The CPU part of a merge: existing rows first (they win), new rows after, first of each key
-/// kept, sorted, encoded. `None` bytes when nothing new arrived.
+/// kept, sorted, encoded. `None` bytes when nothing new arrived. Only the key and sort columns are
+/// put together to decide which rows go where; the rows themselves are copied once, straight from
+/// the input batches into sorted slices that are encoded one after the other.
 fn merge_and_encode(
     table: &TableDef,
     existing: Vec<RecordBatch>,
     new: Vec<RecordBatch>,
 ) -> Result<(MergeStats, Option<Bytes>)> {
-    let schema = table.schema();
     let rows_before: usize = existing.iter().map(|b| b.num_rows()).sum();
     let offered: usize = new.iter().map(|b| b.num_rows()).sum();
-    let all: Vec<RecordBatch> = existing.into_iter().chain(new).collect();
-    let merged = concat_batches(&schema, &all)?;
-    drop(all);
-    let keep = first_of_each_key(&merged, table)?;
-    let rows_after = keep.len();
+    let all: Vec<RecordBatch> = existing.into_iter().chain(new).filter(|b| b.num_rows() > 0).collect();
+    let keep = first_of_each_key(&all, table)?;
+    let rows_after = keep.iter().filter(|k| **k).count();
     let rows_new = rows_after - rows_before;
     let stats = MergeStats {
         rows_before,
@@ -188,14 +189,70 @@ fn merge_and_encode(
     if rows_new == 0 {
         return Ok((stats, None));
     }
-    let deduped = if rows_after == merged.num_rows() {
-        merged
-    } else {
-        take_record_batch(&merged, &UInt32Array::from(keep))?
-    };
-    let sorted = sort_batch(&deduped, table)?;
-    drop(deduped);
-    Ok((stats, Some(writer::encode(table, &[sorted])?)))
+    // Global row number -> (batch, row), in sorted order, duplicates left out.
+    let mut starts = Vec::with_capacity(all.len());
+    let mut total = 0usize;
+    for b in &all {
+        starts.push(total);
+        total += b.num_rows();
+    }
+    let order: Vec<(usize, usize)> = sort_indices(&all, table)?
+        .values()
+        .iter()
+        .map(|&g| g as usize)
+        .filter(|&g| keep[g])
+        .map(|g| {
+            let b = starts.partition_point(|&s| s <= g) - 1;
+            (b, g - starts[b])
+        })
+        .collect();
+    let refs: Vec<&RecordBatch> = all.iter().collect();
+    let mut enc = writer::Encoder::new(table)?;
+    for slice in order.chunks(ENCODE_SLICE_ROWS) {
+        enc.write(&interleave_record_batch(&refs, slice)?)?;
+    }
+    Ok((stats, Some(enc.finish()?)))
+}
+
+/// Rows per sorted slice handed to the Parquet encoder.
+const ENCODE_SLICE_ROWS: usize = 64 * 1024;
+
+/// Column `name` of every batch, end to end.
+fn column_of(batches: &[RecordBatch], name: &str) -> Result<ArrayRef> {
+    let parts = batches
+        .iter()
+        .map(|b| Ok(b.column(b.schema().index_of(name)?).clone()))
+        .collect::<Result<Vec<_>>>()?;
+    match parts.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Ok(concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<&dyn Array>>())?),
+    }
+}
+
+/// Whether each row (over all batches, in order) is the first of its natural key.
+fn first_of_each_key(batches: &[RecordBatch], table: &TableDef) -> Result<Vec<bool>> {
+    let Some(first) = batches.first() else { return Ok(Vec::new()) };
+    let schema = first.schema();
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for k in table.key_cols {
+        fields.push(SortField::new(schema.field(schema.index_of(k)?).data_type().clone()));
+        columns.push(column_of(batches, k)?);
+    }
+    let converter = RowConverter::new(fields)?;
+    let rows = converter.convert_columns(&columns)?;
+    let mut seen = HashSet::with_capacity(rows.num_rows());
+    Ok(rows.iter().map(|row| seen.insert(row)).collect())
+}
+
+/// The order of all rows (over all batches) by the table's sort columns, ties in input order.
+fn sort_indices(batches: &[RecordBatch], table: &TableDef) -> Result<UInt32Array> {
+    let cols = table
+        .sort_cols
+        .iter()
+        .map(|c| Ok(SortColumn { values: column_of(batches, c)?, options: None }))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(lexsort_to_indices(&cols, None)?)
 }
 
 fn strip_prefix<'a>(full: &'a str, prefix: &str) -> Option<&'a str> {
@@ -206,28 +263,6 @@ fn strip_prefix<'a>(full: &'a str, prefix: &str) -> Option<&'a str> {
 pub fn decode(bytes: Bytes) -> Result<Vec<RecordBatch>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.with_batch_size(65_536).build()?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
-}
-
-/// Indices of the first row of every distinct natural key, in row order.
-fn first_of_each_key(batch: &RecordBatch, table: &TableDef) -> Result<Vec<u32>> {
-    let schema = batch.schema();
-    let mut fields = Vec::new();
-    let mut columns = Vec::new();
-    for k in table.key_cols {
-        let i = schema.index_of(k)?;
-        fields.push(SortField::new(schema.field(i).data_type().clone()));
-        columns.push(batch.column(i).clone());
-    }
-    let converter = RowConverter::new(fields)?;
-    let rows = converter.convert_columns(&columns)?;
-    let mut seen = HashSet::with_capacity(rows.num_rows());
-    let mut keep = Vec::with_capacity(rows.num_rows());
-    for (i, row) in rows.iter().enumerate() {
-        if seen.insert(row) {
-            keep.push(i as u32);
-        }
-    }
-    Ok(keep)
 }
 
 /// Sorts a batch by the table's sort columns (time first).
@@ -272,7 +307,9 @@ struct PartBuf {
 }
 
 /// Streams batches of one table into the lake: buffers them per partition (spilling to disk past
-/// a memory budget) and merges every touched partition on [`TableWriter::finish`].
+/// a memory budget) and merges every touched partition on [`TableWriter::finish`]. A reader that
+/// knows its input is in time order may have the partitions it has left behind merged while it
+/// reads on ([`TableWriter::merge_settled`]).
 pub struct TableWriter {
     lake: Lake,
     table: &'static TableDef,
@@ -282,6 +319,8 @@ pub struct TableWriter {
     budget: usize,
     spill_dir: Option<tempfile::TempDir>,
     offered: usize,
+    /// Merges started early, by partition (at most one each; later rows wait for `finish`).
+    early: BTreeMap<i32, tokio::task::JoinHandle<Result<MergeStats>>>,
 }
 
 /// What a [`TableWriter`] did.
@@ -309,6 +348,30 @@ impl TableWriter {
             budget,
             spill_dir: None,
             offered: 0,
+            early: BTreeMap::new(),
+        }
+    }
+
+    /// Starts merging, in the background, every buffered partition more than a day outside
+    /// `lo..=hi`, the dates of the rows just pushed: for input in time order (an EVTX log), days
+    /// the reader has left behind. A partition merged early that gets rows again keeps them for
+    /// [`TableWriter::finish`], which merges them after the early merge has published, so the
+    /// outcome is the same as merging once at the end. Outside a Tokio runtime this does nothing.
+    pub fn merge_settled(&mut self, lo: i32, hi: i32) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let settled: Vec<i32> = self
+            .parts
+            .keys()
+            .copied()
+            .filter(|&d| {
+                (d < lo.saturating_sub(1) || d > hi.saturating_add(1)) && !self.early.contains_key(&d)
+            })
+            .collect();
+        for d in settled {
+            let buf = self.parts.remove(&d).expect("key from the map");
+            self.buffered -= buf.bytes;
+            let (lake, table) = (self.lake.clone(), self.table);
+            self.early.insert(d, rt.spawn(async move { merge_buffered(&lake, table, d, buf).await }));
         }
     }
 
@@ -359,38 +422,66 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Merges every touched partition into the lake, as many at once as there are cores.
+    /// Merges every touched partition into the lake, as many at once as there are cores (after
+    /// the merges [`TableWriter::merge_settled`] started have finished).
     pub async fn finish(mut self) -> Result<TableWriteSummary> {
         use futures::StreamExt;
         let mut summary =
             TableWriteSummary { table: self.table.name, rows_offered: self.offered, ..Default::default() };
+        let (mut touched, mut published) = (BTreeSet::new(), BTreeSet::new());
+        let mut count = |d: i32, stats: MergeStats, summary: &mut TableWriteSummary| {
+            touched.insert(d);
+            if stats.published {
+                published.insert(d);
+            }
+            summary.merge.add(stats);
+        };
+        for (d, task) in std::mem::take(&mut self.early) {
+            let stats = task.await.map_err(|e| Error::Table {
+                table: self.table.name.into(),
+                message: format!("merge task failed: {e}"),
+            })??;
+            count(d, stats, &mut summary);
+        }
         let parts = std::mem::take(&mut self.parts);
         let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let (lake, table) = (&self.lake, self.table);
-        let results: Vec<Result<MergeStats>> = futures::stream::iter(parts)
-            .map(|(d, buf)| async move {
-                let mut batches = Vec::new();
-                for p in &buf.spills {
-                    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-                    for b in FileReader::try_new(std::io::BufReader::new(f), None)? {
-                        batches.push(b?);
-                    }
-                    let _ = std::fs::remove_file(p);
-                }
-                batches.extend(buf.batches);
-                lake.merge_partition(table, from_date32(d), batches).await
-            })
+        let results: Vec<(i32, Result<MergeStats>)> = futures::stream::iter(parts)
+            .map(|(d, buf)| async move { (d, merge_buffered(lake, table, d, buf).await) })
             .buffer_unordered(parallel)
             .collect()
             .await;
-        for stats in results {
-            let stats = stats?;
-            summary.partitions_touched += 1;
-            summary.partitions_published += usize::from(stats.published);
-            summary.merge.add(stats);
+        for (d, stats) in results {
+            count(d, stats?, &mut summary);
         }
+        summary.partitions_touched = touched.len();
+        summary.partitions_published = published.len();
         Ok(summary)
     }
+}
+
+impl Drop for TableWriter {
+    /// A writer dropped without [`TableWriter::finish`] (the import failed) stops the merges it
+    /// started; each publishes atomically, so a partition is either merged or left as it was.
+    fn drop(&mut self) {
+        for task in self.early.values() {
+            task.abort();
+        }
+    }
+}
+
+/// Merges one partition's buffered rows (spilled ones read back first) into the lake.
+async fn merge_buffered(lake: &Lake, table: &'static TableDef, d: i32, buf: PartBuf) -> Result<MergeStats> {
+    let mut batches = Vec::new();
+    for p in &buf.spills {
+        let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+        for b in FileReader::try_new(std::io::BufReader::new(f), None)? {
+            batches.push(b?);
+        }
+        let _ = std::fs::remove_file(p);
+    }
+    batches.extend(buf.batches);
+    lake.merge_partition(table, from_date32(d), batches).await
 }
 
 /// Convenience for tests and small writes: merges batches into their partitions at once.

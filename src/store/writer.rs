@@ -18,6 +18,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use datafusion::parquet::schema::types::ColumnPath;
 use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::error::{Error, Result};
@@ -44,8 +45,11 @@ fn profile() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
 
 /// Writer properties of the profile, with the table's metadata in the footer.
 pub fn writer_properties(table: &TableDef) -> WriterProperties {
-    profile()
-        .set_created_by(format!("sspr-analytics {}", env!("CARGO_PKG_VERSION")))
+    let mut p = profile();
+    for c in table.plain_cols {
+        p = p.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    p.set_created_by(format!("sspr-analytics {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![
             KeyValue::new(META_SCHEMA_VERSION.into(), SCHEMA_VERSION.to_string()),
             KeyValue::new(META_TABLE.into(), table.name.to_string()),
@@ -66,6 +70,27 @@ fn write_all(
     }
     w.close()?;
     Ok(Bytes::from(buf))
+}
+
+/// A partition file encoded in memory batch by batch (batches in the table schema, in order).
+pub struct Encoder {
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl Encoder {
+    pub fn new(table: &TableDef) -> Result<Self> {
+        let buf = Vec::with_capacity(1 << 20);
+        Ok(Self { writer: ArrowWriter::try_new(buf, table.schema(), Some(writer_properties(table)))? })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        Ok(self.writer.write(batch)?)
+    }
+
+    /// The finished file.
+    pub fn finish(self) -> Result<Bytes> {
+        Ok(Bytes::from(self.writer.into_inner()?))
+    }
 }
 
 /// Encodes batches (already in the table schema, sorted) into one Parquet file in memory.

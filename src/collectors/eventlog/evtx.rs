@@ -40,7 +40,7 @@ pub struct EvtxStats {
 }
 
 /// A record (`None` when `keep` rejected it after its `System` part) or a problem.
-type Item = Result<Option<EventRecord>, Bad>;
+pub type Item = Result<Option<EventRecord>, Bad>;
 
 /// Which records are wanted, decided from `System`'s provider, channel and event id only (the
 /// BinXML reader may ask before it has read anything else of a record, and remembers verdicts).
@@ -62,15 +62,13 @@ pub fn read(path: &Path, threads: usize, keep: Keep, on: impl FnMut(Item)) -> Re
 }
 
 /// One chunk's outcome.
-struct Done {
-    items: Vec<Item>,
+struct Done<T> {
+    items: T,
     bad_crc: bool,
     direct: bool,
 }
 
-/// [`read`] with the engine chosen. The crate finds the chunks (oldest first in a log that wrapped
-/// around, empty ones skipped, bad headers reported); `threads` workers read them, checking each
-/// chunk's CRC32s on the way, and the caller gets their records back in order.
+/// [`read`] with the engine chosen.
 pub fn read_with(
     path: &Path,
     threads: usize,
@@ -78,39 +76,56 @@ pub fn read_with(
     engine: Engine,
     mut on: impl FnMut(Item),
 ) -> Result<EvtxStats, String> {
+    read_chunks(path, threads, keep, engine, &|items| items, |items| items.into_iter().for_each(&mut on))
+}
+
+/// The records of an `.evtx` file chunk by chunk: `work` turns each chunk's records and problems
+/// (in order) into a `T` on the worker thread that read the chunk, and `on` gets the `T`s in log
+/// order. The crate finds the chunks (oldest first in a log that wrapped around, empty ones
+/// skipped, bad headers reported); `threads` workers read them, checking each chunk's CRC32s on
+/// the way. A file that is not EVTX at all (bad file header) is an `Err`.
+pub fn read_chunks<T: Send>(
+    path: &Path,
+    threads: usize,
+    keep: Keep,
+    engine: Engine,
+    work: &(dyn Fn(Vec<Item>) -> T + Sync),
+    mut on: impl FnMut(T),
+) -> Result<EvtxStats, String> {
     let mut stats = EvtxStats::default();
     let settings = ParserSettings::new().num_threads(1).validate_checksums(false).indent(false);
     let mut parser = EvtxParser::from_path(path).map_err(|e| chain(&e))?.with_configuration(settings.clone());
     let shared = Arc::new(settings.clone());
     let threads = threads.max(1);
-    let mut deliver = |done: Done, stats: &mut EvtxStats| {
+    let mut deliver = |done: Done<T>, stats: &mut EvtxStats| {
         stats.checksum_errors += u64::from(done.bad_crc);
         stats.direct_chunks += u64::from(done.direct);
-        done.items.into_iter().for_each(&mut on);
+        on(done.items);
     };
+    let worked = |d: Done<Vec<Item>>| Done { items: work(d.items), bad_crc: d.bad_crc, direct: d.direct };
     if threads == 1 {
         for chunk in parser.chunks() {
             match chunk {
                 Ok(data) => {
                     stats.chunks += 1;
-                    deliver(read_chunk(data, &shared, &keep, engine), &mut stats);
+                    deliver(worked(read_chunk(data, &shared, &keep, engine)), &mut stats);
                 }
-                Err(e) => deliver(chunk_error(&e), &mut stats),
+                Err(e) => deliver(worked(chunk_error(&e)), &mut stats),
             }
         }
     } else {
         std::thread::scope(|s| {
             let (job_tx, job_rx) = mpsc::channel::<(u64, EvtxChunkData)>();
             let job_rx = Arc::new(Mutex::new(job_rx));
-            let (done_tx, done_rx) = mpsc::channel::<(u64, Done)>();
+            let (done_tx, done_rx) = mpsc::channel::<(u64, Done<T>)>();
             for _ in 0..threads {
-                let (job_rx, done_tx, shared, keep) =
-                    (job_rx.clone(), done_tx.clone(), shared.clone(), keep.clone());
+                let (job_rx, done_tx, shared, keep, worked) =
+                    (job_rx.clone(), done_tx.clone(), shared.clone(), keep.clone(), &worked);
                 s.spawn(move || {
                     loop {
                         let job = job_rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((seq, data))) = job else { break };
-                        if done_tx.send((seq, read_chunk(data, &shared, &keep, engine))).is_err() {
+                        if done_tx.send((seq, worked(read_chunk(data, &shared, &keep, engine)))).is_err() {
                             break;
                         }
                     }
@@ -120,7 +135,7 @@ pub fn read_with(
             // Chunks in flight are bounded, so memory stays a few chunks per worker.
             let max_in_flight = threads * 4;
             let mut chunks = parser.chunks();
-            let mut ready: BTreeMap<u64, Done> = BTreeMap::new();
+            let mut ready: BTreeMap<u64, Done<T>> = BTreeMap::new();
             let (mut next_seq, mut next_out, mut in_flight, mut exhausted) = (0u64, 0u64, 0usize, false);
             loop {
                 while !exhausted && in_flight < max_in_flight {
@@ -138,7 +153,7 @@ pub fn read_with(
                             in_flight += 1;
                         }
                         Some(Err(e)) => {
-                            ready.insert(next_seq, chunk_error(&e));
+                            ready.insert(next_seq, worked(chunk_error(&e)));
                         }
                     }
                     next_seq += 1;
@@ -163,12 +178,16 @@ pub fn read_with(
             drop(job_tx);
         });
     }
-    stats.truncated = salvage_cut_chunk(path, settings, &keep, &mut on)?;
+    let mut cut = Vec::new();
+    stats.truncated = salvage_cut_chunk(path, settings, &keep, &mut |item| cut.push(item))?;
+    if !cut.is_empty() {
+        on(work(cut));
+    }
     Ok(stats)
 }
 
 /// A chunk the crate could not take as a chunk (bad magic, header, size).
-fn chunk_error(e: &EvtxError) -> Done {
+fn chunk_error(e: &EvtxError) -> Done<Vec<Item>> {
     Done {
         items: vec![Err(Bad { offset: error_offset(e), reason: chain(e), raw: String::new() })],
         bad_crc: false,
@@ -178,7 +197,12 @@ fn chunk_error(e: &EvtxError) -> Done {
 
 /// One chunk's records, straight from BinXML when the engine and the chunk allow, else through
 /// the crate's XML rendering.
-fn read_chunk(mut data: EvtxChunkData, settings: &Arc<ParserSettings>, keep: &Keep, engine: Engine) -> Done {
+fn read_chunk(
+    mut data: EvtxChunkData,
+    settings: &Arc<ParserSettings>,
+    keep: &Keep,
+    engine: Engine,
+) -> Done<Vec<Item>> {
     let bad_crc = !data.validate_checksum();
     if engine == Engine::Direct
         && let Ok(reads) = binxml::ChunkReader::new(&data.data).read_all(&**keep)

@@ -19,11 +19,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use record::EventRecord;
+use datafusion::arrow::array::RecordBatch;
+pub use record::{EventRecord, EventRows};
 
 use crate::collectors::files::scan::{ScanError, Splitter};
 use crate::collectors::files::{FileFormat, FileReport, Writers};
-use crate::collectors::rows::BatchBuilder;
 use crate::error::{Error, Result};
 use crate::store::quarantine::Quarantine;
 use crate::store::schema::{CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, WRITEBACK_EVENTS};
@@ -184,13 +184,63 @@ pub struct EventContext<'c> {
 
 /// Rows for the three tables, counts, and bad records of one file.
 struct EventSink<'w, 'q> {
-    writeback: BatchBuilder,
-    credential: BatchBuilder,
-    dc: BatchBuilder,
+    rows: TableRows,
     writers: &'w mut Writers,
     quarantine: &'q mut Quarantine,
     report: FileReport,
     format: EventFormat,
+}
+
+/// Rows routed to each event-log table; a table's builders are made when its first row comes.
+#[derive(Default)]
+struct TableRows {
+    writeback: Option<EventRows>,
+    credential: Option<EventRows>,
+    dc: Option<EventRows>,
+}
+
+impl TableRows {
+    /// Routes `rec` and appends its row; `false` when no table keeps it. `room`: rows to make
+    /// room for when this is the table's first row.
+    fn add(
+        &mut self,
+        ctx: &EventContext<'_>,
+        format: EventFormat,
+        rec: &mut EventRecord,
+        room: usize,
+    ) -> bool {
+        let rows = match ctx.routing.route(rec) {
+            Route::Writeback => &mut self.writeback,
+            Route::CredentialProvider => &mut self.credential,
+            Route::DcSecurity => &mut self.dc,
+            Route::Skip => return false,
+        };
+        rows.get_or_insert_with(|| EventRows::with_capacity(room)).push(
+            rec,
+            ctx.source_file,
+            format.as_str(),
+            ctx.ingested_at,
+        );
+        true
+    }
+
+    /// Finishes the tables holding at least `min_rows` rows (and any rows at all).
+    fn finish(&mut self, min_rows: usize) -> Result<Vec<(Route, RecordBatch)>> {
+        let mut out = Vec::new();
+        for (route, rows, table) in [
+            (Route::Writeback, &mut self.writeback, &WRITEBACK_EVENTS),
+            (Route::CredentialProvider, &mut self.credential, &CREDENTIAL_PROVIDER_EVENTS),
+            (Route::DcSecurity, &mut self.dc, &DC_SECURITY_EVENTS),
+        ] {
+            if let Some(r) = rows.as_mut()
+                && !r.is_empty()
+                && r.len() >= min_rows
+            {
+                out.push((route, r.finish(&table.schema())?));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Rows buffered per table before they are handed to the lake writer.
@@ -209,16 +259,9 @@ impl EventSink<'_, '_> {
         if let Some(problem) = rec.problem() {
             return self.bad(ctx, line, offset, problem, &raw());
         }
-        let builder = match ctx.routing.route(rec) {
-            Route::Writeback => &mut self.writeback,
-            Route::CredentialProvider => &mut self.credential,
-            Route::DcSecurity => &mut self.dc,
-            Route::Skip => {
-                self.report.skipped += 1;
-                return;
-            }
-        };
-        builder.push(&rec.row(ctx.source_file, self.format.as_str(), ctx.ingested_at));
+        if !self.rows.add(ctx, self.format, rec, 1024) {
+            self.report.skipped += 1;
+        }
     }
 
     fn bad(&mut self, ctx: &EventContext<'_>, line: u64, offset: u64, reason: &str, raw: &[u8]) {
@@ -230,13 +273,18 @@ impl EventSink<'_, '_> {
     }
 
     fn flush(&mut self, force: bool) -> Result<()> {
-        for (b, w) in [
-            (&mut self.writeback, &mut self.writers.writeback),
-            (&mut self.credential, &mut self.writers.credential_provider),
-            (&mut self.dc, &mut self.writers.dc_security),
-        ] {
-            if !b.is_empty() && (force || b.len() >= FLUSH_ROWS) {
-                w.push(b.finish()?)?;
+        let batches = self.rows.finish(if force { 0 } else { FLUSH_ROWS })?;
+        self.write(batches)
+    }
+
+    /// Hands finished rows to the table writers.
+    fn write(&mut self, batches: Vec<(Route, RecordBatch)>) -> Result<()> {
+        for (route, batch) in batches {
+            match route {
+                Route::Writeback => self.writers.writeback.push(batch)?,
+                Route::CredentialProvider => self.writers.credential_provider.push(batch)?,
+                Route::DcSecurity => self.writers.dc_security.push(batch)?,
+                Route::Skip => {}
             }
         }
         Ok(())
@@ -253,9 +301,7 @@ pub fn import_file(
     quarantine: &mut Quarantine,
 ) -> Result<FileReport> {
     let mut sink = EventSink {
-        writeback: BatchBuilder::new(WRITEBACK_EVENTS.schema()),
-        credential: BatchBuilder::new(CREDENTIAL_PROVIDER_EVENTS.schema()),
-        dc: BatchBuilder::new(DC_SECURITY_EVENTS.schema()),
+        rows: TableRows::default(),
         writers,
         quarantine,
         report: FileReport {
@@ -297,26 +343,69 @@ pub fn import_file(
 /// A problem that ended the file early (the records before it are kept).
 type FileProblem = Option<String>;
 
+/// What an EVTX worker made of one chunk: its kept rows as finished batches, counts, and the
+/// records that could not be read or stored.
+struct ChunkRows {
+    batches: Result<Vec<(Route, RecordBatch)>>,
+    records: u64,
+    skipped: u64,
+    bad: Vec<(u64, String)>,
+    /// The first and last day (days since the epoch) of the rows kept.
+    days: Option<(i32, i32)>,
+}
+
 fn import_evtx(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>) -> Result<FileProblem> {
     let mut err = None;
     let routing = ctx.routing.clone();
     let keep: evtx::Keep = std::sync::Arc::new(move |r: &EventRecord| routing.route(r) != Route::Skip);
-    let stats = evtx::read(path, ctx.threads, keep, |item| {
+    // Rows are built on the worker that read the chunk, in one batch per table and chunk, so the
+    // chunks' order (and so the merge's "first of each key") is the log's.
+    let format = sink.format;
+    let work = |items: Vec<evtx::Item>| {
+        let mut rows = TableRows::default();
+        let mut out =
+            ChunkRows { batches: Ok(Vec::new()), records: 0, skipped: 0, bad: Vec::new(), days: None };
+        let n = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Ok(None) => {
+                    out.records += 1;
+                    out.skipped += 1;
+                }
+                Ok(Some(mut rec)) => {
+                    out.records += 1;
+                    if let Some(problem) = rec.problem() {
+                        out.bad.push((0, problem.to_string()));
+                    } else if rows.add(ctx, format, &mut rec, n - i) {
+                        let day = rec.time_created.unwrap_or_default().div_euclid(86_400_000_000) as i32;
+                        out.days = Some(out.days.map_or((day, day), |(lo, hi)| (lo.min(day), hi.max(day))));
+                    } else {
+                        out.skipped += 1;
+                    }
+                }
+                Err(bad) => out.bad.push((bad.offset, bad.reason)),
+            }
+        }
+        out.batches = rows.finish(0);
+        out
+    };
+    let stats = evtx::read_chunks(path, ctx.threads, keep, evtx::Engine::Direct, &work, |chunk| {
         if err.is_some() {
             return;
         }
-        match item {
-            Ok(None) => {
-                sink.report.records += 1;
-                sink.report.skipped += 1;
-            }
-            Ok(Some(mut rec)) => {
-                sink.add(ctx, &mut rec, 0, 0, &|| Vec::new());
-                if let Err(e) = sink.flush(false) {
-                    err = Some(e);
-                }
-            }
-            Err(bad) => sink.bad(ctx, 0, bad.offset, &bad.reason, bad.raw.as_bytes()),
+        sink.report.records += chunk.records;
+        sink.report.skipped += chunk.skipped;
+        for (offset, reason) in &chunk.bad {
+            sink.bad(ctx, 0, *offset, reason, &[]);
+        }
+        if let Err(e) = chunk.batches.and_then(|b| sink.write(b)) {
+            err = Some(e);
+        }
+        // A log is in time order: the days it has left behind are merged while it is read.
+        if let Some((lo, hi)) = chunk.days {
+            sink.writers.writeback.merge_settled(lo, hi);
+            sink.writers.credential_provider.merge_settled(lo, hi);
+            sink.writers.dc_security.merge_settled(lo, hi);
         }
     });
     if let Some(e) = err {

@@ -92,6 +92,7 @@ pub static RESET_ATTEMPTS: TableDef = TableDef {
     sort_cols: &[cols::STARTED_AT, cols::CORRELATION_ID],
     key_cols: &[cols::CORRELATION_ID, cols::INITIATED_BY],
     source_api: "sspr build (queries/derived/reset_attempts.sql)",
+    plain_cols: &[cols::CORRELATION_ID, cols::STARTED_AT, cols::ENDED_AT],
     schema: reset_attempts_schema,
 };
 pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
@@ -100,6 +101,7 @@ pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
     sort_cols: &[cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
     key_cols: &[cols::SNAPSHOT_DATE, cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
     source_api: "sspr build (queries/derived/registration_coverage_daily.sql)",
+    plain_cols: &[],
     schema: registration_coverage_daily_schema,
 };
 pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
@@ -108,6 +110,7 @@ pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
     sort_cols: &[cols::STARTED_AT, cols::TRACKING_ID],
     key_cols: &[cols::TRACKING_ID, cols::COMPUTER],
     source_api: "sspr build (queries/derived/writeback_operations.sql)",
+    plain_cols: &[cols::TRACKING_ID, cols::STARTED_AT],
     schema: writeback_operations_schema,
 };
 pub static ERROR_EVENTS: TableDef = TableDef {
@@ -116,5 +119,6 @@ pub static ERROR_EVENTS: TableDef = TableDef {
     sort_cols: &[cols::TIME, cols::SOURCE, cols::CODE],
     key_cols: &[cols::TIME, cols::SOURCE, cols::CODE, cols::CORRELATION_ID, cols::SUBJECT],
     source_api: "sspr build (queries/derived/error_events.sql)",
+    plain_cols: &[],
     schema: error_events_schema,
 };

@@ -208,6 +208,9 @@ pub struct TableDef {
     pub key_cols: &'static [&'static str],
     /// Source API recorded in the footer.
     pub source_api: &'static str,
+    /// Columns whose values are (nearly) all distinct: written PLAIN, without the dictionary the
+    /// writer would hash every value into and then abandon at its 1 MiB limit.
+    pub plain_cols: &'static [&'static str],
     schema: fn() -> Schema,
 }
 

@@ -155,12 +155,32 @@ const EVENT_LOG_KEY: &[&str] = &[
     cols::CONTENT_HASH,
 ];
 
+/// Event-log columns of distinct values (see [`TableDef::plain_cols`]).
+const EVENT_LOG_PLAIN: &[&str] = &[
+    cols::TIME_CREATED,
+    cols::EVENT_RECORD_ID,
+    cols::HEADER_RECORD_ID,
+    cols::EVENT_DATA_JSON,
+    cols::MESSAGE,
+    cols::TRACKING_ID,
+    cols::CONTENT_HASH,
+];
+
 pub static AUDIT_EVENTS: TableDef = TableDef {
     name: tables::AUDIT_EVENTS,
     partition_col: cols::EVENT_DATE,
     sort_cols: &[cols::ACTIVITY_TIME, cols::ID],
     key_cols: &[cols::ID],
     source_api: "microsoft.graph directoryAudit v1.0",
+    plain_cols: &[
+        cols::ID,
+        cols::ACTIVITY_TIME,
+        cols::CORRELATION_ID,
+        cols::ADDITIONAL_DETAILS_JSON,
+        cols::TARGET_RESOURCES_JSON,
+        cols::INITIATED_BY_JSON,
+        cols::EXTRA_JSON,
+    ],
     schema: audit_events_schema,
 };
 pub static REGISTRATION_DETAILS: TableDef = TableDef {
@@ -169,6 +189,7 @@ pub static REGISTRATION_DETAILS: TableDef = TableDef {
     sort_cols: &[cols::USER_ID],
     key_cols: &[cols::SNAPSHOT_DATE, cols::USER_ID],
     source_api: "microsoft.graph userRegistrationDetails v1.0",
+    plain_cols: &[cols::USER_ID, cols::USER_PRINCIPAL_NAME, cols::USER_DISPLAY_NAME, cols::LAST_UPDATED_TIME],
     schema: registration_details_schema,
 };
 pub static USERS: TableDef = TableDef {
@@ -177,6 +198,7 @@ pub static USERS: TableDef = TableDef {
     sort_cols: &[cols::USER_ID],
     key_cols: &[cols::SNAPSHOT_DATE, cols::USER_ID],
     source_api: "microsoft.graph user v1.0",
+    plain_cols: &[cols::USER_ID, cols::USER_PRINCIPAL_NAME, cols::DISPLAY_NAME, cols::CREATED_TIME],
     schema: users_schema,
 };
 pub static WRITEBACK_EVENTS: TableDef = TableDef {
@@ -185,6 +207,7 @@ pub static WRITEBACK_EVENTS: TableDef = TableDef {
     sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
     key_cols: EVENT_LOG_KEY,
     source_api: "windows eventlog Application",
+    plain_cols: EVENT_LOG_PLAIN,
     schema: event_log_schema,
 };
 pub static CREDENTIAL_PROVIDER_EVENTS: TableDef = TableDef {
@@ -193,6 +216,7 @@ pub static CREDENTIAL_PROVIDER_EVENTS: TableDef = TableDef {
     sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
     key_cols: EVENT_LOG_KEY,
     source_api: "windows eventlog",
+    plain_cols: EVENT_LOG_PLAIN,
     schema: event_log_schema,
 };
 pub static DC_SECURITY_EVENTS: TableDef = TableDef {
@@ -201,6 +225,7 @@ pub static DC_SECURITY_EVENTS: TableDef = TableDef {
     sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
     key_cols: EVENT_LOG_KEY,
     source_api: "windows eventlog Security",
+    plain_cols: EVENT_LOG_PLAIN,
     schema: event_log_schema,
 };
 pub static INGEST_LEDGER: TableDef = TableDef {
@@ -209,5 +234,6 @@ pub static INGEST_LEDGER: TableDef = TableDef {
     sort_cols: &[cols::STARTED_AT, cols::SOURCE, cols::ITEM],
     key_cols: &[cols::RUN_ID, cols::SOURCE, cols::ITEM],
     source_api: "sspr ingest ledger",
+    plain_cols: &[],
     schema: ingest_ledger_schema,
 };
