@@ -79,3 +79,82 @@ mod tests {
         assert_eq!(from_date32(date32(d)), d);
     }
 }
+
+/// Runs `f` over `items` on up to `threads` worker threads, never more than `ahead` items past
+/// the one `on` waits for, and calls `on` with each item and its result in the items' order, on
+/// the calling thread. A result is `None` when `f` panicked on that item.
+pub fn ordered_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    ahead: usize,
+    f: impl Fn(&T) -> R + Sync,
+    mut on: impl FnMut(&T, Option<R>),
+) {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, mpsc};
+    let run = |item: &T| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))).ok();
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        items.iter().for_each(|item| on(item, run(item)));
+        return;
+    }
+    let (job_tx, job_rx) = mpsc::channel::<usize>();
+    let job_rx = Mutex::new(job_rx);
+    std::thread::scope(|s| {
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Option<R>)>();
+        for _ in 0..threads {
+            let (job_rx, done_tx, run) = (&job_rx, done_tx.clone(), &run);
+            s.spawn(move || {
+                while let Ok(Ok(i)) = job_rx.lock().map(|rx| rx.recv()) {
+                    if done_tx.send((i, run(&items[i]))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut sent = 0;
+        let mut ready = BTreeMap::new();
+        for next in 0..items.len() {
+            while sent < items.len() && sent < next + ahead.max(1) {
+                let _ = job_tx.send(sent);
+                sent += 1;
+            }
+            while !ready.contains_key(&next) {
+                match done_rx.recv() {
+                    Ok((i, r)) => {
+                        ready.insert(i, r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            on(&items[next], ready.remove(&next).flatten());
+        }
+        drop(job_tx);
+    });
+}
+
+#[cfg(test)]
+mod ordered_map_tests {
+    use super::ordered_map;
+
+    #[test]
+    fn results_come_in_order_and_a_panic_is_one_none() {
+        let items: Vec<u64> = (0..200).collect();
+        let mut seen = Vec::new();
+        ordered_map(
+            &items,
+            3,
+            4,
+            |&i| {
+                // Later items finish first now and then.
+                std::thread::sleep(std::time::Duration::from_micros((200 - i) % 7 * 50));
+                assert!(i != 57, "item 57 fails");
+                i * 2
+            },
+            |&i, r| seen.push((i, r)),
+        );
+        let want: Vec<(u64, Option<u64>)> = items.iter().map(|&i| (i, (i != 57).then_some(i * 2))).collect();
+        assert_eq!(seen, want);
+    }
+}

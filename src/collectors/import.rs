@@ -10,7 +10,7 @@ use crate::collectors::eventlog::{self, EventContext, Routing};
 use crate::collectors::files::flatten::RowContext;
 use crate::collectors::files::{self, FileFormat, FileReport, Writers};
 use crate::collectors::ledger::{LedgerEntry, ledger_batch};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::lake::{TableWriteSummary, write_batches};
 use crate::store::quarantine::Quarantine;
 use crate::store::schema::{
@@ -95,27 +95,10 @@ pub async fn import(
         dc_security: TableWriter::new(lake, &DC_SECURITY_EVENTS),
     };
     let parse_start = std::time::Instant::now();
-    for path in &found {
-        let name = files::display(path);
-        let snapshot = files::snapshot_date_for(path, opts.snapshot_date);
-        let ctx =
-            RowContext { source_file: &name, ingested_at, snapshot_date: crate::util::date32(snapshot) };
-        let result = match eventlog::detect(path, opts.format) {
-            Some(format) => {
-                let ectx = EventContext {
-                    source_file: &name,
-                    ingested_at,
-                    routing: &opts.routing,
-                    source_tz: opts.source_tz,
-                    threads: opts.threads,
-                };
-                eventlog::import_file(path, format, &ectx, &mut writers, &mut quarantine)
-            }
-            None => files::import_file(path, opts.format, &ctx, opts.threads, &mut writers, &mut quarantine),
-        };
+    let mut land = |name: String, result: Result<FileReport>| {
         let report = match result {
             Ok(r) => r,
-            Err(e) => FileReport { path: name.clone(), error: Some(e.to_string()), ..Default::default() },
+            Err(e) => FileReport { path: name, error: Some(e.to_string()), ..Default::default() },
         };
         for w in &report.warnings {
             tracing::warn!(file = %report.path, "{w}");
@@ -128,6 +111,76 @@ pub async fn import(
         summary.quarantined += report.quarantined;
         summary.skipped += report.skipped;
         summary.files.push(report);
+    };
+    fn row_context<'n>(
+        path: &std::path::Path,
+        name: &'n str,
+        opts: &ImportOptions,
+        at: i64,
+    ) -> RowContext<'n> {
+        let snapshot = files::snapshot_date_for(path, opts.snapshot_date);
+        RowContext { source_file: name, ingested_at: at, snapshot_date: crate::util::date32(snapshot) }
+    }
+    // Small export files (Graph pages, hourly archive blobs) are parsed several at once and
+    // written in order; event logs and big files are read one at a time, each with its own
+    // parser threads.
+    let small = |p: &PathBuf| {
+        eventlog::detect(p, opts.format).is_none()
+            && std::fs::metadata(p).is_ok_and(|m| m.len() <= files::SMALL_FILE_BYTES)
+    };
+    let mut i = 0;
+    while i < found.len() {
+        let run = found[i..].iter().take_while(|p| small(p)).count();
+        if run > 1 {
+            crate::util::ordered_map(
+                &found[i..i + run],
+                opts.threads,
+                2 * opts.threads,
+                |path| {
+                    let name = files::display(path);
+                    files::parse_file(path, opts.format, &row_context(path, &name, opts, ingested_at), 1)
+                },
+                |path, parsed| {
+                    let name = files::display(path);
+                    let result = match parsed {
+                        Some(Ok(p)) => files::write_parsed(p, &mut writers, &mut quarantine),
+                        Some(Err(e)) => Err(e),
+                        None => Err(Error::Table {
+                            table: "import".into(),
+                            message: "internal error: the parser thread failed; the file was not imported"
+                                .into(),
+                        }),
+                    };
+                    land(name, result);
+                },
+            );
+            i += run;
+            continue;
+        }
+        let path = &found[i];
+        i += 1;
+        let name = files::display(path);
+        let result = match eventlog::detect(path, opts.format) {
+            Some(format) => {
+                let ectx = EventContext {
+                    source_file: &name,
+                    ingested_at,
+                    routing: &opts.routing,
+                    source_tz: opts.source_tz,
+                    threads: opts.threads,
+                };
+                eventlog::import_file(path, format, &ectx, &mut writers, &mut quarantine)
+            }
+            None => files::import_file(
+                path,
+                opts.format,
+                &row_context(path, &name, opts, ingested_at),
+                opts.threads,
+                &mut writers,
+                &mut quarantine,
+            ),
+        };
+        land(name, result);
     }
     summary.parse_seconds = parse_start.elapsed().as_secs_f64();
     let merge_start = std::time::Instant::now();

@@ -306,10 +306,9 @@ struct PartBuf {
     spills: Vec<PathBuf>,
 }
 
-/// Streams batches of one table into the lake: buffers them per partition (spilling to disk past
-/// a memory budget) and merges every touched partition on [`TableWriter::finish`]. A reader that
-/// knows its input is in time order may have the partitions it has left behind merged while it
-/// reads on ([`TableWriter::merge_settled`]).
+/// Streams batches of one table into the lake: buffers them per partition, merges the partitions
+/// the input has moved away from while it goes on ([`TableWriter::merge_settled`]), spills to disk
+/// past a memory budget, and merges every partition still buffered on [`TableWriter::finish`].
 pub struct TableWriter {
     lake: Lake,
     table: &'static TableDef,
@@ -321,6 +320,7 @@ pub struct TableWriter {
     offered: usize,
     /// Merges started early, by partition (at most one each; later rows wait for `finish`).
     early: BTreeMap<i32, tokio::task::JoinHandle<Result<MergeStats>>>,
+    spill_count: usize,
 }
 
 /// What a [`TableWriter`] did.
@@ -349,6 +349,7 @@ impl TableWriter {
             spill_dir: None,
             offered: 0,
             early: BTreeMap::new(),
+            spill_count: 0,
         }
     }
 
@@ -375,7 +376,10 @@ impl TableWriter {
         }
     }
 
-    /// Adds rows (in the table's schema). Spills the largest partition when over budget.
+    /// Adds rows (in the table's schema). Partitions more than a day away from every row of
+    /// `batch` are merged in the background ([`TableWriter::merge_settled`]): inputs come in time
+    /// order (Graph pages, archive folders, event logs), so those are days the input has left.
+    /// Spills the largest partition when still over budget.
     pub fn push(&mut self, batch: RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
@@ -387,12 +391,17 @@ impl TableWriter {
             });
         }
         self.offered += batch.num_rows();
-        for (d, part) in split_by_partition(&batch, self.table)? {
+        let parts = split_by_partition(&batch, self.table)?;
+        let span = parts.first().zip(parts.last()).map(|((lo, _), (hi, _))| (*lo, *hi));
+        for (d, part) in parts {
             let size = part.get_array_memory_size();
             let buf = self.parts.entry(d).or_default();
             buf.bytes += size;
             buf.batches.push(part);
             self.buffered += size;
+        }
+        if let Some((lo, hi)) = span {
+            self.merge_settled(lo, hi);
         }
         while self.buffered > self.budget {
             self.spill_largest()?;
@@ -409,7 +418,10 @@ impl TableWriter {
         }
         let dir = self.spill_dir.as_ref().expect("created above").path().to_path_buf();
         let buf = self.parts.get_mut(&d).expect("key from iteration");
-        let path = dir.join(format!("{}-{d}-{}.arrow", self.table.name, buf.spills.len()));
+        // Named by a counter of the writer: a partition merged early may be buffered and spilled
+        // again while its first spill files are still being read.
+        self.spill_count += 1;
+        let path = dir.join(format!("{}-{d}-{}.arrow", self.table.name, self.spill_count));
         let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut w = FileWriter::try_new(std::io::BufWriter::new(file), &self.schema)?;
         for b in buf.batches.drain(..) {

@@ -195,9 +195,9 @@ fn dc_event(day: i64, id: i64, user: &str) -> sspr_analytics::collectors::eventl
     }
 }
 
-/// Partitions a time-ordered reader has left behind are merged while it reads on; rows that come
-/// for such a partition afterwards are merged after it, so the lake, the counts and which of two
-/// rows with one key wins are what a single merge at the end gives.
+/// Partitions the input has left behind are merged while it goes on; rows that come for such a
+/// partition afterwards are merged after it, so the lake, the counts and which of two rows with
+/// one key wins are what a single merge at the end gives — also when every push spills.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merging_settled_days_early_gives_what_one_merge_at_the_end_gives() {
     use sspr_analytics::collectors::eventlog::EventRows;
@@ -210,52 +210,44 @@ async fn merging_settled_days_early_gives_what_one_merge_at_the_end_gives() {
         }
         rows.finish(&DC_SECURITY_EVENTS.schema()).unwrap()
     };
-    // (rows, first day, last day): days 1 and 2, then day 5, then late rows for day 1 — one a
-    // second copy of record 2 with other content (the first copy must win), one new.
+    // Days 1 and 2, then day 5 (days 1 and 2 are settled), then late rows for day 1: a second
+    // copy of record 2 with other content (the first copy must win) and a new record.
     let stream = || {
         vec![
-            (batch(vec![dc_event(1, 1, "a"), dc_event(1, 2, "b"), dc_event(1, 3, "c")]), 1, 1),
-            (batch(vec![dc_event(2, 4, "d")]), 2, 2),
-            (batch(vec![dc_event(5, 5, "e"), dc_event(5, 6, "f")]), 5, 5),
-            (batch(vec![dc_event(1, 2, "late copy"), dc_event(1, 7, "g")]), 1, 1),
+            batch(vec![dc_event(1, 1, "a"), dc_event(1, 2, "b"), dc_event(1, 3, "c")]),
+            batch(vec![dc_event(2, 4, "d")]),
+            batch(vec![dc_event(5, 5, "e"), dc_event(5, 6, "f")]),
+            batch(vec![dc_event(1, 2, "late copy"), dc_event(1, 7, "g")]),
         ]
     };
-    let mut results = Vec::new();
-    for early in [true, false] {
+    let expected: Vec<serde_json::Value> =
+        [(3, 1, "a"), (3, 2, "b"), (3, 3, "c"), (4, 4, "d"), (7, 5, "e"), (7, 6, "f"), (3, 7, "g")]
+            .iter()
+            .map(|(day, id, who)| {
+                serde_json::json!({"event_date": format!("2026-11-0{day}"), "event_record_id": id, "target_account": who})
+            })
+            .collect();
+    for budget in [usize::MAX, 1] {
         let (_dir, lake) = temp_lake();
-        let mut w = TableWriter::new(&lake, &DC_SECURITY_EVENTS);
-        for (b, lo, hi) in stream() {
+        let mut w = TableWriter::with_budget(&lake, &DC_SECURITY_EVENTS, budget);
+        for b in stream() {
             w.push(b).unwrap();
-            if early {
-                w.merge_settled(lo, hi);
-            }
         }
         let s = w.finish().await.unwrap();
+        assert_eq!(
+            (s.partitions_touched, s.partitions_published, s.merge.rows_new, s.merge.duplicates),
+            (3, 3, 7, 1),
+            "budget {budget}"
+        );
         let rows = sql_rows(
             &lake,
             "SELECT event_date, event_record_id, target_account FROM dc_security_events \
              ORDER BY event_record_id",
         )
         .await;
+        assert_eq!(rows, expected, "budget {budget}");
         assert!(verify(&lake).await.unwrap().problems.is_empty());
-        // The late rows are in the partition that was merged early.
-        let day1 = rows.iter().filter(|r| r["event_date"] == rows[0]["event_date"]).count();
-        assert_eq!(day1, 4, "{rows:?}");
-        results.push((
-            s.partitions_touched,
-            s.partitions_published,
-            s.merge.rows_new,
-            s.merge.duplicates,
-            rows,
-        ));
     }
-    assert_eq!(results[0], results[1]);
-    let (touched, published, new, dups, rows) = &results[0];
-    assert_eq!((*touched, *published, *new, *dups), (3, 3, 7, 1));
-    assert_eq!(
-        rows[1],
-        serde_json::json!({"event_date": "2026-11-03", "event_record_id": 2, "target_account": "b"})
-    );
 }
 
 /// Columns of distinct values are written PLAIN (no dictionary page); the other string columns

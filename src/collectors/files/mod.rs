@@ -5,8 +5,11 @@
 //!
 //! Pipeline per file: a [`scan::Splitter`] (or the CSV reader) cuts the file into units on one
 //! thread while worker threads parse bundles of units into Arrow rows; bundles are processed in
-//! order, so results are deterministic. Bad records go to the quarantine with file, line, byte
-//! offset and reason; a broken file stops only that file.
+//! order, so results are deterministic. A run of small files (Graph pages of a thousand events,
+//! hourly archive blobs) is parsed several files at once instead ([`parse_file`]), one file per
+//! worker, and written in file order ([`write_parsed`]): a page is one unit, so within-file
+//! parallelism would leave all but one core idle. Bad records go to the quarantine with file,
+//! line, byte offset and reason; a broken file stops only that file.
 
 pub mod flatten;
 pub mod lex;
@@ -152,9 +155,10 @@ fn is_csv(path: &Path, format: FileFormat) -> bool {
             && path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("csv")))
 }
 
-/// Imports one file into the writers. Per-record problems go to the quarantine; a problem with
-/// the file itself (unreadable, truncated, not JSON) ends the file and is reported, keeping the
-/// rows read before it.
+/// Imports one file into the writers, streaming: rows are handed to the writers bundle by bundle
+/// while the file is read. Per-record problems go to the quarantine; a problem with the file
+/// itself (unreadable, truncated, not JSON) ends the file and is reported, keeping the rows read
+/// before it.
 pub fn import_file(
     path: &Path,
     format: FileFormat,
@@ -163,27 +167,87 @@ pub fn import_file(
     writers: &mut Writers,
     quarantine: &mut Quarantine,
 ) -> Result<FileReport> {
-    let name = display(path);
-    let csv = is_csv(path, format);
-    let mut report = FileReport {
-        path: name.clone(),
+    let (name, csv) = (display(path), is_csv(path, format));
+    let mut report = new_report(&name, csv);
+    let failure = read_file(path, format, ctx, threads, &mut |sinks| {
+        drain(sinks, writers, quarantine, &name, &mut report)
+    })?;
+    conclude(report, failure, quarantine)
+}
+
+/// Files up to this size may be parsed whole on a worker thread ([`parse_file`]), several at once.
+pub const SMALL_FILE_BYTES: u64 = BUNDLE_BYTES as u64;
+
+/// A file parsed whole, away from the writers: its rows, bad records, and how it ended.
+pub struct ParsedFile {
+    report: FileReport,
+    sinks: Vec<Sink>,
+    failure: Failure,
+}
+
+/// Parses a whole (small) file without touching the lake, so several files can be parsed at
+/// once; [`write_parsed`] then hands the result to the writers, in file order.
+pub fn parse_file(
+    path: &Path,
+    format: FileFormat,
+    ctx: &RowContext<'_>,
+    threads: usize,
+) -> Result<ParsedFile> {
+    let mut sinks = Vec::new();
+    let failure = read_file(path, format, ctx, threads, &mut |s| {
+        sinks.extend(s);
+        Ok(())
+    })?;
+    Ok(ParsedFile { report: new_report(&display(path), is_csv(path, format)), sinks, failure })
+}
+
+/// Hands a parsed file's rows to the writers and its bad records to the quarantine.
+pub fn write_parsed(
+    parsed: ParsedFile,
+    writers: &mut Writers,
+    quarantine: &mut Quarantine,
+) -> Result<FileReport> {
+    let ParsedFile { mut report, sinks, failure } = parsed;
+    let name = report.path.clone();
+    drain(sinks, writers, quarantine, &name, &mut report)?;
+    conclude(report, failure, quarantine)
+}
+
+fn new_report(name: &str, csv: bool) -> FileReport {
+    FileReport {
+        path: name.to_string(),
         format: if csv { "csv".into() } else { "json".into() },
         complete: true,
         ..Default::default()
-    };
+    }
+}
+
+/// Reads a file, handing its parsed bundles to `out` in order; returns what ended it early.
+fn read_file(
+    path: &Path,
+    format: FileFormat,
+    ctx: &RowContext<'_>,
+    threads: usize,
+    out: &mut dyn FnMut(Vec<Sink>) -> Result<()>,
+) -> Result<Failure> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut failure = None;
-    if csv {
-        import_csv(reader, format, ctx, threads, writers, quarantine, &mut report, &mut failure)?;
+    if is_csv(path, format) {
+        import_csv(reader, format, ctx, threads, out, &mut failure)?;
     } else {
-        import_json(reader, format, ctx, threads, writers, quarantine, &mut report, &mut failure)?;
+        import_json(reader, format, ctx, threads, out, &mut failure)?;
     }
+    Ok(failure)
+}
+
+/// The report of a file, with the problem that ended it (its raw tail quarantined).
+fn conclude(mut report: FileReport, failure: Failure, quarantine: &mut Quarantine) -> Result<FileReport> {
     if let Some((line, offset, reason, raw)) = failure {
         report.complete = false;
         report.error = Some(reason.clone());
         if !raw.is_empty() {
-            quarantine.add(&name, line, offset, &reason, &raw)?;
+            quarantine.add(&report.path, line, offset, &reason, &raw)?;
             report.quarantined += 1;
         }
     }
@@ -192,15 +256,12 @@ pub fn import_file(
 
 type Failure = Option<(u64, u64, String, Vec<u8>)>;
 
-#[allow(clippy::too_many_arguments)]
 fn import_json(
     reader: impl std::io::Read + Send,
     format: FileFormat,
     ctx: &RowContext<'_>,
     threads: usize,
-    writers: &mut Writers,
-    quarantine: &mut Quarantine,
-    report: &mut FileReport,
+    out: &mut dyn FnMut(Vec<Sink>) -> Result<()>,
     failure: &mut Failure,
 ) -> Result<()> {
     std::thread::scope(|scope| -> Result<()> {
@@ -237,7 +298,7 @@ fn import_json(
                             parse::parse_unit(u, format, ctx, sink);
                         }
                     });
-                    drain(sinks, writers, quarantine, ctx.source_file, report)?;
+                    out(sinks)?;
                 }
                 Err(e) => {
                     let (line, offset, raw) = match &e {
@@ -246,7 +307,7 @@ fn import_json(
                             let mut sink = Sink::default();
                             let used =
                                 parse::salvage_truncated(partial, *line, *offset, format, ctx, &mut sink);
-                            drain(vec![sink], writers, quarantine, ctx.source_file, report)?;
+                            out(vec![sink])?;
                             (*line, *offset + used as u64, partial[used..].to_vec())
                         }
                         ScanError::Unexpected { line, offset, .. } => (*line, *offset, Vec::new()),
@@ -260,15 +321,12 @@ fn import_json(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn import_csv(
     reader: impl std::io::Read,
     format: FileFormat,
     ctx: &RowContext<'_>,
     threads: usize,
-    writers: &mut Writers,
-    quarantine: &mut Quarantine,
-    report: &mut FileReport,
+    out: &mut dyn FnMut(Vec<Sink>) -> Result<()>,
     failure: &mut Failure,
 ) -> Result<()> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
@@ -322,7 +380,7 @@ fn import_csv(
                     }
                 }
             });
-            drain(sinks, writers, quarantine, ctx.source_file, report)?;
+            out(sinks)?;
             bundle.clear();
         }
         if end || failure.is_some() {
