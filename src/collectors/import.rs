@@ -145,8 +145,8 @@ pub async fn import(
                     let result = match parsed {
                         Some(Ok(p)) => files::write_parsed(p, &mut writers, &mut quarantine),
                         Some(Err(e)) => Err(e),
-                        None => Err(Error::Table {
-                            table: "import".into(),
+                        None => Err(Error::Input {
+                            path: path.clone(),
                             message: "internal error: the parser thread failed; the file was not imported"
                                 .into(),
                         }),

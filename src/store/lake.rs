@@ -329,6 +329,8 @@ pub struct TableWriteSummary {
     pub table: &'static str,
     pub partitions_touched: usize,
     pub partitions_published: usize,
+    /// Summed over merges; a partition merged early and again at the end counts in both
+    /// (`rows_new` and `duplicates` stay exact, `rows_before` / `rows_after` then overlap).
     pub merge: MergeStats,
     pub rows_offered: usize,
 }
