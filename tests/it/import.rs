@@ -288,3 +288,45 @@ async fn an_array_of_pages_and_a_log_analytics_csv_import() {
         ]
     );
 }
+
+/// A folder of pages is parsed several files at once, each page as one document; a page read
+/// alone goes through the splitter. Both give the same rows and the same quarantine entries (line,
+/// byte offset, reason, raw) — here for a page with a byte-order mark, blank lines before it, and
+/// a bad record on its fourth line.
+#[tokio::test]
+async fn pages_parsed_whole_and_pages_split_give_the_same_rows_and_quarantine() {
+    let page = format!(
+        "\u{feff}\n\n{{\"@odata.context\":\"x\",\"value\":[\n{},\n{},\n{}\n]}}\n",
+        audit_record("p1", "2026-11-05T10:00:00Z", "User submitted their user ID"),
+        audit_record("p2", "not a time", "x"),
+        audit_record("p3", "2026-11-05T10:00:02Z", "User submitted their user ID"),
+    );
+    let other = format!("{{\"value\":[{}]}}", audit_record("q1", "2026-11-05T11:00:00Z", "x"));
+    let mut seen = Vec::new();
+    for together in [false, true] {
+        let (dir, lake) = temp_lake();
+        let a = write(dir.path(), "in/a.json", &page);
+        let mut paths = vec![a];
+        if together {
+            paths.push(write(dir.path(), "in/b.json", &other));
+        }
+        let s = import_paths(&lake, &paths).await;
+        assert!(s.files.iter().all(|f| f.complete), "{:?}", s.files);
+        let q: Vec<(u64, u64, String, String)> = read_all(&lake.root)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.line, e.offset, e.reason, e.raw))
+            .collect();
+        let ids = sql_rows(&lake, "SELECT id FROM audit_events WHERE id LIKE 'p%' ORDER BY id").await;
+        seen.push((s.files[0].records, s.files[0].pages, q, ids));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let (records, pages, q, ids) = &seen[0];
+    assert_eq!((*records, *pages), (3, 1));
+    assert_eq!(ids, &vec![serde_json::json!({"id": "p1"}), serde_json::json!({"id": "p3"})]);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].0, 5, "the bad record's line: BOM line, a blank line, the page's first line, p1");
+    assert_eq!(q[0].1 as usize, page.find("{\"id\":\"p2\"").unwrap_or_else(|| page.find("p2").unwrap()));
+    assert!(q[0].2.contains("not a time"), "{:?}", q[0]);
+}

@@ -193,12 +193,21 @@ pub fn parse_file(
     ctx: &RowContext<'_>,
     threads: usize,
 ) -> Result<ParsedFile> {
+    let report = new_report(&display(path), is_csv(path, format));
+    if !is_csv(path, format) {
+        // Most small files are one page: parsed as one document, without the splitter's pass.
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let mut sink = Sink::default();
+        if parse::parse_document(&bytes, format, ctx, &mut sink) {
+            return Ok(ParsedFile { report, sinks: vec![sink], failure: None });
+        }
+    }
     let mut sinks = Vec::new();
     let failure = read_file(path, format, ctx, threads, &mut |s| {
         sinks.extend(s);
         Ok(())
     })?;
-    Ok(ParsedFile { report: new_report(&display(path), is_csv(path, format)), sinks, failure })
+    Ok(ParsedFile { report, sinks, failure })
 }
 
 /// Hands a parsed file's rows to the writers and its bad records to the quarantine.

@@ -109,6 +109,36 @@ pub fn parse_unit(unit: &Unit, format: FileFormat, ctx: &RowContext<'_>, sink: &
             return bad(sink, unit.line, unit.offset, at, text.as_bytes());
         }
     };
+    parse_object(obj, text, unit, format, ctx, sink);
+}
+
+/// Parses a whole file that is one JSON object (a Graph page, a single record) without cutting
+/// it into units first; `false` (nothing added to `sink`) when it is anything else — JSON lines,
+/// an array of pages, broken JSON — for the splitter to handle.
+pub fn parse_document(bytes: &[u8], format: FileFormat, ctx: &RowContext<'_>, sink: &mut Sink) -> bool {
+    let bom = if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { 0 };
+    let Ok(text) = std::str::from_utf8(&bytes[bom..]) else { return false };
+    let start = text.len() - text.trim_start().len();
+    let Ok(obj) = RawObject::parse(text) else { return false };
+    let unit = Unit {
+        bytes: Vec::new(),
+        line: 1 + text[..start].bytes().filter(|b| *b == b'\n').count() as u64,
+        offset: (bom + start) as u64,
+    };
+    parse_object(obj, &text[start..], &unit, format, ctx, sink);
+    true
+}
+
+/// The rest of [`parse_unit`] once the unit is an object: a page's records, else one record.
+/// `text` starts at the object's first byte; `unit` gives its line and offset.
+fn parse_object<'a>(
+    obj: RawObject<'a>,
+    text: &'a str,
+    unit: &Unit,
+    format: FileFormat,
+    ctx: &RowContext<'_>,
+    sink: &mut Sink,
+) {
     let array = obj.fields.iter().find_map(|(k, v)| match v {
         Val::Raw(r) if (k == "value" || k == "records") && r.starts_with('[') => Some(*r),
         _ => None,
@@ -127,14 +157,14 @@ pub fn parse_unit(unit: &Unit, format: FileFormat, ctx: &RowContext<'_>, sink: &
                 unit.line,
                 unit.offset,
                 format!("page: {}", describe(&e, unit.line)),
-                &unit.bytes,
+                text.as_bytes(),
             );
         }
     };
     let (mut seen_at, mut line) = (0usize, unit.line);
     for (off, item) in items {
         let at = base + off;
-        line += line_within_range(&unit.bytes, seen_at, at);
+        line += line_within_range(text.as_bytes(), seen_at, at);
         seen_at = at;
         let offset = unit.offset + at as u64;
         match RawObject::parse(item) {
