@@ -179,7 +179,7 @@ fn parse_object<'a>(
 
 /// Newlines in `bytes[from..to]` (page items are visited in order, so lines are counted once).
 fn line_within_range(bytes: &[u8], from: usize, to: usize) -> u64 {
-    bytes[from..to.min(bytes.len())].iter().filter(|b| **b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', &bytes[from..to.min(bytes.len())]).count() as u64
 }
 
 /// Rewrites a lexer message's relative line into the file's line.
