@@ -8,10 +8,12 @@
 
 pub mod binxml;
 pub mod evtx;
+pub mod facts;
 pub mod fields;
 pub mod json;
 pub mod pscsv;
 pub mod record;
+pub mod rows;
 pub mod xml;
 
 use std::io::Read;
@@ -20,7 +22,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use datafusion::arrow::array::RecordBatch;
-pub use record::{EventRecord, EventRows};
+pub use record::EventRecord;
+pub use rows::EventRows;
 
 use crate::collectors::files::scan::{ScanError, Splitter};
 use crate::collectors::files::{FileFormat, FileReport, Writers};
@@ -401,7 +404,9 @@ fn import_evtx(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
         if let Err(e) = chunk.batches.and_then(|b| sink.write(b)) {
             err = Some(e);
         }
-        // A log is in time order: the days it has left behind are merged while it is read.
+        // A log is in time order: each writer settles the days its own rows left behind when it
+        // is pushed to; this settles them by the log's dates for the tables this chunk had no
+        // rows for (writeback rows are sparse in an Application log).
         if let Some((lo, hi)) = chunk.days {
             sink.writers.writeback.merge_settled(lo, hi);
             sink.writers.credential_provider.merge_settled(lo, hi);
