@@ -124,13 +124,18 @@ pub async fn import(
     // Small export files (Graph pages, hourly archive blobs) are parsed several at once and
     // written in order; event logs and big files are read one at a time, each with its own
     // parser threads.
-    let small = |p: &PathBuf| {
-        eventlog::detect(p, opts.format).is_none()
-            && std::fs::metadata(p).is_ok_and(|m| m.len() <= files::SMALL_FILE_BYTES)
-    };
+    // Each file's event-log format (sniffed once), and whether it is a small export file.
+    let kinds: Vec<(Option<eventlog::EventFormat>, bool)> = found
+        .iter()
+        .map(|p| {
+            let log = eventlog::detect(p, opts.format);
+            let small = std::fs::metadata(p).is_ok_and(|m| m.len() <= files::SMALL_FILE_BYTES);
+            (log, log.is_none() && small)
+        })
+        .collect();
     let mut i = 0;
     while i < found.len() {
-        let run = found[i..].iter().take_while(|p| small(p)).count();
+        let run = kinds[i..].iter().take_while(|(_, small)| *small).count();
         if run > 1 {
             crate::util::ordered_map(
                 &found[i..i + run],
@@ -157,10 +162,10 @@ pub async fn import(
             i += run;
             continue;
         }
-        let path = &found[i];
+        let (path, log) = (&found[i], kinds[i].0);
         i += 1;
         let name = files::display(path);
-        let result = match eventlog::detect(path, opts.format) {
+        let result = match log {
             Some(format) => {
                 let ectx = EventContext {
                     source_file: &name,
