@@ -63,24 +63,26 @@ fn write_all(
     schema: datafusion::arrow::datatypes::SchemaRef,
     props: WriterProperties,
 ) -> Result<Bytes> {
-    let mut buf = Vec::with_capacity(1 << 20);
-    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props))?;
+    let mut enc = Encoder::with(schema, props)?;
     for b in batches {
-        w.write(b)?;
+        enc.write(b)?;
     }
-    w.close()?;
-    Ok(Bytes::from(buf))
+    enc.finish()
 }
 
-/// A partition file encoded in memory batch by batch (batches in the table schema, in order).
+/// A Parquet file encoded in memory batch by batch (batches in its schema, in order).
 pub struct Encoder {
     writer: ArrowWriter<Vec<u8>>,
 }
 
 impl Encoder {
+    /// A partition file of `table`, in the lake's profile.
     pub fn new(table: &TableDef) -> Result<Self> {
-        let buf = Vec::with_capacity(1 << 20);
-        Ok(Self { writer: ArrowWriter::try_new(buf, table.schema(), Some(writer_properties(table)))? })
+        Self::with(table.schema(), writer_properties(table))
+    }
+
+    fn with(schema: datafusion::arrow::datatypes::SchemaRef, props: WriterProperties) -> Result<Self> {
+        Ok(Self { writer: ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema, Some(props))? })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
