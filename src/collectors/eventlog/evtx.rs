@@ -61,12 +61,16 @@ pub fn read(path: &Path, threads: usize, keep: Keep, on: impl FnMut(Item)) -> Re
     read_with(path, threads, keep, Engine::Direct, on)
 }
 
-/// One chunk's outcome.
+/// One job's outcome: the records of a run of chunks.
 struct Done<T> {
     items: T,
-    bad_crc: bool,
-    direct: bool,
+    bad_crc: u64,
+    direct: u64,
 }
+
+/// Chunks per worker job: 16 × 64 KiB, so a job's rows make batches big enough for the lake to
+/// encode as they are, and the hand-over costs little per record.
+const JOB_CHUNKS: usize = 16;
 
 /// [`read`] with the engine chosen.
 pub fn read_with(
@@ -79,11 +83,12 @@ pub fn read_with(
     read_chunks(path, threads, keep, engine, &|items| items, |items| items.into_iter().for_each(&mut on))
 }
 
-/// The records of an `.evtx` file chunk by chunk: `work` turns each chunk's records and problems
-/// (in order) into a `T` on the worker thread that read the chunk, and `on` gets the `T`s in log
-/// order. The crate finds the chunks (oldest first in a log that wrapped around, empty ones
-/// skipped, bad headers reported); `threads` workers read them, checking each chunk's CRC32s on
-/// the way. A file that is not EVTX at all (bad file header) is an `Err`.
+/// The records of an `.evtx` file a run of chunks at a time: `work` turns the records and
+/// problems of a run of chunks (in order) into a `T` on the worker thread that read them, and
+/// `on` gets the `T`s in log order. The crate finds the chunks (oldest first in a log that
+/// wrapped around, empty ones skipped, bad headers reported); `threads` workers read them,
+/// checking each chunk's CRC32s on the way. A file that is not EVTX at all (bad file header) is
+/// an `Err`.
 pub fn read_chunks<T: Send>(
     path: &Path,
     threads: usize,
@@ -98,62 +103,75 @@ pub fn read_chunks<T: Send>(
     let shared = Arc::new(settings.clone());
     let threads = threads.max(1);
     let mut deliver = |done: Done<T>, stats: &mut EvtxStats| {
-        stats.checksum_errors += u64::from(done.bad_crc);
-        stats.direct_chunks += u64::from(done.direct);
+        stats.checksum_errors += done.bad_crc;
+        stats.direct_chunks += done.direct;
         on(done.items);
     };
-    let worked = |d: Done<Vec<Item>>| Done { items: work(d.items), bad_crc: d.bad_crc, direct: d.direct };
+    let worked = |chunks: Vec<EvtxChunkData>| {
+        let mut done = Done { items: Vec::new(), bad_crc: 0, direct: 0 };
+        for data in chunks {
+            let d = read_chunk(data, &shared, &keep, engine);
+            done.bad_crc += d.bad_crc;
+            done.direct += d.direct;
+            if done.items.is_empty() {
+                done.items = d.items;
+            } else {
+                done.items.extend(d.items);
+            }
+        }
+        Done { items: work(done.items), bad_crc: done.bad_crc, direct: done.direct }
+    };
+    let failed = |e: &EvtxError| Done { items: work(chunk_error(e)), bad_crc: 0, direct: 0 };
+    let mut jobs = Jobs { chunks: parser.chunks(), pending: None };
     if threads == 1 {
-        for chunk in parser.chunks() {
-            match chunk {
-                Ok(data) => {
-                    stats.chunks += 1;
-                    deliver(worked(read_chunk(data, &shared, &keep, engine)), &mut stats);
+        for job in jobs {
+            match job {
+                Ok(chunks) => {
+                    stats.chunks += chunks.len() as u64;
+                    deliver(worked(chunks), &mut stats);
                 }
-                Err(e) => deliver(worked(chunk_error(&e)), &mut stats),
+                Err(e) => deliver(failed(&e), &mut stats),
             }
         }
     } else {
         std::thread::scope(|s| {
-            let (job_tx, job_rx) = mpsc::channel::<(u64, EvtxChunkData)>();
+            let (job_tx, job_rx) = mpsc::channel::<(u64, Vec<EvtxChunkData>)>();
             let job_rx = Arc::new(Mutex::new(job_rx));
             let (done_tx, done_rx) = mpsc::channel::<(u64, Done<T>)>();
             for _ in 0..threads {
-                let (job_rx, done_tx, shared, keep, worked) =
-                    (job_rx.clone(), done_tx.clone(), shared.clone(), keep.clone(), &worked);
+                let (job_rx, done_tx, worked) = (job_rx.clone(), done_tx.clone(), &worked);
                 s.spawn(move || {
                     loop {
                         let job = job_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((seq, data))) = job else { break };
-                        if done_tx.send((seq, worked(read_chunk(data, &shared, &keep, engine)))).is_err() {
+                        let Ok(Ok((seq, chunks))) = job else { break };
+                        if done_tx.send((seq, worked(chunks))).is_err() {
                             break;
                         }
                     }
                 });
             }
             drop(done_tx);
-            // Chunks in flight are bounded, so memory stays a few chunks per worker.
-            let max_in_flight = threads * 4;
-            let mut chunks = parser.chunks();
+            // Jobs in flight are bounded, so memory stays a few jobs per worker.
+            let max_in_flight = threads * 3;
             let mut ready: BTreeMap<u64, Done<T>> = BTreeMap::new();
             let (mut next_seq, mut next_out, mut in_flight, mut exhausted) = (0u64, 0u64, 0usize, false);
             loop {
                 while !exhausted && in_flight < max_in_flight {
-                    match chunks.next() {
+                    match jobs.next() {
                         None => {
                             exhausted = true;
                             break;
                         }
-                        Some(Ok(data)) => {
-                            stats.chunks += 1;
-                            if job_tx.send((next_seq, data)).is_err() {
+                        Some(Ok(chunks)) => {
+                            stats.chunks += chunks.len() as u64;
+                            if job_tx.send((next_seq, chunks)).is_err() {
                                 exhausted = true;
                                 break;
                             }
                             in_flight += 1;
                         }
                         Some(Err(e)) => {
-                            ready.insert(next_seq, worked(chunk_error(&e)));
+                            ready.insert(next_seq, failed(&e));
                         }
                     }
                     next_seq += 1;
@@ -186,13 +204,39 @@ pub fn read_chunks<T: Send>(
     Ok(stats)
 }
 
-/// A chunk the crate could not take as a chunk (bad magic, header, size).
-fn chunk_error(e: &EvtxError) -> Done<Vec<Item>> {
-    Done {
-        items: vec![Err(Bad { offset: error_offset(e), reason: chain(e), raw: String::new() })],
-        bad_crc: false,
-        direct: false,
+/// The crate's chunks in runs of up to [`JOB_CHUNKS`]; a chunk the crate could not take is a job
+/// of its own, so problems stay in log order.
+struct Jobs<I> {
+    chunks: I,
+    pending: Option<EvtxError>,
+}
+
+impl<I: Iterator<Item = Result<EvtxChunkData, EvtxError>>> Iterator for Jobs<I> {
+    type Item = Result<Vec<EvtxChunkData>, EvtxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending.take() {
+            return Some(Err(e));
+        }
+        let mut job = Vec::with_capacity(JOB_CHUNKS);
+        while job.len() < JOB_CHUNKS {
+            match self.chunks.next() {
+                None => break,
+                Some(Ok(data)) => job.push(data),
+                Some(Err(e)) if job.is_empty() => return Some(Err(e)),
+                Some(Err(e)) => {
+                    self.pending = Some(e);
+                    break;
+                }
+            }
+        }
+        (!job.is_empty()).then_some(Ok(job))
     }
+}
+
+/// A chunk the crate could not take as a chunk (bad magic, header, size).
+fn chunk_error(e: &EvtxError) -> Vec<Item> {
+    vec![Err(Bad { offset: error_offset(e), reason: chain(e), raw: String::new() })]
 }
 
 /// One chunk's records, straight from BinXML when the engine and the chunk allow, else through
@@ -220,7 +264,7 @@ fn read_chunk(
                 }))
             })
             .collect();
-        return Done { items, bad_crc, direct: true };
+        return Done { items, bad_crc: u64::from(bad_crc), direct: 1 };
     }
     let number = data.number;
     let items = match data.parse(settings.clone()) {
@@ -230,7 +274,7 @@ fn read_chunk(
         }
         Ok(mut chunk) => chunk.iter().map(|r| through_xml(r, keep)).collect(),
     };
-    Done { items, bad_crc, direct: false }
+    Done { items, bad_crc: u64::from(bad_crc), direct: 0 }
 }
 
 /// A record rendered to XML by the crate and parsed.

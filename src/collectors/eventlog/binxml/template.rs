@@ -104,6 +104,63 @@ fn name_at(d: &[u8], p: &mut usize) -> Result<String, Decline> {
     })
 }
 
+/// What a compiled template depends on, free of where the chunk put it: every token with the
+/// values [`compile`] reads, names by their text. The same definition in two chunks differs only
+/// in its name references (chunk offsets, and the name text inline the first time a chunk uses a
+/// name) and in the byte sizes those change, so this is equal exactly when compiling would give
+/// the same program; it keys the compiled templates a worker keeps from chunk to chunk.
+pub(super) fn fingerprint(d: &[u8], def: usize, out: &mut Vec<u8>) -> Result<(), Decline> {
+    out.clear();
+    let size = u32le(d, def + 20).ok_or("template definition")? as usize;
+    let body_end = def + 24 + size;
+    if body_end > d.len() {
+        return Err("template definition runs past the chunk");
+    }
+    let name = |p: &mut usize, out: &mut Vec<u8>| -> Result<(), Decline> {
+        let off = u32le(d, *p).ok_or("name reference")? as usize;
+        *p += 4;
+        let len = u16le(d, off + 6).ok_or("name")? as usize;
+        if off == *p {
+            *p += 8 + 2 * len + 2;
+        }
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+        out.extend_from_slice(d.get(off + 8..off + 8 + 2 * len).ok_or("name")?);
+        Ok(())
+    };
+    let mut p = def + 24;
+    loop {
+        let t = *d.get(p).filter(|_| p < body_end).ok_or("template definition has no end")?;
+        p += 1;
+        out.push(t);
+        let raw = |n: usize, p: &mut usize, out: &mut Vec<u8>| -> Result<(), Decline> {
+            out.extend_from_slice(d.get(*p..*p + n).ok_or("token")?);
+            *p += n;
+            Ok(())
+        };
+        match t & !tok::MORE {
+            tok::EOF if t == tok::EOF => return Ok(()),
+            tok::FRAGMENT_HEADER if t == tok::FRAGMENT_HEADER => p += 3,
+            tok::OPEN_START => {
+                // Dependency id; the element's byte size (which inline names change) is left out.
+                raw(2, &mut p, out)?;
+                p += 4;
+                name(&mut p, out)?;
+                if t & tok::MORE != 0 {
+                    p += 4;
+                }
+            }
+            tok::ATTRIBUTE => name(&mut p, out)?,
+            tok::VALUE => {
+                let len = u16le(d, p + 1).ok_or("value")? as usize;
+                raw(3 + 2 * len, &mut p, out)?;
+            }
+            tok::CHAR_REF => raw(2, &mut p, out)?,
+            tok::NORMAL_SUBSTITUTION | tok::OPTIONAL_SUBSTITUTION => raw(3, &mut p, out)?,
+            _ => {}
+        }
+    }
+}
+
 /// Compiles the template definition at chunk offset `def`.
 pub(super) fn compile(d: &[u8], def: usize) -> Result<Program, Decline> {
     let size = u32le(d, def + 20).ok_or("template definition")? as usize;
