@@ -205,8 +205,8 @@ async fn merging_settled_days_early_gives_what_one_merge_at_the_end_gives() {
     use sspr_analytics::store::schema::DC_SECURITY_EVENTS;
     let batch = |evs: Vec<_>| {
         let mut rows = EventRows::with_capacity(1);
-        for mut e in evs {
-            rows.push(&mut e, "dc.evtx", "evtx", 7);
+        for e in evs {
+            rows.push(&e, "dc.evtx", "evtx", 7);
         }
         rows.finish(&DC_SECURITY_EVENTS.schema()).unwrap()
     };

@@ -259,7 +259,6 @@ fn read_chunk(
                     if ev.time_created.is_none() {
                         ev.time_created = Some(r.header_time);
                     }
-                    ev.prepare();
                     ev
                 }))
             })
@@ -291,7 +290,6 @@ fn through_xml(r: Result<evtx::EvtxRecord<'_>, EvtxError>, keep: &Keep) -> Item 
             if ev.time_created.is_none() {
                 ev.time_created = Some(xml.timestamp.as_microsecond());
             }
-            ev.prepare();
             Ok(Some(ev))
         }
         Err(reason) => Err(Bad {

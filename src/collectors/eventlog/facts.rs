@@ -26,29 +26,43 @@ pub(crate) fn tracking_id_in(text: &str) -> Option<String> {
 
 /// The first 8-hex-digit HRESULT in a text: `0x80230619`, `hr=80230402`, `8023062C (…)`, returned
 /// as `0x` + lower-case hex. Longer hex runs (keywords, GUID parts) are not HRESULTs.
+///
+/// One pass over the text's words (runs of ASCII letters and digits): only a word that no `-`
+/// touches can be one, and then only as `0x` + 8 hex digits or as 8 bare hex digits.
 pub fn hresult_in(text: &str) -> Option<String> {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let at_boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'-');
-        let prefixed = at_boundary && b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X'));
-        if !at_boundary || !(prefixed || b[i].is_ascii_hexdigit()) {
+        if !b[i].is_ascii_alphanumeric() {
             i += 1;
             continue;
         }
-        let start = if prefixed { i + 2 } else { i };
-        let end = start + b[start..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
-        let run = &text[start..end];
-        let after_ok = b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'-');
-        // Bare runs count after `hr=` / `error`, or in the failure space (8xxxxxxx) when they are
-        // not plain decimal numbers.
-        let bare_ok = || {
-            preceded_by_hr(text, i) || (run.starts_with('8') && run.bytes().any(|c| c.is_ascii_alphabetic()))
-        };
-        if run.len() == 8 && after_ok && (prefixed || bare_ok()) {
-            return Some(format!("0x{}", run.to_ascii_lowercase()));
+        let start = i;
+        while i < b.len() && b[i].is_ascii_alphanumeric() {
+            i += 1;
         }
-        i = end.max(i + 1);
+        let word = &b[start..i];
+        let free = (start == 0 || b[start - 1] != b'-') && b.get(i) != Some(&b'-');
+        if !free || (word.len() != 8 && word.len() != 10) {
+            continue;
+        }
+        let hex = |w: &[u8]| w.iter().all(u8::is_ascii_hexdigit);
+        let found = match word {
+            [b'0', b'x' | b'X', digits @ ..] if digits.len() == 8 => hex(digits).then_some(digits),
+            [b'0', b'x' | b'X', ..] => None,
+            // Bare runs count after `hr=` / `error`, or in the failure space (8xxxxxxx) when
+            // they are not plain decimal numbers.
+            digits if digits.len() == 8 && hex(digits) => (preceded_by_hr(text, start)
+                || (digits[0] == b'8' && digits.iter().any(u8::is_ascii_alphabetic)))
+            .then_some(digits),
+            _ => None,
+        };
+        if let Some(digits) = found {
+            let mut out = String::with_capacity(10);
+            out.push_str("0x");
+            out.extend(digits.iter().map(|c| char::from(c.to_ascii_lowercase())));
+            return Some(out);
+        }
     }
     None
 }
@@ -125,5 +139,62 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(hresult_in(text).as_deref(), want, "{text}");
         }
+    }
+
+    #[test]
+    fn the_word_scanner_finds_what_the_bytewise_scan_found() {
+        // Random texts over an alphabet dense in near-misses: hex runs of every length, `0x`,
+        // `-`, `hr=`, `error`, non-ASCII.
+        let parts = [
+            "0x", "0X", "8", "0", "a", "F", "Z", "-", " ", "hr=", "error ", "é", "x", "80230619", "8023061",
+            "\t", "(",
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..50_000 {
+            let mut text = String::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut y = x;
+            for _ in 0..(x % 12) {
+                text.push_str(parts[(y % parts.len() as u64) as usize]);
+                y /= parts.len() as u64;
+                if y == 0 {
+                    y = x.rotate_left(17);
+                }
+            }
+            assert_eq!(hresult_in(&text), hresult_in_bytewise(&text), "{text:?}");
+        }
+    }
+
+    /// The first version, byte by byte: the oracle for the word scanner.
+    /// The first 8-hex-digit HRESULT in a text: `0x80230619`, `hr=80230402`, `8023062C (…)`, returned
+    /// as `0x` + lower-case hex. Longer hex runs (keywords, GUID parts) are not HRESULTs.
+    fn hresult_in_bytewise(text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let at_boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'-');
+            let prefixed = at_boundary && b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X'));
+            if !at_boundary || !(prefixed || b[i].is_ascii_hexdigit()) {
+                i += 1;
+                continue;
+            }
+            let start = if prefixed { i + 2 } else { i };
+            let end = start + b[start..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+            let run = &text[start..end];
+            let after_ok = b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'-');
+            // Bare runs count after `hr=` / `error`, or in the failure space (8xxxxxxx) when they are
+            // not plain decimal numbers.
+            let bare_ok = || {
+                preceded_by_hr(text, i)
+                    || (run.starts_with('8') && run.bytes().any(|c| c.is_ascii_alphabetic()))
+            };
+            if run.len() == 8 && after_ok && (prefixed || bare_ok()) {
+                return Some(format!("0x{}", run.to_ascii_lowercase()));
+            }
+            i = end.max(i + 1);
+        }
+        None
     }
 }

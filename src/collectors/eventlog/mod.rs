@@ -205,13 +205,7 @@ struct TableRows {
 impl TableRows {
     /// Routes `rec` and appends its row; `false` when no table keeps it. `room`: rows to make
     /// room for when this is the table's first row.
-    fn add(
-        &mut self,
-        ctx: &EventContext<'_>,
-        format: EventFormat,
-        rec: &mut EventRecord,
-        room: usize,
-    ) -> bool {
+    fn add(&mut self, ctx: &EventContext<'_>, format: EventFormat, rec: &EventRecord, room: usize) -> bool {
         let rows = match ctx.routing.route(rec) {
             Route::Writeback => &mut self.writeback,
             Route::CredentialProvider => &mut self.credential,
@@ -253,7 +247,7 @@ impl EventSink<'_, '_> {
     fn add(
         &mut self,
         ctx: &EventContext<'_>,
-        rec: &mut EventRecord,
+        rec: &EventRecord,
         line: u64,
         offset: u64,
         raw: &dyn Fn() -> Vec<u8>,
@@ -320,8 +314,8 @@ pub fn import_file(
         EventFormat::Xml => import_xml(path, ctx, &mut sink),
         EventFormat::Json => import_json(path, ctx, &mut sink),
         EventFormat::Csv => pscsv::import(path, ctx, &mut |rec, line, offset, raw| match rec {
-            Ok(mut r) => {
-                sink.add(ctx, &mut r, line, offset, &|| raw.to_vec());
+            Ok(r) => {
+                sink.add(ctx, &r, line, offset, &|| raw.to_vec());
                 sink.flush(false)
             }
             Err(reason) => {
@@ -375,11 +369,11 @@ fn import_evtx(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
                     out.records += 1;
                     out.skipped += 1;
                 }
-                Ok(Some(mut rec)) => {
+                Ok(Some(rec)) => {
                     out.records += 1;
                     if let Some(problem) = rec.problem() {
                         out.bad.push((0, problem.to_string()));
-                    } else if rows.add(ctx, format, &mut rec, n - i) {
+                    } else if rows.add(ctx, format, &rec, n - i) {
                         let day = rec.time_created.unwrap_or_default().div_euclid(86_400_000_000) as i32;
                         out.days = Some(out.days.map_or((day, day), |(lo, hi)| (lo.min(day), hi.max(day))));
                     } else {
@@ -480,7 +474,7 @@ fn import_xml(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>)
         });
         for (u, r) in units.iter().zip(parsed) {
             match r {
-                Ok(mut rec) => sink.add(ctx, &mut rec, u.line, u.offset, &|| u.text.clone()),
+                Ok(rec) => sink.add(ctx, &rec, u.line, u.offset, &|| u.text.clone()),
                 Err(reason) => {
                     sink.report.records += 1;
                     sink.bad(ctx, u.line, u.offset, &format!("line {}: {reason}", u.line), &u.text);
@@ -533,7 +527,7 @@ fn import_json(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
         });
         for (u, r) in bundle.iter().zip(parsed) {
             match r {
-                Ok(mut rec) => sink.add(ctx, &mut rec, u.line, u.offset, &|| u.bytes.clone()),
+                Ok(rec) => sink.add(ctx, &rec, u.line, u.offset, &|| u.bytes.clone()),
                 Err(reason) => {
                     sink.report.records += 1;
                     sink.bad(ctx, u.line, u.offset, &reason, &u.bytes);

@@ -32,30 +32,18 @@ pub struct EventRecord {
     pub data: Vec<(Option<String>, String)>,
     /// The rendered message (RenderingInfo, CSV/JSON `Message`), when the export has one.
     pub rendered_message: Option<String>,
-    /// What the row derives from the fields above, once [`EventRecord::prepare`] has run.
-    pub derived: Option<Box<Derived>>,
 }
 
-/// What a record's row holds beyond its own fields, derived from them once — for EVTX on the
-/// worker that read the record, so the thread appending rows only appends.
+/// Facts parsed out of a record's message and event data (accounts borrowed from the record's
+/// named data when they come from there).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Derived {
-    pub facts: Facts,
-    pub message: Option<String>,
-    pub data_json: Option<String>,
-    /// Only for a record without `EventRecordID` (see [`EventRecord::content_hash`]).
-    pub content_hash: Option<String>,
-}
-
-/// Facts parsed out of a record's message and event data.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Facts {
+pub struct Facts<'a> {
     pub tracking_id: Option<String>,
     pub hresult: Option<String>,
-    pub target_account: Option<String>,
-    pub target_domain: Option<String>,
-    pub subject_account: Option<String>,
-    pub subject_domain: Option<String>,
+    pub target_account: Option<Cow<'a, str>>,
+    pub target_domain: Option<Cow<'a, str>>,
+    pub subject_account: Option<Cow<'a, str>>,
+    pub subject_domain: Option<Cow<'a, str>>,
     pub audit_success: Option<bool>,
 }
 
@@ -94,52 +82,59 @@ impl EventRecord {
     /// Event data as one JSON object: named items by name (a repeated name becomes an array),
     /// unnamed items under `Data` as an array. `None` when the record has no event data.
     pub fn data_json(&self) -> Option<String> {
-        if self.data.is_empty() {
-            return None;
-        }
-        // Nearly always the names are distinct: the object is then written straight, in the
-        // same form serde_json gives (same key order, same escapes).
-        let names: Vec<&str> = self.data.iter().filter_map(|(n, _)| n.as_deref()).collect();
-        let has_unnamed = names.len() < self.data.len();
-        let distinct = names.iter().enumerate().all(|(i, n)| !names[..i].contains(n))
-            && !(has_unnamed && names.contains(&"Data"));
-        if !distinct {
-            return self.data_json_general();
-        }
         let mut out = String::with_capacity(
             self.data.iter().map(|(n, v)| v.len() + n.as_ref().map_or(0, String::len) + 6).sum::<usize>()
                 + 12,
         );
-        out.push('{');
+        self.write_data_json(&mut out).then_some(out)
+    }
+
+    /// Writes [`EventRecord::data_json`] into `out` (an Arrow string builder's value, say);
+    /// `false`, writing nothing, when the record has no event data.
+    pub fn write_data_json(&self, out: &mut impl std::fmt::Write) -> bool {
+        if self.data.is_empty() {
+            return false;
+        }
+        // Nearly always the names are distinct: the object is then written straight, in the
+        // same form serde_json gives (same key order, same escapes).
+        let named = |i: usize| self.data[i].0.as_deref();
+        let has_unnamed = self.data.iter().any(|(n, _)| n.is_none());
+        let distinct = (0..self.data.len()).all(|i| {
+            named(i).is_none_or(|n| !((0..i).any(|j| named(j) == Some(n)) || has_unnamed && n == "Data"))
+        });
+        if !distinct {
+            let _ = out.write_str(&self.data_json_general());
+            return true;
+        }
+        let mut first = true;
+        let _ = out.write_char('{');
         for (n, v) in &self.data {
             if let Some(n) = n {
-                if out.len() > 1 {
-                    out.push(',');
+                if !first {
+                    let _ = out.write_char(',');
                 }
-                push_json_str(&mut out, n);
-                out.push(':');
-                push_json_str(&mut out, v);
+                first = false;
+                push_json_str(out, n);
+                let _ = out.write_char(':');
+                push_json_str(out, v);
             }
         }
         if has_unnamed {
-            if out.len() > 1 {
-                out.push(',');
-            }
-            out.push_str("\"Data\":[");
+            let _ = out.write_str(if first { "\"Data\":[" } else { ",\"Data\":[" });
             for (i, (_, v)) in self.data.iter().filter(|(n, _)| n.is_none()).enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    let _ = out.write_char(',');
                 }
-                push_json_str(&mut out, v);
+                push_json_str(out, v);
             }
-            out.push(']');
+            let _ = out.write_char(']');
         }
-        out.push('}');
-        Some(out)
+        let _ = out.write_char('}');
+        true
     }
 
     /// [`EventRecord::data_json`] through serde_json, for repeated names.
-    fn data_json_general(&self) -> Option<String> {
+    fn data_json_general(&self) -> String {
         let mut map = serde_json::Map::new();
         let mut unnamed = Vec::new();
         for (n, v) in &self.data {
@@ -160,7 +155,7 @@ impl EventRecord {
         if !unnamed.is_empty() {
             map.insert("Data".into(), serde_json::Value::Array(unnamed));
         }
-        Some(serde_json::Value::Object(map).to_string())
+        serde_json::Value::Object(map).to_string()
     }
 
     /// The keywords as a number.
@@ -171,7 +166,7 @@ impl EventRecord {
     }
 
     /// Parses the stable facts.
-    pub fn facts(&self) -> Facts {
+    pub fn facts(&self) -> Facts<'_> {
         let message = self.message();
         let text = message.as_deref().unwrap_or("");
         let audit_success = self.keywords_value().and_then(|k| {
@@ -191,10 +186,22 @@ impl EventRecord {
                 .and_then(hresult_in)
                 .or_else(|| hresult_in(text))
                 .or_else(|| self.data.iter().find_map(|(_, v)| hresult_in(v))),
-            target_account: self.named("TargetUserName").map(str::to_string).or(sections.target_account),
-            target_domain: self.named("TargetDomainName").map(str::to_string).or(sections.target_domain),
-            subject_account: self.named("SubjectUserName").map(str::to_string).or(sections.subject_account),
-            subject_domain: self.named("SubjectDomainName").map(str::to_string).or(sections.subject_domain),
+            target_account: self
+                .named("TargetUserName")
+                .map(Cow::Borrowed)
+                .or(sections.target_account.map(Cow::Owned)),
+            target_domain: self
+                .named("TargetDomainName")
+                .map(Cow::Borrowed)
+                .or(sections.target_domain.map(Cow::Owned)),
+            subject_account: self
+                .named("SubjectUserName")
+                .map(Cow::Borrowed)
+                .or(sections.subject_account.map(Cow::Owned)),
+            subject_domain: self
+                .named("SubjectDomainName")
+                .map(Cow::Borrowed)
+                .or(sections.subject_domain.map(Cow::Owned)),
             audit_success,
         }
     }
@@ -233,44 +240,32 @@ impl EventRecord {
             None
         }
     }
-
-    /// Derives what the record's row needs (see [`Derived`]); a second call does nothing.
-    pub fn prepare(&mut self) {
-        if self.derived.is_none() {
-            self.derived = Some(Box::new(Derived {
-                facts: self.facts(),
-                message: self.message().map(Cow::into_owned),
-                data_json: self.data_json(),
-                content_hash: self.event_record_id.is_none().then(|| self.content_hash()),
-            }));
-        }
-    }
 }
 
 /// A JSON string literal, escaped as serde_json escapes it.
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
+fn push_json_str(out: &mut impl std::fmt::Write, s: &str) {
+    let _ = out.write_char('"');
     let mut rest = s;
     while let Some(i) = rest.bytes().position(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(&rest[..i]);
-        match rest.as_bytes()[i] {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
+        let _ = out.write_str(&rest[..i]);
+        let _ = match rest.as_bytes()[i] {
+            b'"' => out.write_str("\\\""),
+            b'\\' => out.write_str("\\\\"),
+            b'\n' => out.write_str("\\n"),
+            b'\r' => out.write_str("\\r"),
+            b'\t' => out.write_str("\\t"),
+            0x08 => out.write_str("\\b"),
+            0x0c => out.write_str("\\f"),
             c => {
-                out.push_str("\\u00");
-                out.push(char::from(b"0123456789abcdef"[usize::from(c >> 4)]));
-                out.push(char::from(b"0123456789abcdef"[usize::from(c & 0xf)]));
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let esc = [b'\\', b'u', b'0', b'0', HEX[usize::from(c >> 4)], HEX[usize::from(c & 0xf)]];
+                out.write_str(std::str::from_utf8(&esc).unwrap_or_default())
             }
-        }
+        };
         rest = &rest[i + 1..];
     }
-    out.push_str(rest);
-    out.push('"');
+    let _ = out.write_str(rest);
+    let _ = out.write_char('"');
 }
 
 /// A small integer field (EventID, Level, Task, Qualifiers) from text; empty is `None`.
@@ -306,7 +301,7 @@ mod tests {
                 data: c.iter().map(|(n, v)| (n.map(str::to_string), v.to_string())).collect(),
                 ..Default::default()
             };
-            assert_eq!(rec.data_json(), rec.data_json_general(), "{c:?}");
+            assert_eq!(rec.data_json(), Some(rec.data_json_general()), "{c:?}");
         }
     }
 

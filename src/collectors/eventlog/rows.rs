@@ -46,40 +46,78 @@ pub struct EventRows {
 }
 
 impl EventRows {
-    /// Room for `rows` rows; string bytes grow as they come.
+    /// Room for `rows` rows, and for their text at the bytes per row this thread's last batch
+    /// had in each column (a log's records are alike, so the builders seldom grow by copying).
     pub fn with_capacity(rows: usize) -> Self {
-        let s = || StringBuilder::with_capacity(rows, 0);
+        let [
+            computer,
+            channel,
+            provider,
+            keywords,
+            message,
+            data_json,
+            tracking_id,
+            hresult,
+            target_account,
+            target_domain,
+            subject_account,
+            subject_domain,
+            content_hash,
+            source_file,
+            source_format,
+        ] = BYTES_PER_ROW.get().map(|bytes| StringBuilder::with_capacity(rows, rows * bytes as usize));
         let i32s = || Int32Builder::with_capacity(rows);
         let i64s = || Int64Builder::with_capacity(rows);
         let ts = || TimestampMicrosecondBuilder::with_capacity(rows);
         EventRows {
-            computer: s(),
-            channel: s(),
-            provider: s(),
+            computer,
+            channel,
+            provider,
             event_id: i32s(),
             qualifiers: i32s(),
             level: i32s(),
             task: i32s(),
-            keywords: s(),
+            keywords,
             time_created: ts(),
             event_date: Date32Builder::with_capacity(rows),
             event_record_id: i64s(),
             header_record_id: i64s(),
-            message: s(),
-            data_json: s(),
-            tracking_id: s(),
-            hresult: s(),
-            target_account: s(),
-            target_domain: s(),
-            subject_account: s(),
-            subject_domain: s(),
+            message,
+            data_json,
+            tracking_id,
+            hresult,
+            target_account,
+            target_domain,
+            subject_account,
+            subject_domain,
             audit_success: BooleanBuilder::with_capacity(rows),
-            content_hash: s(),
-            source_file: s(),
-            source_format: s(),
+            content_hash,
+            source_file,
+            source_format,
             ingested_at: ts(),
             rows: 0,
         }
+    }
+
+    /// The string columns, in the order of [`BYTES_PER_ROW`].
+    fn text_columns(&self) -> [&StringBuilder; TEXT_COLUMNS] {
+        [
+            &self.computer,
+            &self.channel,
+            &self.provider,
+            &self.keywords,
+            &self.message,
+            &self.data_json,
+            &self.tracking_id,
+            &self.hresult,
+            &self.target_account,
+            &self.target_domain,
+            &self.subject_account,
+            &self.subject_domain,
+            &self.content_hash,
+            &self.source_file,
+            &self.source_format,
+        ]
     }
 
     pub fn len(&self) -> usize {
@@ -90,13 +128,11 @@ impl EventRows {
         self.rows == 0
     }
 
-    /// Appends `rec`'s row (deriving its facts first if [`EventRecord::prepare`] has not run).
-    /// The caller has checked [`EventRecord::problem`]: a record without an event id or a time is
-    /// stored with 0 / the epoch, which the table's non-null columns need.
-    pub fn push(&mut self, rec: &mut EventRecord, source_file: &str, source_format: &str, ingested_at: i64) {
-        rec.prepare();
-        let d = rec.derived.as_deref().expect("prepared above");
-        let f = &d.facts;
+    /// Appends `rec`'s row, deriving its facts, message and event-data JSON straight into the
+    /// builders. The caller has checked [`EventRecord::problem`]: a record without an event id
+    /// or a time is stored with 0 / the epoch, which the table's non-null columns need.
+    pub fn push(&mut self, rec: &EventRecord, source_file: &str, source_format: &str, ingested_at: i64) {
+        let f = rec.facts();
         let time = rec.time_created.unwrap_or_default();
         self.computer.append_value(&rec.computer);
         self.channel.append_value(&rec.channel);
@@ -110,8 +146,12 @@ impl EventRows {
         self.event_date.append_value(date32_of_micros(time));
         self.event_record_id.append_option(rec.event_record_id);
         self.header_record_id.append_option(rec.header_record_id);
-        self.message.append_option(d.message.as_deref());
-        self.data_json.append_option(d.data_json.as_deref());
+        self.message.append_option(rec.message().as_deref());
+        if rec.write_data_json(&mut self.data_json) {
+            self.data_json.append_value("");
+        } else {
+            self.data_json.append_null();
+        }
         self.tracking_id.append_option(f.tracking_id.as_deref());
         self.hresult.append_option(f.hresult.as_deref());
         self.target_account.append_option(f.target_account.as_deref());
@@ -119,7 +159,8 @@ impl EventRows {
         self.subject_account.append_option(f.subject_account.as_deref());
         self.subject_domain.append_option(f.subject_domain.as_deref());
         self.audit_success.append_option(f.audit_success);
-        self.content_hash.append_option(d.content_hash.as_deref());
+        // Only a record without `EventRecordID` needs one (see [`EventRecord::content_hash`]).
+        self.content_hash.append_option(rec.event_record_id.is_none().then(|| rec.content_hash()));
         self.source_file.append_value(source_file);
         self.source_format.append_value(source_format);
         self.ingested_at.append_value(ingested_at);
@@ -128,6 +169,16 @@ impl EventRows {
 
     /// The rows so far as a batch of `schema` (one of the event-log tables'), starting over.
     pub fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
+        let mut per_row = [0u32; TEXT_COLUMNS];
+        for (out, b) in per_row.iter_mut().zip(self.text_columns()) {
+            // A little over the last batch's mean, so a batch like it fits without growing.
+            if let Some(mean) = b.values_slice().len().checked_div(self.rows) {
+                *out = ((mean + 1) * 9).div_ceil(8).min(1 << 16) as u32;
+            }
+        }
+        if self.rows > 0 {
+            BYTES_PER_ROW.set(per_row);
+        }
         let utc = |b: &mut TimestampMicrosecondBuilder| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.computer.finish()),
@@ -159,6 +210,15 @@ impl EventRows {
         self.rows = 0;
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
+}
+
+/// The string columns of [`EventRows`] (see `EventRows::text_columns`).
+const TEXT_COLUMNS: usize = 15;
+
+thread_local! {
+    /// Text bytes per row of the last batch this thread finished, per string column in the
+    /// order of `EventRows::text_columns` (`with_capacity` names them in the same order).
+    static BYTES_PER_ROW: std::cell::Cell<[u32; TEXT_COLUMNS]> = const { std::cell::Cell::new([0; TEXT_COLUMNS]) };
 }
 
 /// Days since the epoch of a UTC time in microseconds.
