@@ -80,13 +80,15 @@ pub fn read_with(
     engine: Engine,
     mut on: impl FnMut(Item),
 ) -> Result<EvtxStats, String> {
-    read_chunks(path, threads, keep, engine, &|items| items, |items| items.into_iter().for_each(&mut on))
+    read_chunks(path, threads, keep, engine, &|chunks| chunks, |chunks| {
+        chunks.into_iter().flatten().for_each(&mut on)
+    })
 }
 
 /// The records of an `.evtx` file a run of chunks at a time: `work` turns the records and
-/// problems of a run of chunks (in order) into a `T` on the worker thread that read them, and
-/// `on` gets the `T`s in log order. The crate finds the chunks (oldest first in a log that
-/// wrapped around, empty ones skipped, bad headers reported); `threads` workers read them,
+/// problems of a run of chunks (per chunk, in order) into a `T` on the worker thread that read
+/// them, and `on` gets the `T`s in log order. The crate finds the chunks (oldest first in a log
+/// that wrapped around, empty ones skipped, bad headers reported); `threads` workers read them,
 /// checking each chunk's CRC32s on the way. A file that is not EVTX at all (bad file header) is
 /// an `Err`.
 pub fn read_chunks<T: Send>(
@@ -94,7 +96,7 @@ pub fn read_chunks<T: Send>(
     threads: usize,
     keep: Keep,
     engine: Engine,
-    work: &(dyn Fn(Vec<Item>) -> T + Sync),
+    work: &(dyn Fn(Vec<Vec<Item>>) -> T + Sync),
     mut on: impl FnMut(T),
 ) -> Result<EvtxStats, String> {
     let mut stats = EvtxStats::default();
@@ -108,20 +110,19 @@ pub fn read_chunks<T: Send>(
         on(done.items);
     };
     let worked = |chunks: Vec<EvtxChunkData>| {
-        let mut done = Done { items: Vec::new(), bad_crc: 0, direct: 0 };
-        for data in chunks {
-            let d = read_chunk(data, &shared, &keep, engine);
-            done.bad_crc += d.bad_crc;
-            done.direct += d.direct;
-            if done.items.is_empty() {
-                done.items = d.items;
-            } else {
-                done.items.extend(d.items);
-            }
-        }
-        Done { items: work(done.items), bad_crc: done.bad_crc, direct: done.direct }
+        let (mut bad_crc, mut direct) = (0, 0);
+        let items = chunks
+            .into_iter()
+            .map(|data| {
+                let d = read_chunk(data, &shared, &keep, engine);
+                bad_crc += d.bad_crc;
+                direct += d.direct;
+                d.items
+            })
+            .collect();
+        Done { items: work(items), bad_crc, direct }
     };
-    let failed = |e: &EvtxError| Done { items: work(chunk_error(e)), bad_crc: 0, direct: 0 };
+    let failed = |e: &EvtxError| Done { items: work(vec![chunk_error(e)]), bad_crc: 0, direct: 0 };
     let mut jobs = Jobs { chunks: parser.chunks(), pending: None };
     if threads == 1 {
         for job in jobs {
@@ -199,7 +200,7 @@ pub fn read_chunks<T: Send>(
     let mut cut = Vec::new();
     stats.truncated = salvage_cut_chunk(path, settings, &keep, &mut |item| cut.push(item))?;
     if !cut.is_empty() {
-        on(work(cut));
+        on(work(vec![cut]));
     }
     Ok(stats)
 }

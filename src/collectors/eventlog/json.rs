@@ -2,6 +2,8 @@
 //! attribute style) and PowerShell `Get-WinEvent | ConvertTo-Json` / `Export-Csv` rows
 //! (`EventLogRecord` properties). Both become an [`EventRecord`] (reference/onprem-logs.md §3.3–3.4).
 
+use std::sync::Arc;
+
 use chrono::TimeZone;
 use serde_json::Value;
 
@@ -96,11 +98,12 @@ fn from_evtx_json(ev: &Value, header_id: Option<i64>) -> Result<EventRecord, Str
                     other => rec.data.push((None, text(other).unwrap_or_default())),
                 }
             } else {
+                let name: Arc<str> = Arc::from(k.as_str());
                 match v {
-                    Value::Array(items) => {
-                        rec.data.extend(items.iter().map(|i| (Some(k.clone()), text(i).unwrap_or_default())))
-                    }
-                    other => rec.data.push((Some(k.clone()), text(other).unwrap_or_default())),
+                    Value::Array(items) => rec
+                        .data
+                        .extend(items.iter().map(|i| (Some(name.clone()), text(i).unwrap_or_default()))),
+                    other => rec.data.push((Some(name), text(other).unwrap_or_default())),
                 }
             }
         }
@@ -114,7 +117,7 @@ fn from_evtx_json(ev: &Value, header_id: Option<i64>) -> Result<EventRecord, Str
     Ok(rec)
 }
 
-fn flatten_leaves(v: &Value, key: Option<&str>, out: &mut Vec<(Option<String>, String)>) {
+fn flatten_leaves(v: &Value, key: Option<&str>, out: &mut Vec<(Option<Arc<str>>, String)>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
@@ -125,7 +128,7 @@ fn flatten_leaves(v: &Value, key: Option<&str>, out: &mut Vec<(Option<String>, S
         }
         Value::Array(a) => a.iter().for_each(|x| flatten_leaves(x, key, out)),
         Value::Null => {}
-        other => out.push((key.map(str::to_string), text(other).unwrap_or_default())),
+        other => out.push((key.map(Arc::from), text(other).unwrap_or_default())),
     }
 }
 
@@ -170,7 +173,7 @@ pub fn from_powershell<'v>(
                 Value::Object(m) => m.get("Value").and_then(text).unwrap_or_else(|| v.to_string()),
                 other => text(other).unwrap_or_default(),
             };
-            let name = names.and_then(|n| n.get(i)).map(|s| s.to_string());
+            let name = names.and_then(|n| n.get(i)).map(|s| Arc::from(s.as_str()));
             rec.data.push((name, v));
         }
     }

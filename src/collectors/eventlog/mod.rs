@@ -358,12 +358,12 @@ fn import_evtx(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
     // Rows are built on the worker that read the chunk, in one batch per table and chunk, so the
     // chunks' order (and so the merge's "first of each key") is the log's.
     let format = sink.format;
-    let work = |items: Vec<evtx::Item>| {
+    let work = |chunks: Vec<Vec<evtx::Item>>| {
         let mut rows = TableRows::default();
         let mut out =
             ChunkRows { batches: Ok(Vec::new()), records: 0, skipped: 0, bad: Vec::new(), days: None };
-        let n = items.len();
-        for (i, item) in items.into_iter().enumerate() {
+        let n: usize = chunks.iter().map(Vec::len).sum();
+        for (i, item) in chunks.into_iter().flatten().enumerate() {
             match item {
                 Ok(None) => {
                     out.records += 1;

@@ -2,6 +2,7 @@
 //! from it (tracking id, hresult, accounts, audit result) — reference/onprem-logs.md §1.4, §2.3, §3.7.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::collectors::eventlog::facts::{AccountSections, guid_in, hresult_in, tracking_id_in};
 
@@ -28,8 +29,9 @@ pub struct EventRecord {
     pub header_record_id: Option<i64>,
     pub channel: String,
     pub computer: String,
-    /// `EventData/Data` (named or not, in order), `UserData` leaves, `Binary`.
-    pub data: Vec<(Option<String>, String)>,
+    /// `EventData/Data` (named or not, in order), `UserData` leaves, `Binary`. Names are shared:
+    /// a reader hands every record of a kind the same few.
+    pub data: Vec<(Option<Arc<str>>, String)>,
     /// The rendered message (RenderingInfo, CSV/JSON `Message`), when the export has one.
     pub rendered_message: Option<String>,
 }
@@ -83,7 +85,7 @@ impl EventRecord {
     /// unnamed items under `Data` as an array. `None` when the record has no event data.
     pub fn data_json(&self) -> Option<String> {
         let mut out = String::with_capacity(
-            self.data.iter().map(|(n, v)| v.len() + n.as_ref().map_or(0, String::len) + 6).sum::<usize>()
+            self.data.iter().map(|(n, v)| v.len() + n.as_ref().map_or(0, |n| n.len()) + 6).sum::<usize>()
                 + 12,
         );
         self.write_data_json(&mut out).then_some(out)
@@ -140,9 +142,9 @@ impl EventRecord {
         for (n, v) in &self.data {
             match n {
                 None => unnamed.push(serde_json::Value::String(v.clone())),
-                Some(n) => match map.get_mut(n) {
+                Some(n) => match map.get_mut(&**n) {
                     None => {
-                        map.insert(n.clone(), serde_json::Value::String(v.clone()));
+                        map.insert(n.to_string(), serde_json::Value::String(v.clone()));
                     }
                     Some(serde_json::Value::Array(a)) => a.push(serde_json::Value::String(v.clone())),
                     Some(other) => {
@@ -298,7 +300,7 @@ mod tests {
         ];
         for c in cases {
             let rec = EventRecord {
-                data: c.iter().map(|(n, v)| (n.map(str::to_string), v.to_string())).collect(),
+                data: c.iter().map(|(n, v)| (n.map(Arc::from), v.to_string())).collect(),
                 ..Default::default()
             };
             assert_eq!(rec.data_json(), Some(rec.data_json_general()), "{c:?}");

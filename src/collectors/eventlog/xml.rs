@@ -4,6 +4,7 @@
 //! element — into `<Event>…</Event>` units.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -43,7 +44,7 @@ pub fn parse_event_general(xml: &str) -> Result<EventRecord, String> {
     let mut path: Vec<String> = Vec::new();
     let mut text = String::new();
     // The pending named data item (`<Data Name="…">`) or UserData leaf name.
-    let mut data_name: Option<String> = None;
+    let mut data_name: Option<Arc<str>> = None;
     let mut saw_event = false;
     loop {
         let ev =
@@ -126,7 +127,7 @@ pub(super) fn on_open<S: AsRef<str>>(
     path: &[S],
     name: &str,
     attr: &AttrFn<'_>,
-    data_name: &mut Option<String>,
+    data_name: &mut Option<Arc<str>>,
 ) -> Result<(), String> {
     let parent = path.last().map(AsRef::as_ref);
     let in_system = path.len() == 2 && path[1].as_ref() == "System";
@@ -146,7 +147,7 @@ pub(super) fn on_open<S: AsRef<str>>(
                 );
             }
         }
-        (Some("EventData"), "Data") => *data_name = attr("Name")?,
+        (Some("EventData"), "Data") => *data_name = attr("Name")?.map(Arc::from),
         _ => {}
     }
     Ok(())
@@ -156,7 +157,7 @@ pub(super) fn on_close<S: AsRef<str>>(
     rec: &mut EventRecord,
     path: &[S],
     text: &mut String,
-    data_name: &mut Option<String>,
+    data_name: &mut Option<Arc<str>>,
 ) -> Result<(), String> {
     let n = path.len();
     let name = path[n - 1].as_ref();
@@ -188,7 +189,7 @@ pub(super) fn on_close<S: AsRef<str>>(
             _ => {}
         }
     } else if n >= 4 && path[1].as_ref() == "UserData" && !value.trim().is_empty() {
-        rec.data.push((Some(name.to_string()), value));
+        rec.data.push((Some(Arc::from(name)), value));
     } else if n == 3 && parent == "RenderingInfo" && name == "Message" && !value.trim().is_empty() {
         rec.rendered_message = Some(value);
     }

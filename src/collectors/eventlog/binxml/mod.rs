@@ -288,7 +288,7 @@ struct State {
     rec: EventRecord,
     path: Vec<Rc<str>>,
     text: String,
-    data_name: Option<String>,
+    data_name: Option<std::sync::Arc<str>>,
 }
 
 enum Flow {

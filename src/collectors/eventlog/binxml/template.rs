@@ -80,7 +80,7 @@ pub(super) enum Fast {
     Channel(u16),
     Computer(u16),
     /// `EventData/Data` with a literal `Name` (or none) and one substitution.
-    Data(Option<String>, u16),
+    Data(Option<std::sync::Arc<str>>, u16),
 }
 
 /// A name reference at `*p`: the name's chunk offset, its text stored inline right after the
@@ -317,7 +317,9 @@ fn shortcuts(ops: &[Op]) -> Vec<Option<Fast>> {
                         match (attrs.as_slice(), sole_attr("Name")) {
                             ([], None) => Some(Fast::Data(None, *id)),
                             ([(_, pieces)], Some(None)) => match pieces.as_slice() {
-                                [Piece::Lit(n)] if !n.is_empty() => Some(Fast::Data(Some(n.clone()), *id)),
+                                [Piece::Lit(n)] if !n.is_empty() => {
+                                    Some(Fast::Data(Some(n.as_str().into()), *id))
+                                }
                                 _ => None,
                             },
                             _ => None,

@@ -95,10 +95,8 @@ pub(super) fn push_string(out: &mut String, b: &[u8], attr: bool) {
     }
     let units = &b[..2 * n];
     if ascii {
-        let mut v = std::mem::take(out).into_bytes();
-        v.extend(units.chunks_exact(2).map(|u| u[0]));
-        // Printable ASCII appended to UTF-8 is UTF-8.
-        *out = String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        out.reserve(n);
+        out.extend(units.chunks_exact(2).map(|u| char::from(u[0])));
     } else {
         let mut s = String::with_capacity(n);
         push_utf16(&mut s, units);
