@@ -75,7 +75,7 @@ pub struct CollectArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CollectSource {
-    /// Microsoft Graph: directoryAudits, userRegistrationDetails, users (config section [graph]).
+    /// Microsoft Graph: directoryAudits, userRegistrationDetails, users (config section `[graph]`).
     Graph {
         /// Start of the audit window (RFC 3339 or YYYY-MM-DD); default: watermark minus overlap.
         #[arg(long)]

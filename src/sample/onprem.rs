@@ -10,7 +10,7 @@
 //! - the credential-provider logs of the Windows 7/8.1 machines whose users reset from the add-in.
 //!
 //! Event texts follow reference/onprem-logs.md §1 (S1/S6/S7 wordings). The credential provider's
-//! event ids and messages are not documented anywhere (§2.1, [UNKNOWN]); the ones written here are
+//! event ids and messages are not documented anywhere (§2.1, `[UNKNOWN]`); the ones written here are
 //! synthetic and named so in sample-data/README.md.
 
 use std::collections::BTreeMap;

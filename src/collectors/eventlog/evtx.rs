@@ -1,7 +1,10 @@
-//! `.evtx` files through the `evtx` crate: chunks are parsed on its rayon pool and each record is
-//! rendered to XML and turned into an [`EventRecord`] on the same worker, so the caller only
-//! routes and appends rows. Damaged chunks and records become [`Bad`] entries with the file offset
-//! the crate reports; the rest of the file is still read (reference/onprem-logs.md §3.1, §3.4).
+//! `.evtx` files: the `evtx` crate finds the chunks (file header, wrapped logs, empty and bad
+//! chunks); worker threads take them sixteen at a time, check their CRC32s and read each record
+//! straight from its BinXML ([`binxml`], with the templates each worker has compiled kept from
+//! chunk to chunk) into an [`EventRecord`], so the caller's per-job function can build the rows on
+//! the same worker. A chunk the BinXML reader declines goes through the crate's XML rendering.
+//! Damaged chunks and records become [`Bad`] entries with the file offset the crate reports; the
+//! rest of the file is still read (reference/onprem-logs.md §3.1, §3.4).
 
 use std::collections::BTreeMap;
 use std::path::Path;

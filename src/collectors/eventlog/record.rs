@@ -181,6 +181,10 @@ impl EventRecord {
             }
         });
         let sections = AccountSections::parse(text);
+        // A named data item, else what the rendered message says.
+        let account = |name: &str, from_message: Option<String>| {
+            self.named(name).map(Cow::Borrowed).or(from_message.map(Cow::Owned))
+        };
         Facts {
             tracking_id: self.named("TrackingId").and_then(guid_in).or_else(|| tracking_id_in(text)),
             hresult: self
@@ -188,22 +192,10 @@ impl EventRecord {
                 .and_then(hresult_in)
                 .or_else(|| hresult_in(text))
                 .or_else(|| self.data.iter().find_map(|(_, v)| hresult_in(v))),
-            target_account: self
-                .named("TargetUserName")
-                .map(Cow::Borrowed)
-                .or(sections.target_account.map(Cow::Owned)),
-            target_domain: self
-                .named("TargetDomainName")
-                .map(Cow::Borrowed)
-                .or(sections.target_domain.map(Cow::Owned)),
-            subject_account: self
-                .named("SubjectUserName")
-                .map(Cow::Borrowed)
-                .or(sections.subject_account.map(Cow::Owned)),
-            subject_domain: self
-                .named("SubjectDomainName")
-                .map(Cow::Borrowed)
-                .or(sections.subject_domain.map(Cow::Owned)),
+            target_account: account("TargetUserName", sections.target_account),
+            target_domain: account("TargetDomainName", sections.target_domain),
+            subject_account: account("SubjectUserName", sections.subject_account),
+            subject_domain: account("SubjectDomainName", sections.subject_domain),
             audit_success,
         }
     }
