@@ -17,6 +17,9 @@ pub(crate) fn guid_in(text: &str) -> Option<String> {
 
 /// `TrackingId: <guid>` (any case, optional braces) anywhere in a message.
 pub(crate) fn tracking_id_in(text: &str) -> Option<String> {
+    if text.len() < "trackingid".len() + 36 {
+        return None;
+    }
     let lower = text.to_ascii_lowercase();
     let at = lower.find("trackingid")?;
     let rest = &text[at + "trackingid".len()..];
@@ -87,7 +90,7 @@ pub(crate) struct AccountSections {
 impl AccountSections {
     pub(crate) fn parse(text: &str) -> Self {
         let mut out = Self::default();
-        if !text.contains("Account Name:") {
+        if text.is_empty() || !text.contains("Account Name:") {
             return out;
         }
         let mut section = "";

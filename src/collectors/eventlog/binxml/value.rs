@@ -95,8 +95,17 @@ pub(super) fn push_string(out: &mut String, b: &[u8], attr: bool) {
     }
     let units = &b[..2 * n];
     if ascii {
+        // Narrowed through a small buffer: extending a String char by char is several times
+        // slower, and printable ASCII always passes the UTF-8 check.
         out.reserve(n);
-        out.extend(units.chunks_exact(2).map(|u| char::from(u[0])));
+        let mut buf = [0u8; 64];
+        for part in units.chunks(2 * buf.len()) {
+            let k = part.len() / 2;
+            for (b, u) in buf.iter_mut().zip(part.chunks_exact(2)) {
+                *b = u[0];
+            }
+            out.push_str(std::str::from_utf8(&buf[..k]).unwrap_or_default());
+        }
     } else {
         let mut s = String::with_capacity(n);
         push_utf16(&mut s, units);
