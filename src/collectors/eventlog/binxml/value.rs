@@ -175,7 +175,8 @@ pub(super) fn render(out: &mut String, ty: u8, b: &[u8], attr: bool) -> Result<(
             if ty == vt::HEX_INT32 && b.len() != 4 || ty == vt::HEX_INT64 && b.len() != 8 {
                 return Err("hex integer size");
             }
-            let _ = write!(out, "0x{v:x}");
+            out.push_str("0x");
+            push_hex(out, v);
         }
         vt::FILETIME => {
             let a: [u8; 8] = b.try_into().map_err(|_| "FILETIME size")?;
@@ -197,15 +198,39 @@ pub(super) fn render(out: &mut String, ty: u8, b: &[u8], attr: bool) -> Result<(
                 out.push_str("S-?");
                 return Ok(());
             }
+            // Written digit by digit: a Security event carries two or three SIDs, and `write!`
+            // costs several times more per number.
             let auth = u64::from_be_bytes([0, 0, a[0], a[1], a[2], a[3], a[4], a[5]]);
-            let _ = write!(out, "S-{rev}-{auth}");
+            let mut digits = itoa::Buffer::new();
+            out.push_str("S-");
+            out.push_str(digits.format(*rev));
+            out.push('-');
+            out.push_str(digits.format(auth));
             for sub in a[6..].chunks_exact(4).take(usize::from(*n)) {
-                let _ = write!(out, "-{}", u32::from_le_bytes(sub.try_into().expect("4 bytes")));
+                out.push('-');
+                out.push_str(digits.format(u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]])));
             }
         }
         _ => return Err("value type this reader does not handle"),
     }
     Ok(())
+}
+
+/// `v` in lower-case hex without leading zeros (as `{:x}` writes it).
+fn push_hex(out: &mut String, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut at = buf.len();
+    let mut v = v;
+    loop {
+        at -= 1;
+        buf[at] = HEX[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 /// A FILETIME value as microseconds since the Unix epoch (floor, as parsing its 100 ns rendering
@@ -217,4 +242,16 @@ pub(super) fn filetime_micros(b: &[u8]) -> Result<i64, Decline> {
         return Err("TimeCreated outside 1970..9999");
     }
     Ok(((ticks - FILETIME_UNIX_EPOCH) / 10) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_what_the_formatter_writes() {
+        for v in [0u64, 1, 0xf, 0x10, 0x3e7, 0xdead_beef, u64::MAX, 1 << 63] {
+            let mut s = String::new();
+            super::push_hex(&mut s, v);
+            assert_eq!(s, format!("{v:x}"));
+        }
+    }
 }
