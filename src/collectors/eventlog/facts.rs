@@ -34,6 +34,9 @@ pub(crate) fn tracking_id_in(text: &str) -> Option<String> {
 /// touches can be one, and then only as `0x` + 8 hex digits or as 8 bare hex digits.
 pub fn hresult_in(text: &str) -> Option<String> {
     let b = text.as_bytes();
+    if b.len() < 8 {
+        return None;
+    }
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_alphanumeric() {

@@ -236,11 +236,25 @@ impl EventRecord {
     }
 }
 
+/// The bytes a JSON string escapes: controls, `"` and `\` (one load per byte instead of three
+/// comparisons).
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// A JSON string literal, escaped as serde_json escapes it.
 fn push_json_str(out: &mut impl std::fmt::Write, s: &str) {
     let _ = out.write_char('"');
     let mut rest = s;
-    while let Some(i) = rest.bytes().position(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    while let Some(i) = rest.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
         let _ = out.write_str(&rest[..i]);
         let _ = match rest.as_bytes()[i] {
             b'"' => out.write_str("\\\""),
