@@ -151,6 +151,10 @@ pub struct QueryArgs {
     /// Show the logical and physical plan instead of running the query.
     #[arg(long)]
     pub explain: bool,
+    /// Run the query and show its physical plan with what each step did (rows, time, bytes
+    /// scanned, files and row groups pruned) instead of its rows: EXPLAIN ANALYZE.
+    #[arg(long, conflicts_with = "explain")]
+    pub analyze: bool,
 }
 
 #[derive(Debug, Args)]

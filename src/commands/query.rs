@@ -24,7 +24,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
             bail!("--param applies to saved queries; ad-hoc SQL takes literals");
         }
         let df = saved::plan(&ctx, "--sql", sql, Default::default()).await?;
-        let df = if args.explain { df.explain(false, false)? } else { df };
+        let df = explained(df, args)?;
         let schema = df.schema().inner().clone();
         (df.collect().await.context("running --sql")?, schema)
     } else {
@@ -45,11 +45,11 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
         }
         let params = q.bind(&given, &tz)?;
         let df = q.plan(&ctx, params).await?;
-        let df = if args.explain { df.explain(false, false)? } else { df };
+        let df = explained(df, args)?;
         let schema = df.schema().inner().clone();
         (df.collect().await.with_context(|| format!("running {}", q.name))?, schema)
     };
-    let bytes = if args.explain && args.format == OutputFormat::Table {
+    let bytes = if (args.explain || args.analyze) && args.format == OutputFormat::Table {
         explain_text(&batches)
     } else {
         output::render(&batches, schema, args.format)?
@@ -58,7 +58,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
         Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?,
         None => super::stdout(&bytes)?,
     }
-    if !args.explain {
+    if !args.explain && !args.analyze {
         // Under every report (on stderr, so piped data stays clean): is the data complete?
         match crate::query::completeness::line(&ctx, chrono::Utc::now()).await {
             Ok(l) => eprintln!("{l}"),
@@ -66,6 +66,14 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The plan instead of the rows when `--explain` or `--analyze` asks for it.
+fn explained(
+    df: datafusion::dataframe::DataFrame,
+    args: &QueryArgs,
+) -> anyhow::Result<datafusion::dataframe::DataFrame> {
+    Ok(if args.explain || args.analyze { df.explain(false, args.analyze)? } else { df })
 }
 
 /// EXPLAIN output as plain text: each plan type, then its plan as DataFusion indents it.

@@ -81,6 +81,15 @@ fn query_outputs_every_format_and_validates_parameters() {
             && plan.contains("local_date"),
         "{plan}"
     );
+    // --analyze runs it: every step's metrics, the scan's row count among them.
+    let analyze = sspr(&["--lake", lp, "query", "reset_success_daily", "--analyze"], &[]);
+    let (plan, _) = text(&analyze);
+    assert!(
+        plan.contains("== Plan with Metrics ==")
+            && plan.contains("output_rows=")
+            && plan.contains("DataSourceExec"),
+        "{plan}"
+    );
 
     let bad = sspr(&["--lake", lp, "query", "reset_success_daily", "--from", "soon"], &[]);
     assert_eq!(bad.status.code(), Some(1));
