@@ -108,14 +108,16 @@ impl SavedQuery {
                 }
                 break;
             };
+            // A field's value continues on lines indented past `-- ` (long descriptions); any
+            // other comment ends the header and belongs to the SQL below it.
+            let continues = rest.starts_with("  ");
             let rest = rest.trim();
             match rest.split_once(':') {
-                Some((k, v)) if !k.contains(' ') && !k.is_empty() => {
+                Some((k, v)) if !continues && !k.contains(' ') && !k.is_empty() => {
                     fields.insert(k.to_string(), v.trim().to_string());
                     last = Some(k.to_string());
                 }
-                _ => {
-                    // Continuation line of the previous field (long descriptions).
+                _ if continues => {
                     if let Some(k) = &last
                         && let Some(v) = fields.get_mut(k)
                     {
@@ -123,6 +125,7 @@ impl SavedQuery {
                         v.push_str(rest);
                     }
                 }
+                _ => break,
             }
         }
         let name = fields.remove("name").ok_or_else(|| bad("header has no `-- name:`".into()))?;
@@ -412,7 +415,28 @@ mod tests {
             assert!(!q.title.is_empty() && !q.description.is_empty(), "{}", q.name);
             // Every engine setting a query carries is one DataFusion knows, with a valid value.
             q.session(&ctx).unwrap_or_else(|e| panic!("{}: {e}", q.name));
+            // A chart hint is a kind and key=value pairs, nothing of the SQL's comments.
+            let chart = q.chart.as_deref().unwrap_or("table");
+            let mut words = chart.split_whitespace();
+            assert!(
+                ["table", "bar", "line", "timeline"].contains(&words.next().unwrap_or("")),
+                "{}: {chart}",
+                q.name
+            );
+            assert!(words.all(|w| w.contains('=')), "{}: {chart}", q.name);
         }
+    }
+
+    #[test]
+    fn the_header_ends_at_the_first_comment_that_is_neither_a_field_nor_indented() {
+        let q = SavedQuery::parse(
+            "t",
+            "-- name: t\n-- title: T\n-- description: one\n--   two\n-- chart: bar x=a y=b\n\
+             -- The SQL's own note: not the chart's.\n-- x: nor this\nSELECT 1 AS a, 2 AS b",
+        )
+        .unwrap();
+        assert_eq!(q.description, "one two");
+        assert_eq!(q.chart.as_deref(), Some("bar x=a y=b"));
     }
 
     #[test]
