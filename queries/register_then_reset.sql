@@ -6,7 +6,9 @@
 --   their own method and resetting with it. "Earlier" covers the reset attempts in the lake;
 --   sign-in logs are not collected.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, hours:int=24
--- settings: datafusion.optimizer.join_reordering=false
+-- settings: datafusion.optimizer.join_reordering=false,
+--   datafusion.optimizer.hash_join_single_partition_threshold_rows=100000000,
+--   datafusion.optimizer.hash_join_single_partition_threshold=10000000000
 -- chart: table
 WITH reg AS (
   SELECT lower(coalesce(actor_upn, target_upn)) AS upn, activity_time AS registered_at, actor_ip AS reg_ip
@@ -19,28 +21,29 @@ a AS (
   FROM reset_attempts
   WHERE initiated_by = 'self' AND started_at >= $from AND started_at < $to AND ip IS NOT NULL
 ),
--- Where each user had reset from before.
-prior AS (
-  SELECT lower(user_principal_name) AS upn, ip, min(started_at) AS first_seen
-  FROM reset_attempts
-  WHERE initiated_by = 'self' AND ip IS NOT NULL
-  GROUP BY lower(user_principal_name), ip
-),
 -- The registrations (few) build the hash table and the attempts stream past them. The planner
 -- guesses every filter keeps 20 % of its rows, so it takes the 10M audit events' registrations for
--- the bigger side and swaps the join; `join_reordering=false` keeps the order written here.
+-- the bigger side and swaps the join; `join_reordering=false` keeps the order written here, and
+-- the single-partition thresholds let the small side be built once instead of both sides being
+-- hash-partitioned (DataFusion-only settings; other engines pick their own plan).
 hits AS (
-  SELECT a.correlation_id, a.user_principal_name, a.started_at, a.ip, a.outcome, a.methods_completed,
-         r.registered_at, r.reg_ip
+  SELECT a.correlation_id, a.user_principal_name, a.upn, a.started_at, a.ip, a.outcome,
+         a.methods_completed, r.registered_at, r.reg_ip
   FROM reg r
   JOIN a ON a.upn = r.upn
    AND a.started_at > r.registered_at
    AND epoch_seconds(a.started_at) - epoch_seconds(r.registered_at) <= $hours * 3600
-  LEFT JOIN prior p ON p.upn = a.upn AND p.ip = a.ip AND p.first_seen < r.registered_at
-  WHERE a.ip <> coalesce(r.reg_ip, '') AND p.ip IS NULL
+  WHERE a.ip <> coalesce(r.reg_ip, '')
 )
 SELECT user_principal_name, correlation_id, started_at, ip, outcome, methods_completed,
        max(registered_at) AS registered_at, min(reg_ip) AS registration_ip
-FROM hits
+FROM hits h
+-- The IP is new: no earlier self-service attempt of this user came from it. An anti-join of the
+-- few hits against the attempts, not a first-seen aggregate over every (user, IP) pair.
+WHERE NOT EXISTS (
+  SELECT 1 FROM reset_attempts p
+  WHERE p.initiated_by = 'self' AND p.ip = h.ip AND lower(p.user_principal_name) = h.upn
+    AND p.started_at < h.registered_at
+)
 GROUP BY user_principal_name, correlation_id, started_at, ip, outcome, methods_completed
 ORDER BY started_at, correlation_id
