@@ -148,8 +148,6 @@ fn check_rows(
     batches: &[datafusion::arrow::array::RecordBatch],
     p: &mut Vec<String>,
 ) {
-    let mut last_time: Option<i64> = None;
-    let time_col = table.sort_cols[0];
     for b in batches {
         if let Some(dates) =
             b.column_by_name(table.partition_col).and_then(|c| c.as_any().downcast_ref::<Date32Array>())
@@ -162,23 +160,60 @@ fn check_rows(
             ));
             return;
         }
-        if let Some(times) =
-            b.column_by_name(time_col).and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+        // The table's time column (the first timestamp it sorts by) has no nulls when required.
+        if let Some((time_col, times)) = table.sort_cols.iter().find_map(|c| {
+            b.column_by_name(c)
+                .and_then(|a| a.as_any().downcast_ref::<TimestampMicrosecondArray>())
+                .map(|t| (*c, t))
+        }) && times.null_count() > 0
+            && !table.schema().field_with_name(time_col).map(|f| f.is_nullable()).unwrap_or(true)
         {
-            for t in times.iter().flatten() {
-                if last_time.is_some_and(|l| t < l) {
-                    p.push(format!("rows are not sorted by {time_col}"));
-                    return;
-                }
-                last_time = Some(t);
-            }
-            if times.null_count() > 0
-                && !table.schema().field_with_name(time_col).map(|f| f.is_nullable()).unwrap_or(true)
-            {
-                p.push(format!("{time_col} has nulls"));
-            }
+            p.push(format!("{time_col} has nulls"));
         }
     }
+    if let Err(m) = check_sorted(table, batches) {
+        p.push(m);
+    }
+}
+
+/// Rows in the order of the table's sort columns, compared as one key (nulls first, as the
+/// writer's sort puts them), across batch boundaries.
+fn check_sorted(
+    table: &TableDef,
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> std::result::Result<(), String> {
+    use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+    let Some(first) = batches.first() else { return Ok(()) };
+    let cols: Vec<&str> =
+        table.sort_cols.iter().copied().filter(|c| first.column_by_name(c).is_some()).collect();
+    let fields = cols
+        .iter()
+        .map(|c| SortField::new(first.column_by_name(c).expect("present").data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields).map_err(|e| format!("sort columns: {e}"))?;
+    let mut last: Option<OwnedRow> = None;
+    let mut offset = 0;
+    for b in batches {
+        let columns: Vec<_> = cols.iter().filter_map(|c| b.column_by_name(c).cloned()).collect();
+        let rows = converter.convert_columns(&columns).map_err(|e| format!("sort columns: {e}"))?;
+        let unsorted = (0..rows.num_rows()).find(|&i| match i {
+            0 => last.as_ref().is_some_and(|l| rows.row(0) < l.row()),
+            _ => rows.row(i) < rows.row(i - 1),
+        });
+        if let Some(i) = unsorted {
+            return Err(format!(
+                "rows are not sorted by ({}): row {} sorts before row {}",
+                cols.join(", "),
+                offset + i,
+                offset + i - 1
+            ));
+        }
+        if rows.num_rows() > 0 {
+            last = Some(rows.row(rows.num_rows() - 1).owned());
+        }
+        offset += b.num_rows();
+    }
+    Ok(())
 }
 
 /// Row count from the file footer, fetching only the footer (two small range reads).

@@ -112,6 +112,32 @@ async fn every_sample_file_passes_verify_and_a_tampered_file_does_not() {
     assert_eq!(o.status.code(), Some(3), "verify problems give exit code 3");
 }
 
+#[tokio::test]
+async fn verify_names_a_file_whose_rows_are_out_of_order() {
+    use sspr_analytics::store::schema::AUDIT_EVENTS;
+    let (dir, lake) = sample_lake().await;
+    let day =
+        std::fs::read_dir(dir.path().join("lake/audit_events")).unwrap().next().unwrap().unwrap().path();
+    let file = day.join("part-0.parquet");
+    let batches = sspr_analytics::store::lake::decode(std::fs::read(&file).unwrap().into()).unwrap();
+    let all = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert!(all.num_rows() > 2);
+    // The same rows, the last two swapped: every other check still passes.
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.swap(all.num_rows() - 2, all.num_rows() - 1);
+    let swapped = datafusion::arrow::compute::take_record_batch(
+        &all,
+        &datafusion::arrow::array::UInt32Array::from(order),
+    )
+    .unwrap();
+    std::fs::write(&file, sspr_analytics::store::writer::encode(&AUDIT_EVENTS, &[swapped]).unwrap()).unwrap();
+    let report = verify(&lake).await.unwrap();
+    let msgs: Vec<String> = report.problems.iter().map(|p| format!("{}: {}", p.file, p.message)).collect();
+    let want = format!("rows are not sorted by (activity_time, id): row {} sorts before", all.num_rows() - 1);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(msgs[0].contains(&want), "{msgs:?}");
+}
+
 /// Reads every lake file with pyarrow (an independent Parquet implementation) and checks its
 /// physical/logical types and row counts.
 #[tokio::test]
