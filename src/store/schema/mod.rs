@@ -202,7 +202,8 @@ pub struct TableDef {
     pub name: &'static str,
     /// The DATE column the table is Hive-partitioned on (also kept inside every file).
     pub partition_col: &'static str,
-    /// Rows are sorted by these columns inside each file (time first).
+    /// Rows are sorted by these columns inside each file (time first, except where a table says
+    /// why not); `lake verify` checks the order.
     pub sort_cols: &'static [&'static str],
     /// The natural key rows are de-duplicated on when a partition is merged.
     pub key_cols: &'static [&'static str],
