@@ -184,12 +184,11 @@ fn check_sorted(
 ) -> std::result::Result<(), String> {
     use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
     let Some(first) = batches.first() else { return Ok(()) };
-    let cols: Vec<&str> =
-        table.sort_cols.iter().copied().filter(|c| first.column_by_name(c).is_some()).collect();
-    let fields = cols
+    let (cols, fields): (Vec<&str>, Vec<SortField>) = table
+        .sort_cols
         .iter()
-        .map(|c| SortField::new(first.column_by_name(c).expect("present").data_type().clone()))
-        .collect();
+        .filter_map(|c| first.column_by_name(c).map(|a| (*c, SortField::new(a.data_type().clone()))))
+        .unzip();
     let converter = RowConverter::new(fields).map_err(|e| format!("sort columns: {e}"))?;
     let mut last: Option<OwnedRow> = None;
     let mut offset = 0;
