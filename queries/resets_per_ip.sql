@@ -5,10 +5,12 @@
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_users:int=5
 -- chart: bar x=ip y=users
 -- Distinct users per (ip, day) as a two-level aggregation: one group per user first, then a
--- plain count. Same answer as count(DISTINCT …), without a hash set per group.
+-- plain count. Same answer as count(DISTINCT …), without a hash set per group. The day is the
+-- partition column (the UTC date of started_at by its definition in reset_attempts), one value
+-- per file instead of a cast per row.
 WITH per_user AS (
   SELECT ip,
-         CAST(started_at AS DATE) AS day,
+         attempt_date AS day,
          user_principal_name,
          count(*) AS attempts,
          sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
@@ -17,7 +19,7 @@ WITH per_user AS (
   FROM reset_attempts
   WHERE initiated_by = 'self' AND ip IS NOT NULL
     AND started_at >= $from AND started_at < $to
-  GROUP BY ip, CAST(started_at AS DATE), user_principal_name
+  GROUP BY ip, attempt_date, user_principal_name
 )
 SELECT ip,
        day,
