@@ -57,14 +57,14 @@ impl Default for QueryConfig {
     }
 }
 
-/// Builds the session over a lake. DataFusion options come from `DATAFUSION_*` environment
-/// variables first, then from the config (`target_partitions`, `batch_size`, memory).
 /// Bytes read from the end of a Parquet file to get its footer in one read. DataFusion reads
 /// 512 KiB by default; the lake's own footers are under 10 KiB (≈8 KiB for a day of a 10M-event
 /// audit log), and reading, zeroing and freeing half a megabyte per file cost a report over 14
 /// day files 1–2 ms of planning. A larger footer (another writer's file) costs one more read.
 const FOOTER_READ: usize = 64 * 1024;
 
+/// Builds the session over a lake. DataFusion options come from `DATAFUSION_*` environment
+/// variables first, then from the config (`target_partitions`, `batch_size`, memory).
 pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionContext> {
     let mut config = SessionConfig::from_env()?
         .with_information_schema(true)
