@@ -157,6 +157,13 @@ pub struct QueryArgs {
     pub analyze: bool,
 }
 
+impl QueryArgs {
+    /// `--explain` or `--analyze`: the output is the plan, not the rows.
+    pub fn plan_only(&self) -> bool {
+        self.explain || self.analyze
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct QueriesArgs {
     #[arg(long, value_enum, default_value = "table")]

@@ -49,7 +49,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
         let schema = df.schema().inner().clone();
         (df.collect().await.with_context(|| format!("running {}", q.name))?, schema)
     };
-    let bytes = if (args.explain || args.analyze) && args.format == OutputFormat::Table {
+    let bytes = if args.plan_only() && args.format == OutputFormat::Table {
         explain_text(&batches)
     } else {
         output::render(&batches, schema, args.format)?
@@ -58,7 +58,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
         Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?,
         None => super::stdout(&bytes)?,
     }
-    if !args.explain && !args.analyze {
+    if !args.plan_only() {
         // Under every report (on stderr, so piped data stays clean): is the data complete?
         match crate::query::completeness::line(&ctx, chrono::Utc::now()).await {
             Ok(l) => eprintln!("{l}"),
@@ -73,7 +73,7 @@ fn explained(
     df: datafusion::dataframe::DataFrame,
     args: &QueryArgs,
 ) -> anyhow::Result<datafusion::dataframe::DataFrame> {
-    Ok(if args.explain || args.analyze { df.explain(false, args.analyze)? } else { df })
+    Ok(if args.plan_only() { df.explain(false, args.analyze)? } else { df })
 }
 
 /// EXPLAIN output as plain text: each plan type, then its plan as DataFusion indents it.
