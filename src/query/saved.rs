@@ -431,12 +431,19 @@ mod tests {
     fn the_header_ends_at_the_first_comment_that_is_neither_a_field_nor_indented() {
         let q = SavedQuery::parse(
             "t",
-            "-- name: t\n-- title: T\n-- description: one\n--   two\n-- chart: bar x=a y=b\n\
+            "-- name: t\n-- title: T\n-- description: one\n--   two\n\
+             -- settings: datafusion.optimizer.join_reordering=false,\n\
+             --   datafusion.execution.parquet.pushdown_filters=true\n-- chart: bar x=a y=b\n\
              -- The SQL's own note: not the chart's.\n-- x: nor this\nSELECT 1 AS a, 2 AS b",
         )
         .unwrap();
         assert_eq!(q.description, "one two");
         assert_eq!(q.chart.as_deref(), Some("bar x=a y=b"));
+        let keys: Vec<&str> = q.settings.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["datafusion.optimizer.join_reordering", "datafusion.execution.parquet.pushdown_filters"]
+        );
     }
 
     #[test]

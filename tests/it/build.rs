@@ -29,6 +29,9 @@ async fn derived_tables_match_the_ground_truth() {
     let gt = ground_truth();
     let s = build(&lake, &QueryConfig::default(), false).await.unwrap();
     assert_eq!(s.tables.len(), 4);
+    // Every derived file passes `lake verify`, its rows in the order its table declares.
+    let report = sspr_analytics::store::verify::verify(&lake).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 
     // reset_attempts: one row per session, with its true outcome and client kind.
     let total = sql_rows(
