@@ -2,7 +2,8 @@
 //!
 //! Profile (reference/storage-query.md §1.8): SNAPPY on every column, writer version 1.0 (data page
 //! v1, PLAIN fallback, never DELTA_* encodings), dictionary on, page-level statistics (column and
-//! offset index), row groups of at most 1,048,576 rows, schema version and source API in the
+//! offset index), row groups of at most 1,048,576 rows, data pages of at most 20,000 rows (fewer
+//! where a table's page index must skip at a finer grain), schema version and source API in the
 //! footer's key-value metadata. Rows arrive sorted by time from the merge step.
 //!
 //! Publication: local lakes write `<root>/_staging/<unique>.parquet`, fsync it, rename it over the
@@ -45,7 +46,7 @@ fn profile() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
 
 /// Writer properties of the profile, with the table's metadata in the footer.
 pub fn writer_properties(table: &TableDef) -> WriterProperties {
-    let mut p = profile();
+    let mut p = profile().set_data_page_row_count_limit(table.page_rows);
     for c in table.plain_cols {
         p = p.set_column_dictionary_enabled(ColumnPath::from(*c), false);
     }
@@ -152,4 +153,53 @@ pub async fn clean_staging(root: &LakeRoot) -> Result<usize> {
         tracing::info!(files = n, "Removed leftovers of an interrupted run from _staging.");
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::{PAGE_ROWS, RESET_ATTEMPTS};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::common::ScalarValue;
+    use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    use datafusion::parquet::file::metadata::PageIndexPolicy;
+
+    /// `rows` rows of `table` with a constant value in every column.
+    fn constant_batch(table: &TableDef, rows: usize) -> RecordBatch {
+        let schema = table.schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let v = match f.data_type() {
+                    DataType::Utf8 => ScalarValue::Utf8(Some("x".into())),
+                    DataType::Boolean => ScalarValue::Boolean(Some(false)),
+                    dt => ScalarValue::new_zero(dt).unwrap(),
+                };
+                v.to_array_of_size(rows).unwrap()
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    #[test]
+    fn a_table_gets_data_pages_of_at_most_its_page_rows() {
+        assert!(RESET_ATTEMPTS.page_rows < PAGE_ROWS);
+        let rows = 3 * PAGE_ROWS;
+        let bytes = encode(&RESET_ATTEMPTS, &[constant_batch(&RESET_ATTEMPTS, rows)]).unwrap();
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+        let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options).unwrap();
+        let offsets = reader.metadata().offset_index().expect("a page index");
+        for (c, column) in offsets[0].iter().enumerate() {
+            let starts: Vec<i64> = column.page_locations().iter().map(|p| p.first_row_index).collect();
+            let sizes: Vec<i64> = starts
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .chain([rows as i64 - starts[starts.len() - 1]])
+                .collect();
+            // The limit is checked between the writer's 1,024-row mini-batches.
+            assert!(sizes.iter().all(|&n| n as usize <= RESET_ATTEMPTS.page_rows), "column {c}: {sizes:?}");
+            assert!(sizes.len() >= rows / RESET_ATTEMPTS.page_rows, "column {c}: {sizes:?}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use datafusion::arrow::datatypes::Schema;
 
-use super::{TableDef, b, cols, d_req, f64f, i32f, i64f, s, s_req, t, t_req, tables};
+use super::{PAGE_ROWS, TableDef, b, cols, d_req, f64f, i32f, i64f, s, s_req, t, t_req, tables};
 
 fn reset_attempts_schema() -> Schema {
     use cols::*;
@@ -98,6 +98,10 @@ pub static RESET_ATTEMPTS: TableDef = TableDef {
     key_cols: &[cols::CORRELATION_ID, cols::INITIATED_BY],
     source_api: "sspr build (queries/derived/reset_attempts.sql)",
     plain_cols: &[cols::CORRELATION_ID, cols::STARTED_AT, cols::ENDED_AT],
+    // Pages of 4,096 rows instead of 20,000: with 120k attempts a day, a 20,000-row page at each
+    // edge of an outcome's run makes the reader decode ~40% more rows than match (time_to_reset
+    // read 1.53M rows for 1.09M succeeded; 1.18M with 4,096-row pages).
+    page_rows: 4_096,
     schema: reset_attempts_schema,
 };
 pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
@@ -107,6 +111,7 @@ pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
     key_cols: &[cols::SNAPSHOT_DATE, cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
     source_api: "sspr build (queries/derived/registration_coverage_daily.sql)",
     plain_cols: &[],
+    page_rows: PAGE_ROWS,
     schema: registration_coverage_daily_schema,
 };
 pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
@@ -116,6 +121,7 @@ pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
     key_cols: &[cols::TRACKING_ID, cols::COMPUTER],
     source_api: "sspr build (queries/derived/writeback_operations.sql)",
     plain_cols: &[cols::TRACKING_ID, cols::STARTED_AT],
+    page_rows: PAGE_ROWS,
     schema: writeback_operations_schema,
 };
 pub static ERROR_EVENTS: TableDef = TableDef {
@@ -125,5 +131,6 @@ pub static ERROR_EVENTS: TableDef = TableDef {
     key_cols: &[cols::TIME, cols::SOURCE, cols::CODE, cols::CORRELATION_ID, cols::SUBJECT],
     source_api: "sspr build (queries/derived/error_events.sql)",
     plain_cols: &[],
+    page_rows: PAGE_ROWS,
     schema: error_events_schema,
 };

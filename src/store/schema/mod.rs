@@ -195,6 +195,9 @@ pub mod cols {
     pub const FINISHED_AT: &str = "finished_at";
 }
 
+/// Rows per data page unless a table says otherwise (parquet-mr's and parquet-rs' default).
+pub const PAGE_ROWS: usize = 20_000;
+
 /// How a table is laid out and merged in the lake.
 #[derive(Debug)]
 pub struct TableDef {
@@ -212,6 +215,9 @@ pub struct TableDef {
     /// Columns whose values are (nearly) all distinct: written PLAIN, without the dictionary the
     /// writer would hash every value into and then abandon at its 1 MiB limit.
     pub plain_cols: &'static [&'static str],
+    /// Most rows in one data page: the grain at which the page index lets a reader skip rows of
+    /// a sorted column. Smaller pages skip more precisely and cost a header and statistics each.
+    pub page_rows: usize,
     schema: fn() -> Schema,
 }
 

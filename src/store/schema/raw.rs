@@ -2,7 +2,7 @@
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use super::{TableDef, b, cols, d_req, i32f, i64f, s, s_req, t, t_req, tables};
+use super::{PAGE_ROWS, TableDef, b, cols, d_req, i32f, i64f, s, s_req, t, t_req, tables};
 
 fn audit_events_schema() -> Schema {
     use cols::*;
@@ -181,6 +181,7 @@ pub static AUDIT_EVENTS: TableDef = TableDef {
         cols::INITIATED_BY_JSON,
         cols::EXTRA_JSON,
     ],
+    page_rows: PAGE_ROWS,
     schema: audit_events_schema,
 };
 pub static REGISTRATION_DETAILS: TableDef = TableDef {
@@ -190,6 +191,7 @@ pub static REGISTRATION_DETAILS: TableDef = TableDef {
     key_cols: &[cols::SNAPSHOT_DATE, cols::USER_ID],
     source_api: "microsoft.graph userRegistrationDetails v1.0",
     plain_cols: &[cols::USER_ID, cols::USER_PRINCIPAL_NAME, cols::USER_DISPLAY_NAME, cols::LAST_UPDATED_TIME],
+    page_rows: PAGE_ROWS,
     schema: registration_details_schema,
 };
 pub static USERS: TableDef = TableDef {
@@ -199,6 +201,7 @@ pub static USERS: TableDef = TableDef {
     key_cols: &[cols::SNAPSHOT_DATE, cols::USER_ID],
     source_api: "microsoft.graph user v1.0",
     plain_cols: &[cols::USER_ID, cols::USER_PRINCIPAL_NAME, cols::DISPLAY_NAME, cols::CREATED_TIME],
+    page_rows: PAGE_ROWS,
     schema: users_schema,
 };
 pub static WRITEBACK_EVENTS: TableDef = TableDef {
@@ -208,6 +211,7 @@ pub static WRITEBACK_EVENTS: TableDef = TableDef {
     key_cols: EVENT_LOG_KEY,
     source_api: "windows eventlog Application",
     plain_cols: EVENT_LOG_PLAIN,
+    page_rows: PAGE_ROWS,
     schema: event_log_schema,
 };
 pub static CREDENTIAL_PROVIDER_EVENTS: TableDef = TableDef {
@@ -217,6 +221,7 @@ pub static CREDENTIAL_PROVIDER_EVENTS: TableDef = TableDef {
     key_cols: EVENT_LOG_KEY,
     source_api: "windows eventlog",
     plain_cols: EVENT_LOG_PLAIN,
+    page_rows: PAGE_ROWS,
     schema: event_log_schema,
 };
 pub static DC_SECURITY_EVENTS: TableDef = TableDef {
@@ -226,6 +231,7 @@ pub static DC_SECURITY_EVENTS: TableDef = TableDef {
     key_cols: EVENT_LOG_KEY,
     source_api: "windows eventlog Security",
     plain_cols: EVENT_LOG_PLAIN,
+    page_rows: PAGE_ROWS,
     schema: event_log_schema,
 };
 pub static INGEST_LEDGER: TableDef = TableDef {
@@ -235,5 +241,6 @@ pub static INGEST_LEDGER: TableDef = TableDef {
     key_cols: &[cols::RUN_ID, cols::SOURCE, cols::ITEM],
     source_api: "sspr ingest ledger",
     plain_cols: &[],
+    page_rows: PAGE_ROWS,
     schema: ingest_ledger_schema,
 };
