@@ -23,7 +23,11 @@ SELECT a.user_principal_name, a.started_at, a.ip, i.attempts AS ip_attempts, a.m
 -- it; the planner's guesses put the attempts on the build side and hash-partitioned both, hence
 -- the settings (DataFusion-only; other engines plan it themselves).
 FROM ips i JOIN a ON a.ip = i.ip
+-- methods_completed is the sorted, distinct, comma-joined list of the session's methods, so
+-- "only phone methods" is one of the seven non-empty combinations of the three (a lookup in the
+-- column's dictionary instead of rewriting 1.2M strings four times).
 WHERE a.outcome = 'succeeded'
-  AND a.methods_completed IS NOT NULL AND a.methods_completed <> ''
-  AND replace(replace(replace(replace(a.methods_completed, 'mobile_sms', ''), 'mobile_voice', ''), 'office_voice', ''), ',', '') = ''
+  AND a.methods_completed IN ('mobile_sms', 'mobile_voice', 'office_voice',
+                              'mobile_sms,mobile_voice', 'mobile_sms,office_voice',
+                              'mobile_voice,office_voice', 'mobile_sms,mobile_voice,office_voice')
 ORDER BY a.started_at, a.correlation_id
