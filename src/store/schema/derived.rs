@@ -97,7 +97,7 @@ pub static RESET_ATTEMPTS: TableDef = TableDef {
     sort_cols: &[cols::INITIATED_BY, cols::OUTCOME, cols::STARTED_AT, cols::CORRELATION_ID],
     key_cols: &[cols::CORRELATION_ID, cols::INITIATED_BY],
     source_api: "sspr build (queries/derived/reset_attempts.sql)",
-    plain_cols: &[cols::CORRELATION_ID, cols::STARTED_AT, cols::ENDED_AT],
+    plain_cols: &[cols::CORRELATION_ID, cols::STARTED_AT, cols::ENDED_AT, cols::DURATION_SECONDS],
     // Pages of 4,096 rows instead of 20,000: with 120k attempts a day, a 20,000-row page at each
     // edge of an outcome's run makes the reader decode ~40% more rows than match (time_to_reset
     // read 1.53M rows for 1.09M succeeded; 1.18M with 4,096-row pages).
