@@ -105,6 +105,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     }
     ctx.register_udf(local_date_udf());
     ctx.register_udf(epoch_seconds_udf());
+    ctx.register_udaf(crate::query::percentile::percentile_cont_udaf());
     for (name, sql) in VIEWS {
         ctx.sql(sql)
             .await

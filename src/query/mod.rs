@@ -3,5 +3,6 @@
 pub mod build;
 pub mod completeness;
 pub mod context;
+pub mod percentile;
 pub mod proven;
 pub mod saved;
