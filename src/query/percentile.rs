@@ -166,19 +166,38 @@ struct Values {
 impl Values {
     fn push(&mut self, value: f64) {
         if self.open.len() == BLOCK {
-            let full = std::mem::replace(&mut self.open, Vec::with_capacity(BLOCK));
-            self.blocks.push(Float64Array::from(full));
+            self.seal();
         }
         self.open.push(value);
         self.len += 1;
     }
 
-    /// Adds an array's non-null values, sharing its buffer when it has no nulls.
+    /// Keeps the full open block as it is and opens a new one.
+    fn seal(&mut self) {
+        let full = std::mem::replace(&mut self.open, Vec::with_capacity(BLOCK));
+        self.blocks.push(Float64Array::from(full));
+    }
+
+    fn extend(&mut self, mut values: &[f64]) {
+        while !values.is_empty() {
+            if self.open.len() == BLOCK {
+                self.seal();
+            }
+            let (now, rest) = values.split_at(values.len().min(BLOCK - self.open.len()));
+            self.open.extend_from_slice(now);
+            self.len += now.len();
+            values = rest;
+        }
+    }
+
+    /// Adds an array's non-null values, sharing its buffer when it has no nulls and is not a
+    /// small slice of a larger allocation (which sharing would keep alive, unaccounted).
     fn add(&mut self, values: &Float64Array) {
+        let bytes = values.len() * size_of::<f64>();
         if values.null_count() > 0 {
             values.iter().flatten().for_each(|v| self.push(v));
-        } else if values.len() < SHARE_FROM {
-            values.values().iter().for_each(|&v| self.push(v));
+        } else if values.len() < SHARE_FROM || values.values().inner().capacity() > 2 * bytes {
+            self.extend(values.values());
         } else {
             self.len += values.len();
             self.blocks.push(values.clone());
@@ -428,6 +447,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A whole array is kept as it came; a small slice of a large one is copied, so the large
+    /// one is not kept alive by a few values; either way every value is there.
+    #[test]
+    fn values_share_whole_arrays_and_copy_small_slices() {
+        let big = Float64Array::from_iter_values((0..100_000).map(f64::from));
+        let mut shared = Values::default();
+        shared.add(&big);
+        assert_eq!((shared.blocks.len(), shared.open.len(), shared.len), (1, 0, 100_000));
+        let mut copied = Values::default();
+        copied.add(&big.slice(10, 20_000));
+        assert!(copied.blocks.len() == 2 && copied.open.len() == 20_000 - 2 * BLOCK);
+        let all = copied.gather();
+        assert_eq!(all, (10..20_010).map(f64::from).collect::<Vec<_>>());
     }
 
     /// Four partitions of `rows` rows over `groups` groups of very different sizes, with nulls,
