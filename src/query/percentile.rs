@@ -25,7 +25,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::functions_aggregate::percentile_cont::PercentileCont as DataFusionPercentileCont;
 use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -216,7 +216,9 @@ impl Values {
 }
 
 /// The state of groups as DataFusion's accumulator writes it: per group, a list of its values.
-fn list_state(groups: Vec<Values>) -> ArrayRef {
+/// More than `i32::MAX` values in one state cannot be a `List` (DataFusion's state schema); that
+/// is an error, not a wrapped offset.
+fn list_state(groups: Vec<Values>) -> Result<ArrayRef> {
     let total: usize = groups.iter().map(|g| g.len).sum();
     let mut values = Vec::with_capacity(total);
     let mut offsets = Vec::with_capacity(groups.len() + 1);
@@ -226,14 +228,19 @@ fn list_state(groups: Vec<Values>) -> ArrayRef {
             values.extend_from_slice(block.values());
         }
         values.extend_from_slice(&group.open);
-        offsets.push(i32::try_from(values.len()).unwrap_or(i32::MAX));
+        offsets.push(i32::try_from(values.len()).map_err(|_| {
+            DataFusionError::ResourcesExhausted(format!(
+                "percentile_cont: more than {} values in one partial state",
+                i32::MAX
+            ))
+        })?);
     }
-    Arc::new(ListArray::new(
+    Ok(Arc::new(ListArray::new(
         Arc::new(Field::new_list_field(DataType::Float64, true)),
         OffsetBuffer::new(ScalarBuffer::from(offsets)),
         Arc::new(PrimitiveArray::<Float64Type>::new(ScalarBuffer::from(values), None)),
         None,
-    ))
+    )))
 }
 
 /// The accumulator without `GROUP BY`.
@@ -266,7 +273,7 @@ impl Accumulator for ChunkedPercentile {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let state = list_state(vec![std::mem::take(&mut self.values)]);
+        let state = list_state(vec![std::mem::take(&mut self.values)])?;
         Ok(vec![ScalarValue::List(Arc::new(state.as_list::<i32>().clone()))])
     }
 
@@ -360,7 +367,7 @@ impl GroupsAccumulator for GroupedPercentile {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![list_state(self.take(emit_to))])
+        Ok(vec![list_state(self.take(emit_to))?])
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -465,7 +472,9 @@ mod tests {
     }
 
     /// Four partitions of `rows` rows over `groups` groups of very different sizes, with nulls,
-    /// `spread` distinct values (few for ties, many so that a lost value moves a rank), a boolean for `FILTER`, an integer column (coerced to DOUBLE) and a row number.
+    /// `spread` distinct values (few for ties, many so that a lost value moves a rank) plus a few
+    /// NaN and -0.0 (ordered as DataFusion orders them), a boolean for `FILTER`, an integer
+    /// column (coerced to DOUBLE) and a row number.
     fn table(rng: &mut Rng, rows: i64, groups: u64, spread: u64) -> Arc<MemTable> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, false),
@@ -484,7 +493,12 @@ mod tests {
                 let groups: Vec<String> =
                     (0..rows).map(|_| format!("g{}", rng.below(groups).pow(2) / groups)).collect();
                 let x: Vec<Option<f64>> = (0..rows)
-                    .map(|_| (rng.below(10) != 0).then(|| (rng.below(spread) as f64) / 4.0))
+                    .map(|_| match rng.below(400) {
+                        0..40 => None,
+                        40 => Some(f64::NAN),
+                        41 => Some(-0.0),
+                        _ => Some((rng.below(spread) as f64) / 4.0),
+                    })
                     .collect();
                 let n: Vec<Option<i64>> =
                     (0..rows).map(|_| (rng.below(20) != 0).then(|| rng.below(100) as i64)).collect();
