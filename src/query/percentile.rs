@@ -23,7 +23,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray, PrimitiveArray,
 };
-use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions_aggregate::percentile_cont::PercentileCont as DataFusionPercentileCont;
@@ -33,6 +33,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::scalar::ScalarValue;
+use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::accumulate;
+use datafusion_functions_aggregate_common::aggregate::groups_accumulator::nulls::filtered_null_mask;
 
 /// DataFusion's weight quantisation for interpolation (`INTERPOLATION_PRECISION` in its
 /// `percentile_cont.rs`), kept so both implementations return the same value.
@@ -204,30 +206,37 @@ impl Values {
         }
     }
 
+    /// Appends every value to `out`.
+    fn copy_into(&self, out: &mut Vec<f64>) {
+        for block in &self.blocks {
+            out.extend_from_slice(block.values());
+        }
+        out.extend_from_slice(&self.open);
+    }
+
     /// Every value in one vector of exactly the right size.
     fn gather(self) -> Vec<f64> {
         let mut all = Vec::with_capacity(self.len);
-        for block in &self.blocks {
-            all.extend_from_slice(block.values());
-        }
-        all.extend_from_slice(&self.open);
+        self.copy_into(&mut all);
         all
     }
+}
+
+/// The item field of the `List` state, as DataFusion's `state_fields` declares it.
+fn list_field() -> FieldRef {
+    Arc::new(Field::new_list_field(DataType::Float64, true))
 }
 
 /// The state of groups as DataFusion's accumulator writes it: per group, a list of its values.
 /// More than `i32::MAX` values in one state cannot be a `List` (DataFusion's state schema); that
 /// is an error, not a wrapped offset.
-fn list_state(groups: Vec<Values>) -> Result<ArrayRef> {
+fn list_state(groups: Vec<Values>) -> Result<ListArray> {
     let total: usize = groups.iter().map(|g| g.len).sum();
     let mut values = Vec::with_capacity(total);
     let mut offsets = Vec::with_capacity(groups.len() + 1);
     offsets.push(0i32);
     for group in groups {
-        for block in &group.blocks {
-            values.extend_from_slice(block.values());
-        }
-        values.extend_from_slice(&group.open);
+        group.copy_into(&mut values);
         offsets.push(i32::try_from(values.len()).map_err(|_| {
             DataFusionError::ResourcesExhausted(format!(
                 "percentile_cont: more than {} values in one partial state",
@@ -235,12 +244,12 @@ fn list_state(groups: Vec<Values>) -> Result<ArrayRef> {
             ))
         })?);
     }
-    Ok(Arc::new(ListArray::new(
-        Arc::new(Field::new_list_field(DataType::Float64, true)),
+    Ok(ListArray::new(
+        list_field(),
         OffsetBuffer::new(ScalarBuffer::from(offsets)),
         Arc::new(PrimitiveArray::<Float64Type>::new(ScalarBuffer::from(values), None)),
         None,
-    )))
+    ))
 }
 
 /// The accumulator without `GROUP BY`.
@@ -274,7 +283,7 @@ impl Accumulator for ChunkedPercentile {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let state = list_state(vec![std::mem::take(&mut self.values)])?;
-        Ok(vec![ScalarValue::List(Arc::new(state.as_list::<i32>().clone()))])
+        Ok(vec![ScalarValue::List(Arc::new(state))])
     }
 
     /// Window frames that only grow call this after every row, so the gathered values stay as
@@ -324,25 +333,11 @@ impl GroupsAccumulator for GroupedPercentile {
     ) -> Result<()> {
         let values = values[0].as_primitive::<Float64Type>();
         self.groups.resize_with(total_num_groups, Values::default);
-        let raw = values.values();
-        match (values.nulls().filter(|n| n.null_count() > 0), opt_filter) {
-            (None, None) => {
-                for (&group, &value) in group_indices.iter().zip(raw.iter()) {
-                    self.groups[group].push(value);
-                }
-                self.stored += group_indices.len();
-            }
-            (nulls, filter) => {
-                for (row, &group) in group_indices.iter().enumerate() {
-                    let valid = nulls.is_none_or(|n| n.is_valid(row));
-                    let kept = filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-                    if valid && kept {
-                        self.groups[group].push(raw[row]);
-                        self.stored += 1;
-                    }
-                }
-            }
-        }
+        let (groups, stored) = (&mut self.groups, &mut self.stored);
+        accumulate(group_indices, values, opt_filter, |group, value| {
+            groups[group].push(value);
+            *stored += 1;
+        });
         Ok(())
     }
 
@@ -367,7 +362,7 @@ impl GroupsAccumulator for GroupedPercentile {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![list_state(self.take(emit_to))?])
+        Ok(vec![Arc::new(list_state(self.take(emit_to))?)])
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -387,15 +382,11 @@ impl GroupsAccumulator for GroupedPercentile {
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
         let values = values[0].as_primitive::<Float64Type>();
-        let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(1, values.len()));
-        let kept = (0..values.len())
-            .map(|row| values.is_valid(row) && opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)));
-        let nulls = NullBuffer::from_iter(kept);
         let list = ListArray::new(
-            Arc::new(Field::new_list_field(DataType::Float64, true)),
-            offsets,
+            list_field(),
+            OffsetBuffer::from_lengths(std::iter::repeat_n(1, values.len())),
             Arc::new(PrimitiveArray::<Float64Type>::new(values.values().clone(), None)),
-            Some(nulls).filter(|n| n.null_count() > 0),
+            filtered_null_mask(opt_filter, values),
         );
         Ok(vec![Arc::new(list)])
     }
@@ -471,6 +462,26 @@ mod tests {
         assert!(copied.blocks.len() == 2 && copied.open.len() == 20_000 - 2 * BLOCK);
         let all = copied.gather();
         assert_eq!(all, (10..20_010).map(f64::from).collect::<Vec<_>>());
+    }
+
+    /// Emitting the first groups (DataFusion does under memory pressure) takes their values out,
+    /// leaves the rest in place and keeps the size bookkeeping in step.
+    #[test]
+    fn emitting_the_first_groups_keeps_the_rest_and_the_size() {
+        let mut acc = GroupedPercentile::new(0.5);
+        let empty = acc.size();
+        let values: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 10.0, 2.0, 20.0, 30.0, 3.0]));
+        acc.update_batch(&[values], &[0, 1, 0, 1, 2, 0], None, 3).unwrap();
+        let bookkeeping = acc.groups.capacity() * size_of::<Values>();
+        assert_eq!(acc.size(), empty + bookkeeping + 6 * size_of::<f64>());
+        let first = acc.state(EmitTo::First(1)).unwrap();
+        let first = first[0].as_list::<i32>();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first.value(0).as_primitive::<Float64Type>().values().as_ref(), &[1.0, 2.0, 3.0]);
+        assert_eq!(acc.stored, 3);
+        let rest = acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(rest.as_primitive::<Float64Type>().values().as_ref(), &[15.0, 30.0]);
+        assert_eq!(acc.stored, 0);
     }
 
     /// Four partitions of `rows` rows over `groups` groups of very different sizes, with nulls,
