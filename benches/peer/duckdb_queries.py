@@ -61,6 +61,6 @@ for name, sql in saved_queries(a.query):
             rows = con.sql(body).to_arrow_table()
             times.append(time.perf_counter() - t)
             con.close()
-        print(f"{name}: median {statistics.median(times) * 1000:.0f} ms over {a.runs} runs, {rows.num_rows} rows")
+        print(f"{name}: median {statistics.median(times) * 1000:.2f} ms over {a.runs} runs, {rows.num_rows} rows")
     except Exception as e:  # noqa: BLE001
         print(f"{name}: DuckDB rejects it: {' '.join(str(e).split())[:300]}")

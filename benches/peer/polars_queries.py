@@ -472,7 +472,7 @@ def main():
             failures += 1
             print(f"{name}: polars fails: {' '.join(str(e).split())[:300]}")
             continue
-        line = f"{name}: median {statistics.median(times) * 1000:.0f} ms over {a.runs} runs ({how}), {frame.height} rows"
+        line = f"{name}: median {statistics.median(times) * 1000:.2f} ms over {a.runs} runs ({how}), {frame.height} rows"
         if a.check:
             diff = check(name, params, frame, a)
             failures += diff is not None
