@@ -17,10 +17,13 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
+use crate::query::known_subquery::InlineKnownSubqueries;
 use crate::query::proven::DropProvenFilters;
 use crate::store::Lake;
 use crate::store::schema::all_tables;
@@ -78,7 +81,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(DropProvenFilters))
+        .with_physical_optimizer_rules(physical_rules())
         .build();
     let ctx = SessionContext::new_with_state(state);
     if lake.root.local.is_none() {
@@ -112,6 +115,17 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
             .map_err(|e| Error::Query { query: format!("view {name}"), message: e.to_string() })?;
     }
     Ok(ctx)
+}
+
+/// DataFusion's physical optimizer rules with ours: [`InlineKnownSubqueries`] right after the
+/// rule that answers aggregates from statistics (it needs those answers, and the filters must get
+/// their literals before they are pushed into the scans), [`DropProvenFilters`] last.
+fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    let after = rules.iter().position(|r| r.name() == "aggregate_statistics").map_or(0, |i| i + 1);
+    rules.insert(after, Arc::new(InlineKnownSubqueries));
+    rules.push(Arc::new(DropProvenFilters));
+    rules
 }
 
 /// The schema queries see: text columns as `Utf8View`, which the Parquet reader fills without

@@ -5,6 +5,7 @@ mod cli;
 mod collect_graph;
 mod eventlog;
 mod import;
+mod known_subquery;
 mod lake;
 mod pack;
 mod proven;
