@@ -7,15 +7,17 @@
 -- chart: bar x=user_type y=capable_pct
 -- Slices first, then the all-users row as the empty grouping set over the few slice rows: a
 -- grouping set over the 100k users would aggregate every user twice. Grouping on the raw
--- is_admin flag (null counts as not admin) keeps the role text out of the per-user work.
+-- is_admin flag (null counts as not admin) keeps the role text out of the per-user work, and
+-- a filtered count needs no CASE value per user. The binary reads only the latest snapshot's file
+-- (the subquery is answered from the partition values: src/query/known_subquery.rs).
 WITH slices AS (
   SELECT coalesce(user_type, 'unknown') AS user_type,
          coalesce(is_admin, false) AS is_admin,
          min(snapshot_date) AS snapshot_date,
          count(*) AS users,
-         sum(CASE WHEN is_sspr_registered THEN 1 ELSE 0 END) AS registered,
-         sum(CASE WHEN is_sspr_enabled THEN 1 ELSE 0 END) AS enabled,
-         sum(CASE WHEN is_sspr_capable THEN 1 ELSE 0 END) AS capable
+         count(*) FILTER (WHERE is_sspr_registered) AS registered,
+         count(*) FILTER (WHERE is_sspr_enabled) AS enabled,
+         count(*) FILTER (WHERE is_sspr_capable) AS capable
   FROM registration_details
   WHERE snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
   GROUP BY coalesce(user_type, 'unknown'), coalesce(is_admin, false)
