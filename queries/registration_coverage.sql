@@ -4,6 +4,7 @@
 --   enabled and capable for self-service password reset, and the share of each, by user type
 --   and admin role, with an all-users row first. Capable = registered and enabled by policy.
 -- params:
+-- settings: datafusion.optimizer.max_passes=1
 -- chart: bar x=user_type y=capable_pct
 -- Slices first, then the all-users row as the empty grouping set over the few slice rows: a
 -- grouping set over the 100k users would aggregate every user twice. Grouping on the raw

@@ -4,6 +4,7 @@
 --   SSPR registered, enabled and capable, MFA capable, and the capable share, for all users and
 --   by user type. Needs `sspr build`.
 -- params: from:date=1970-01-01, to:date=9999-12-31
+-- settings: datafusion.optimizer.max_passes=1
 -- chart: line x=snapshot_date y=capable_pct series=user_type
 -- The all-users row per snapshot is the (snapshot_date) grouping set.
 SELECT snapshot_date,

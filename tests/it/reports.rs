@@ -27,6 +27,44 @@ async fn every_saved_query_runs_on_the_sample_lake() {
     }
 }
 
+/// The operators of a saved query's physical plan, one per line, without their arguments except
+/// for the scans (what they read, and their predicates and pruning).
+async fn operators(
+    ctx: &datafusion::prelude::SessionContext,
+    q: &sspr_analytics::query::saved::SavedQuery,
+) -> Vec<String> {
+    let params = q.bind(&BTreeMap::new(), &chrono_tz::UTC).unwrap();
+    let plan = q.plan(ctx, params).await.unwrap().create_physical_plan().await.unwrap();
+    let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string();
+    text.lines()
+        .map(|l| if l.contains("DataSourceExec") { l } else { l.split(':').next().unwrap_or_default() })
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn queries_planned_in_one_optimizer_pass_get_the_same_operators_as_with_three() {
+    // `datafusion.optimizer.max_passes=1` skips the pass that only confirms a small report's plan
+    // (a third of its planning time); it is only for queries whose plan one pass completes: the
+    // same operators and the same scans. (registration_coverage_trend's one-pass plan keeps a
+    // cast on its six output rows' grouping id that the second pass folds.)
+    let (_d, lake) = sample_lake().await;
+    let ctx = sspr_analytics::query::context::build_context(&lake, &Default::default()).await.unwrap();
+    let key = "datafusion.optimizer.max_passes";
+    let one_pass: Vec<_> = Registry::load(None)
+        .unwrap()
+        .queries
+        .into_iter()
+        .filter(|q| q.settings.iter().any(|(k, _)| k == key))
+        .collect();
+    assert!(!one_pass.is_empty());
+    for q in one_pass {
+        let mut default = q.clone();
+        default.settings.retain(|(k, _)| k != key);
+        assert_eq!(operators(&ctx, &q).await, operators(&ctx, &default).await, "{}", q.name);
+    }
+}
+
 #[tokio::test]
 async fn all_audit_events_land_once_across_three_overlapping_exports() {
     // The first file to bring an id wins: Log Analytics and the archive first, Graph fills the rest.
