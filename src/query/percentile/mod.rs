@@ -17,24 +17,20 @@
 //! own. The interpolation reproduces DataFusion's (a weight quantised to 1e-6), so both give
 //! the same bits; the tests compare them on random data.
 
-use std::mem::size_of;
-use std::sync::Arc;
+mod accumulators;
+mod values;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray, PrimitiveArray,
-};
-use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::error::Result;
 use datafusion::functions_aggregate::percentile_cont::PercentileCont as DataFusionPercentileCont;
 use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
 };
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::scalar::ScalarValue;
-use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::accumulate;
-use datafusion_functions_aggregate_common::aggregate::groups_accumulator::nulls::filtered_null_mask;
+
+use accumulators::{ChunkedPercentile, GroupedPercentile};
 
 /// DataFusion's weight quantisation for interpolation (`INTERPOLATION_PRECISION` in its
 /// `percentile_cont.rs`), kept so both implementations return the same value.
@@ -147,262 +143,15 @@ fn percentile_of(values: &mut [f64], percentile: f64) -> Option<f64> {
     }
 }
 
-/// Values a block holds once a group is large: 64 KiB.
-const BLOCK: usize = 8192;
-
-/// Below this many values a merged list is copied into the open block rather than kept as a
-/// block of its own (an array handle costs more than a few values).
-const SHARE_FROM: usize = 64;
-
-/// The values of one group, in no particular order: full blocks that are never copied again
-/// (arrays shared with the input, or blocks this store filled) and one open block. A vector that
-/// doubles as it grows copies everything it holds at each step and asks the allocator for fresh
-/// memory each time; with 1M values per group that was most of the aggregate's time.
-#[derive(Debug, Default)]
-struct Values {
-    blocks: Vec<Float64Array>,
-    open: Vec<f64>,
-    len: usize,
-}
-
-impl Values {
-    fn push(&mut self, value: f64) {
-        if self.open.len() == BLOCK {
-            self.seal();
-        }
-        self.open.push(value);
-        self.len += 1;
-    }
-
-    /// Keeps the full open block as it is and opens a new one.
-    fn seal(&mut self) {
-        let full = std::mem::replace(&mut self.open, Vec::with_capacity(BLOCK));
-        self.blocks.push(Float64Array::from(full));
-    }
-
-    fn extend(&mut self, mut values: &[f64]) {
-        while !values.is_empty() {
-            if self.open.len() == BLOCK {
-                self.seal();
-            }
-            let (now, rest) = values.split_at(values.len().min(BLOCK - self.open.len()));
-            self.open.extend_from_slice(now);
-            self.len += now.len();
-            values = rest;
-        }
-    }
-
-    /// Adds an array's non-null values, sharing its buffer when it has no nulls and is not a
-    /// small slice of a larger allocation (which sharing would keep alive, unaccounted).
-    fn add(&mut self, values: &Float64Array) {
-        let bytes = values.len() * size_of::<f64>();
-        if values.null_count() > 0 {
-            values.iter().flatten().for_each(|v| self.push(v));
-        } else if values.len() < SHARE_FROM || values.values().inner().capacity() > 2 * bytes {
-            self.extend(values.values());
-        } else {
-            self.len += values.len();
-            self.blocks.push(values.clone());
-        }
-    }
-
-    /// Appends every value to `out`.
-    fn copy_into(&self, out: &mut Vec<f64>) {
-        for block in &self.blocks {
-            out.extend_from_slice(block.values());
-        }
-        out.extend_from_slice(&self.open);
-    }
-
-    /// Every value in one vector of exactly the right size.
-    fn gather(self) -> Vec<f64> {
-        let mut all = Vec::with_capacity(self.len);
-        self.copy_into(&mut all);
-        all
-    }
-}
-
-/// The item field of the `List` state, as DataFusion's `state_fields` declares it.
-fn list_field() -> FieldRef {
-    Arc::new(Field::new_list_field(DataType::Float64, true))
-}
-
-/// The state of groups as DataFusion's accumulator writes it: per group, a list of its values.
-/// More than `i32::MAX` values in one state cannot be a `List` (DataFusion's state schema); that
-/// is an error, not a wrapped offset.
-fn list_state(groups: Vec<Values>) -> Result<ListArray> {
-    let total: usize = groups.iter().map(|g| g.len).sum();
-    let mut values = Vec::with_capacity(total);
-    let mut offsets = Vec::with_capacity(groups.len() + 1);
-    offsets.push(0i32);
-    for group in groups {
-        group.copy_into(&mut values);
-        offsets.push(i32::try_from(values.len()).map_err(|_| {
-            DataFusionError::ResourcesExhausted(format!(
-                "percentile_cont: more than {} values in one partial state",
-                i32::MAX
-            ))
-        })?);
-    }
-    Ok(ListArray::new(
-        list_field(),
-        OffsetBuffer::new(ScalarBuffer::from(offsets)),
-        Arc::new(PrimitiveArray::<Float64Type>::new(ScalarBuffer::from(values), None)),
-        None,
-    ))
-}
-
-/// The accumulator without `GROUP BY`.
-#[derive(Debug)]
-struct ChunkedPercentile {
-    percentile: f64,
-    values: Values,
-}
-
-impl ChunkedPercentile {
-    fn new(percentile: f64) -> Self {
-        Self { percentile, values: Values::default() }
-    }
-}
-
-impl Accumulator for ChunkedPercentile {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.values.add(values[0].as_primitive::<Float64Type>());
-        Ok(())
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists = states[0].as_list::<i32>();
-        for i in 0..lists.len() {
-            if lists.is_valid(i) {
-                self.values.add(lists.value(i).as_primitive::<Float64Type>());
-            }
-        }
-        Ok(())
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let state = list_state(vec![std::mem::take(&mut self.values)])?;
-        Ok(vec![ScalarValue::List(Arc::new(state))])
-    }
-
-    /// Window frames that only grow call this after every row, so the gathered values stay as
-    /// one block and the next call copies them once more, not the history of blocks.
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut all = std::mem::take(&mut self.values).gather();
-        let value = percentile_of(&mut all, self.percentile);
-        self.values.add(&Float64Array::from(all));
-        Ok(ScalarValue::Float64(value))
-    }
-
-    fn size(&self) -> usize {
-        size_of::<Self>()
-            + self.values.len * size_of::<f64>()
-            + self.values.blocks.capacity() * size_of::<Float64Array>()
-    }
-}
-
-/// The accumulator per group; the percentile itself is [`percentile_of`].
-#[derive(Debug)]
-struct GroupedPercentile {
-    percentile: f64,
-    groups: Vec<Values>,
-    /// Values held over all groups, so `size` (called per batch) does not visit every group.
-    stored: usize,
-}
-
-impl GroupedPercentile {
-    fn new(percentile: f64) -> Self {
-        Self { percentile, groups: Vec::new(), stored: 0 }
-    }
-
-    fn take(&mut self, emit_to: EmitTo) -> Vec<Values> {
-        let taken = emit_to.take_needed(&mut self.groups);
-        self.stored -= taken.iter().map(|g| g.len).sum::<usize>();
-        taken
-    }
-}
-
-impl GroupsAccumulator for GroupedPercentile {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        let values = values[0].as_primitive::<Float64Type>();
-        self.groups.resize_with(total_num_groups, Values::default);
-        let (groups, stored) = (&mut self.groups, &mut self.stored);
-        accumulate(group_indices, values, opt_filter, |group, value| {
-            groups[group].push(value);
-            *stored += 1;
-        });
-        Ok(())
-    }
-
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        let lists = values[0].as_list::<i32>();
-        self.groups.resize_with(total_num_groups, Values::default);
-        for (row, &group) in group_indices.iter().enumerate() {
-            if lists.is_valid(row) {
-                let list = lists.value(row);
-                let target = &mut self.groups[group];
-                let before = target.len;
-                target.add(list.as_primitive::<Float64Type>());
-                self.stored += target.len - before;
-            }
-        }
-        Ok(())
-    }
-
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![Arc::new(list_state(self.take(emit_to))?)])
-    }
-
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let result: Float64Array = self
-            .take(emit_to)
-            .into_iter()
-            .map(|values| percentile_of(&mut values.gather(), self.percentile))
-            .collect();
-        Ok(Arc::new(result))
-    }
-
-    /// Each row as its own group (DataFusion skips the partial step when it does not reduce the
-    /// rows): a one-value list, or null for a null or filtered-out value.
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        let values = values[0].as_primitive::<Float64Type>();
-        let list = ListArray::new(
-            list_field(),
-            OffsetBuffer::from_lengths(std::iter::repeat_n(1, values.len())),
-            Arc::new(PrimitiveArray::<Float64Type>::new(values.values().clone(), None)),
-            filtered_null_mask(opt_filter, values),
-        );
-        Ok(vec![Arc::new(list)])
-    }
-
-    /// The values held plus the per-group bookkeeping. Not counted: the unused tail of each
-    /// group's open block (under 2× for a group smaller than a block, under 64 KiB above).
-    fn size(&self) -> usize {
-        size_of::<Self>() + self.groups.capacity() * size_of::<Values>() + self.stored * size_of::<f64>()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
-    use datafusion::arrow::datatypes::Schema;
+    use datafusion::arrow::array::{
+        ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    };
+    use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::datasource::MemTable;
     use datafusion::execution::FunctionRegistry;
@@ -447,41 +196,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// A whole array is kept as it came; a small slice of a large one is copied, so the large
-    /// one is not kept alive by a few values; either way every value is there.
-    #[test]
-    fn values_share_whole_arrays_and_copy_small_slices() {
-        let big = Float64Array::from_iter_values((0..100_000).map(f64::from));
-        let mut shared = Values::default();
-        shared.add(&big);
-        assert_eq!((shared.blocks.len(), shared.open.len(), shared.len), (1, 0, 100_000));
-        let mut copied = Values::default();
-        copied.add(&big.slice(10, 20_000));
-        assert!(copied.blocks.len() == 2 && copied.open.len() == 20_000 - 2 * BLOCK);
-        let all = copied.gather();
-        assert_eq!(all, (10..20_010).map(f64::from).collect::<Vec<_>>());
-    }
-
-    /// Emitting the first groups (DataFusion does under memory pressure) takes their values out,
-    /// leaves the rest in place and keeps the size bookkeeping in step.
-    #[test]
-    fn emitting_the_first_groups_keeps_the_rest_and_the_size() {
-        let mut acc = GroupedPercentile::new(0.5);
-        let empty = acc.size();
-        let values: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 10.0, 2.0, 20.0, 30.0, 3.0]));
-        acc.update_batch(&[values], &[0, 1, 0, 1, 2, 0], None, 3).unwrap();
-        let bookkeeping = acc.groups.capacity() * size_of::<Values>();
-        assert_eq!(acc.size(), empty + bookkeeping + 6 * size_of::<f64>());
-        let first = acc.state(EmitTo::First(1)).unwrap();
-        let first = first[0].as_list::<i32>();
-        assert_eq!(first.len(), 1);
-        assert_eq!(first.value(0).as_primitive::<Float64Type>().values().as_ref(), &[1.0, 2.0, 3.0]);
-        assert_eq!(acc.stored, 3);
-        let rest = acc.evaluate(EmitTo::All).unwrap();
-        assert_eq!(rest.as_primitive::<Float64Type>().values().as_ref(), &[15.0, 30.0]);
-        assert_eq!(acc.stored, 0);
     }
 
     /// Four partitions of `rows` rows over `groups` groups of very different sizes, with nulls,
