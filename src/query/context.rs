@@ -24,6 +24,7 @@ use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
 use crate::query::known_subquery::InlineKnownSubqueries;
+use crate::query::materialize::{MaterializeCtes, ShareMaterializedCtes, SsprOptions, SsprQueryPlanner};
 use crate::query::proven::DropProvenFilters;
 use crate::store::Lake;
 use crate::store::schema::all_tables;
@@ -72,7 +73,8 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     let mut config = SessionConfig::from_env()?
         .with_information_schema(true)
         .with_target_partitions(cfg.target_partitions)
-        .with_batch_size(cfg.batch_size);
+        .with_batch_size(cfg.batch_size)
+        .with_option_extension(SsprOptions::default());
     config.options_mut().execution.time_zone = Some("UTC".to_string());
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(cfg.memory_limit)))
@@ -81,6 +83,8 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_analyzer_rule(Arc::new(MaterializeCtes))
+        .with_query_planner(Arc::new(SsprQueryPlanner))
         .with_physical_optimizer_rules(physical_rules())
         .build();
     let ctx = SessionContext::new_with_state(state);
@@ -119,12 +123,14 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
 
 /// DataFusion's physical optimizer rules with ours: [`InlineKnownSubqueries`] right after the
 /// rule that answers aggregates from statistics (it needs those answers, and the filters must get
-/// their literals before they are pushed into the scans), [`DropProvenFilters`] last.
+/// their literals before they are pushed into the scans), [`DropProvenFilters`], and
+/// [`ShareMaterializedCtes`] last (it needs the plan below it final).
 fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
     let after = rules.iter().position(|r| r.name() == "aggregate_statistics").map_or(0, |i| i + 1);
     rules.insert(after, Arc::new(InlineKnownSubqueries));
     rules.push(Arc::new(DropProvenFilters));
+    rules.push(Arc::new(ShareMaterializedCtes));
     rules
 }
 

@@ -4,6 +4,7 @@ pub mod build;
 pub mod completeness;
 pub mod context;
 pub mod known_subquery;
+pub mod materialize;
 pub mod percentile;
 pub mod proven;
 pub mod saved;

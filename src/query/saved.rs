@@ -88,7 +88,8 @@ pub struct SavedQuery {
     pub params: Vec<ParamSpec>,
     pub chart: Option<String>,
     /// Engine settings for this query alone (`-- settings: key=value, …`), DataFusion option
-    /// keys such as `datafusion.execution.parquet.pushdown_filters`.
+    /// keys such as `datafusion.execution.parquet.pushdown_filters`, or ours such as
+    /// `sspr.materialize_ctes`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub settings: Vec<(String, String)>,
     #[serde(skip)]
@@ -204,15 +205,16 @@ impl SavedQuery {
     }
 }
 
-/// `key=value, key=value`: DataFusion option keys (`datafusion.…`) and their values; whether the
-/// engine knows them is checked when the query's session is made.
+/// `key=value, key=value`: DataFusion option keys (`datafusion.…`) or ours (`sspr.…`, see
+/// [`crate::query::materialize::SsprOptions`]) and their values; whether the engine knows them is
+/// checked when the query's session is made.
 fn parse_settings(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (k, v) = item.split_once('=').ok_or_else(|| format!("{item:?} is not key=value"))?;
         let (k, v) = (k.trim(), v.trim());
-        if !k.starts_with("datafusion.") || v.is_empty() {
-            return Err(format!("{item:?}: expected datafusion.<option>=<value>"));
+        if !(k.starts_with("datafusion.") || k.starts_with("sspr.")) || v.is_empty() {
+            return Err(format!("{item:?}: expected datafusion.<option>=<value> or sspr.<option>=<value>"));
         }
         out.push((k.to_string(), v.to_string()));
     }
@@ -410,10 +412,13 @@ mod tests {
     fn every_embedded_query_has_a_valid_header() {
         let r = Registry::load(None).unwrap();
         assert_eq!(r.queries.len(), EMBEDDED.len());
-        let ctx = SessionContext::new();
+        let config = datafusion::prelude::SessionConfig::new()
+            .with_option_extension(crate::query::materialize::SsprOptions::default());
+        let ctx = SessionContext::new_with_config(config);
         for q in &r.queries {
             assert!(!q.title.is_empty() && !q.description.is_empty(), "{}", q.name);
-            // Every engine setting a query carries is one DataFusion knows, with a valid value.
+            // Every engine setting a query carries is one DataFusion (or sspr) knows, with a valid
+            // value.
             q.session(&ctx).unwrap_or_else(|e| panic!("{}: {e}", q.name));
             // A chart hint is a kind and key=value pairs, nothing of the SQL's comments.
             let chart = q.chart.as_deref().unwrap_or("table");
@@ -478,6 +483,22 @@ mod tests {
             SavedQuery::parse("t", &format!("-- name: t\n-- title: T\n-- settings: {key}=maybe\nSELECT 1"))
                 .unwrap();
         assert!(q.session(&ctx).err().unwrap().to_string().contains(key));
+    }
+
+    /// Our own options (`sspr.…`) go through the same line, in a session that knows them.
+    #[tokio::test]
+    async fn sspr_settings_reach_the_query_session() {
+        use crate::query::materialize::SsprOptions;
+        let config = datafusion::prelude::SessionConfig::new().with_option_extension(SsprOptions::default());
+        let ctx = SessionContext::new_with_config(config);
+        let text = "-- name: t\n-- title: T\n-- settings: sspr.materialize_ctes=a b\nSELECT 1";
+        let own = SavedQuery::parse("t", text).unwrap().session(&ctx).unwrap();
+        let options = own.state().config().options().extensions.get::<SsprOptions>().cloned();
+        assert_eq!(options.map(|o| o.materialize_ctes).as_deref(), Some("a b"));
+        let q =
+            SavedQuery::parse("t", "-- name: t\n-- title: T\n-- settings: sspr.no_such=1\nSELECT 1").unwrap();
+        let e = q.session(&ctx).err().unwrap().to_string();
+        assert!(e.contains("sspr.no_such=1"), "{e}");
     }
 
     #[test]

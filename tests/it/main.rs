@@ -7,6 +7,7 @@ mod eventlog;
 mod import;
 mod known_subquery;
 mod lake;
+mod materialize;
 mod pack;
 mod proven;
 mod reports;

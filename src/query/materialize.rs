@@ -1,0 +1,455 @@
+//! `sspr.materialize_ctes`: common table expressions computed once per query and read by every
+//! reference, instead of once per reference.
+//!
+//! DataFusion inlines a CTE wherever the query names it, so a CTE joined with itself scans its
+//! tables twice. `bulk_admin_resets` picks a few dozen admin resets out of millions of audit
+//! events and joins them with themselves: two full scans for a few dozen rows. DuckDB and
+//! PostgreSQL compute a CTE referenced twice once; portable SQL cannot ask for it (Spark has no
+//! `AS MATERIALIZED`), so a saved query names the CTEs in its settings line:
+//! `-- settings: sspr.materialize_ctes=a` (several names separated by spaces). A program with its
+//! own session (the tests) can `SET sspr.materialize_ctes = 'a'`.
+//!
+//! How:
+//! - [`MaterializeCtes`] (analyzer rule) puts each reference of a named CTE under a
+//!   [`MaterializedCte`] node carrying an id shared by all references with the same body. The node
+//!   keeps filters and column pruning from above out of the body, so every copy stays the same.
+//! - [`SsprQueryPlanner`] plans the node as a [`MaterializedCteExec`]. On its own it computes its
+//!   input to the end and then streams it, so the plan is correct without the next step.
+//! - [`ShareMaterializedCtes`] (the last physical rule) gives all references with one id the same
+//!   computation: the first runs the body (all partitions at once, in memory counted against the
+//!   session's pool), the others read its result. A CTE left with one reference loses the node.
+//!
+//! Only for small results: the whole result is held in memory until the query ends, and the
+//! reading side cannot start before it is complete. A CTE with a selective filter (a few rows of a
+//! large table) is the case it is for.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::common::config::{ConfigExtension, ConfigOptions};
+use datafusion::common::runtime::JoinSet;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchemaRef, DataFusionError, Result, extensions_options, internal_err, plan_err};
+use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{
+    Expr, Extension, LogicalPlan, SubqueryAlias, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
+};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::execution_plan::{EmissionType, ReplaceChildrenOptions};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, displayable};
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, TryStreamExt};
+
+extensions_options! {
+    /// sspr's own session options, set like DataFusion's: `-- settings: sspr.<option>=<value>`
+    /// in a saved query, `SET sspr.<option> = '<value>'` in a session that allows statements.
+    pub struct SsprOptions {
+        /// Names of CTEs (separated by spaces) computed once per query and read by every
+        /// reference. Only for CTEs with small results: see `src/query/materialize.rs`.
+        pub materialize_ctes: String, default = String::new()
+    }
+}
+
+impl ConfigExtension for SsprOptions {
+    const PREFIX: &'static str = "sspr";
+}
+
+/// The CTE names `sspr.materialize_ctes` lists in `options`.
+fn named_ctes(options: &ConfigOptions) -> Vec<String> {
+    let names = options.extensions.get::<SsprOptions>().map(|o| o.materialize_ctes.as_str());
+    names.unwrap_or("").split_whitespace().map(str::to_string).collect()
+}
+
+/// The analyzer rule: see the module documentation.
+#[derive(Debug, Default)]
+pub struct MaterializeCtes;
+
+impl AnalyzerRule for MaterializeCtes {
+    fn analyze(&self, plan: LogicalPlan, options: &ConfigOptions) -> Result<LogicalPlan> {
+        let names = named_ctes(options);
+        if names.is_empty() {
+            return Ok(plan);
+        }
+        // Each distinct (name, body) among the references, and how often it occurs.
+        let mut bodies: Vec<(String, LogicalPlan, usize)> = Vec::new();
+        plan.apply_with_subqueries(|node| {
+            if let Some((name, body)) = cte_reference(node, &names) {
+                match bodies.iter_mut().find(|(n, b, _)| n == name && b == body) {
+                    Some(seen) => seen.2 += 1,
+                    None => bodies.push((name.to_string(), body.clone(), 1)),
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        for name in &names {
+            if !bodies.iter().any(|(n, _, _)| n == name) {
+                return plan_err!(
+                    "sspr.materialize_ctes names {name:?}, but the query has no CTE of that name"
+                );
+            }
+        }
+        let shared: Vec<(String, LogicalPlan)> = bodies
+            .into_iter()
+            .filter(|(_, _, count)| *count > 1)
+            .map(|(name, body, _)| (name, body))
+            .collect();
+        plan.transform_down_with_subqueries(|node| {
+            let Some((name, body)) = cte_reference(&node, &names) else {
+                return Ok(Transformed::no(node));
+            };
+            let Some(id) = shared.iter().position(|(n, b)| n == name && b == body) else {
+                return Ok(Transformed::no(node));
+            };
+            let node_input = Arc::new(LogicalPlan::Extension(Extension {
+                node: Arc::new(MaterializedCte { id, name: name.to_string(), input: body.clone() }),
+            }));
+            let LogicalPlan::SubqueryAlias(alias) = &node else {
+                return internal_err!("a CTE reference is a SubqueryAlias");
+            };
+            let aliased = SubqueryAlias::try_new(node_input, alias.alias.clone())?;
+            Ok(Transformed::yes(LogicalPlan::SubqueryAlias(aliased)))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "materialize_ctes"
+    }
+}
+
+/// `(name, body)` when `node` is a reference to one of the named CTEs: DataFusion's SQL planner
+/// puts each CTE reference's body under a `SubqueryAlias` named after the CTE. A table alias is
+/// one over a bare table scan, and a body already under our node was done.
+fn cte_reference<'a>(node: &'a LogicalPlan, names: &[String]) -> Option<(&'a str, &'a LogicalPlan)> {
+    let LogicalPlan::SubqueryAlias(alias) = node else { return None };
+    let name = alias.alias.table();
+    let body = alias.input.as_ref();
+    let wanted = names.iter().any(|n| n == name);
+    let is_cte_body = !matches!(body, LogicalPlan::TableScan(_) | LogicalPlan::Extension(_));
+    (wanted && is_cte_body && !body.contains_outer_reference()).then_some((name, body))
+}
+
+/// One reference of a CTE whose result is computed once (logical plan node).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Hash)]
+pub struct MaterializedCte {
+    /// The same for every reference with this body.
+    id: usize,
+    name: String,
+    input: LogicalPlan,
+}
+
+impl UserDefinedLogicalNodeCore for MaterializedCte {
+    fn name(&self) -> &str {
+        "MaterializedCte"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        self.input.schema()
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        Vec::new()
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "MaterializedCte: cte={}", self.name)
+    }
+
+    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, mut inputs: Vec<LogicalPlan>) -> Result<Self> {
+        let Some(input) = inputs.pop() else {
+            return internal_err!("MaterializedCte has one input");
+        };
+        Ok(Self { id: self.id, name: self.name.clone(), input })
+    }
+}
+
+/// DataFusion's physical planner, which also plans [`MaterializedCte`] nodes.
+#[derive(Debug, Default)]
+pub struct SsprQueryPlanner;
+
+#[async_trait]
+impl QueryPlanner for SsprQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let planner = DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(CtePlanner)]);
+        planner.create_physical_plan(plan, session).await
+    }
+}
+
+#[derive(Debug)]
+struct CtePlanner;
+
+#[async_trait]
+impl ExtensionPlanner for CtePlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session: &dyn Session,
+        _planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(cte) = node.as_any().downcast_ref::<MaterializedCte>() else {
+            return Ok(None);
+        };
+        let [input] = physical_inputs else {
+            return internal_err!("MaterializedCte has one input");
+        };
+        Ok(Some(Arc::new(MaterializedCteExec::new(cte.id, Cte::new(&cte.name, Arc::clone(input)), true))))
+    }
+}
+
+/// A CTE's plan and its result, computed on first use.
+#[derive(Debug)]
+struct Cte {
+    name: String,
+    input: Arc<dyn ExecutionPlan>,
+    result: Mutex<Option<Computation>>,
+}
+
+/// The CTE's result: batches per partition, and the memory they are counted against.
+#[derive(Debug)]
+struct Computed {
+    partitions: Vec<Vec<RecordBatch>>,
+    _reservation: Arc<MemoryReservation>,
+}
+
+type Computation = Shared<BoxFuture<'static, std::result::Result<Arc<Computed>, Arc<DataFusionError>>>>;
+
+impl Cte {
+    fn new(name: &str, input: Arc<dyn ExecutionPlan>) -> Arc<Self> {
+        Arc::new(Self { name: name.to_string(), input, result: Mutex::new(None) })
+    }
+
+    /// The computation of the result, started by the first caller and awaited by all.
+    fn result(&self, ctx: &Arc<TaskContext>) -> Computation {
+        let mut slot = self.result.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let start = || compute(self.name.clone(), Arc::clone(&self.input), Arc::clone(ctx)).boxed().shared();
+        slot.get_or_insert_with(start).clone()
+    }
+}
+
+/// Runs every partition of `input` on its own task and keeps the batches, counting them against
+/// the session's memory pool (a result larger than the pool fails the query with the CTE named).
+async fn compute(
+    name: String,
+    input: Arc<dyn ExecutionPlan>,
+    ctx: Arc<TaskContext>,
+) -> std::result::Result<Arc<Computed>, Arc<DataFusionError>> {
+    let consumer = MemoryConsumer::new(format!("MaterializedCte[{name}]"));
+    let reservation = Arc::new(consumer.register(ctx.memory_pool()));
+    let partitions = input.properties().partitioning.partition_count();
+    let mut tasks = JoinSet::new();
+    for partition in 0..partitions {
+        let stream = input.execute(partition, Arc::clone(&ctx)).map_err(Arc::new)?;
+        let reservation = Arc::clone(&reservation);
+        let name = name.clone();
+        tasks.spawn(async move {
+            let batches = stream
+                .and_then(|batch| {
+                    let grown = reservation.try_grow(batch.get_array_memory_size()).map_err(|e| {
+                        e.context(format!(
+                            "the result of CTE {name:?} (sspr.materialize_ctes) does not fit in memory"
+                        ))
+                    });
+                    futures::future::ready(grown.map(|()| batch))
+                })
+                .try_collect::<Vec<_>>()
+                .await?;
+            Ok::<_, DataFusionError>((partition, batches))
+        });
+    }
+    let mut out = vec![Vec::new(); partitions];
+    while let Some(joined) = tasks.join_next().await {
+        let (partition, batches) =
+            joined.map_err(|e| DataFusionError::External(Box::new(e))).and_then(|r| r).map_err(Arc::new)?;
+        out[partition] = batches;
+    }
+    Ok(Arc::new(Computed { partitions: out, _reservation: reservation }))
+}
+
+/// A reference to a CTE computed once: streams partition `p` of the CTE's result.
+#[derive(Debug)]
+pub struct MaterializedCteExec {
+    id: usize,
+    cte: Arc<Cte>,
+    /// Whether this reference shows the CTE's plan as its child: the one that computes it. The
+    /// others read the same result and have no child (the plan is shown and measured once).
+    computes: bool,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl MaterializedCteExec {
+    fn new(id: usize, cte: Arc<Cte>, computes: bool) -> Self {
+        let input = cte.input.properties();
+        let properties = PlanProperties::new(
+            input.eq_properties.clone(),
+            input.partitioning.clone(),
+            EmissionType::Final,
+            input.boundedness,
+        );
+        Self { id, cte, computes, properties: Arc::new(properties), metrics: ExecutionPlanMetricsSet::new() }
+    }
+}
+
+impl DisplayAs for MaterializedCteExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.computes {
+            true => write!(f, "MaterializedCteExec: cte={}", self.cte.name),
+            false => write!(f, "MaterializedCteExec: cte={}, reads the result computed above", self.cte.name),
+        }
+    }
+}
+
+impl ExecutionPlan for MaterializedCteExec {
+    fn name(&self) -> &str {
+        "MaterializedCteExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true; self.children().len()]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        if self.computes { vec![&self.cte.input] } else { Vec::new() }
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    /// A new child means a new computation; a reader (no child) stays as it is.
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match (self.computes, children.pop()) {
+            (true, Some(input)) if children.is_empty() => {
+                Ok(Arc::new(Self::new(self.id, Cte::new(&self.cte.name, input), true)))
+            }
+            (false, None) => Ok(self),
+            _ => internal_err!("MaterializedCteExec: wrong number of children"),
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        use datafusion::physical_plan::execution_plan::ChildrenPropertiesMode;
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    /// Forgets the result: each reference computes it again on its own (sharing is set up once,
+    /// by [`ShareMaterializedCtes`]).
+    fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(Self::new(self.id, Cte::new(&self.cte.name, Arc::clone(&self.cte.input)), true)))
+    }
+
+    fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let partitions = self.properties.partitioning.partition_count();
+        if partition >= partitions {
+            return internal_err!("MaterializedCteExec: partition {partition} of {partitions}");
+        }
+        let result = self.cte.result(&ctx);
+        let metrics = BaselineMetrics::new(&self.metrics, partition);
+        let batches = futures::stream::once(async move {
+            let computed = result.await.map_err(DataFusionError::Shared)?;
+            let batches = computed.partitions[partition].clone();
+            Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
+        })
+        .try_flatten()
+        .inspect_ok(move |batch| {
+            metrics.output_batches().add(1);
+            metrics.record_output(batch.num_rows());
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), batches)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// The physical rule that makes references with the same id share one computation (see the
+/// module documentation). Runs last, when nothing rewrites the plan below it any more.
+#[derive(Debug, Default)]
+pub struct ShareMaterializedCtes;
+
+impl PhysicalOptimizerRule for ShareMaterializedCtes {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        // Each id's inputs as planned; shared only when they are all the same plan.
+        let mut inputs: HashMap<usize, Vec<String>> = HashMap::new();
+        plan.apply(|node| {
+            if let Some(exec) = node.downcast_ref::<MaterializedCteExec>() {
+                let shown = displayable(exec.cte.input.as_ref()).indent(true).to_string();
+                inputs.entry(exec.id).or_default().push(shown);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        let shared: HashSet<usize> = inputs
+            .into_iter()
+            .filter(|(_, shown)| shown.len() > 1 && shown.iter().all(|s| *s == shown[0]))
+            .map(|(id, _)| id)
+            .collect();
+        let mut computed_by: HashMap<usize, Arc<Cte>> = HashMap::new();
+        plan.transform_up(|node| {
+            let Some(exec) = node.downcast_ref::<MaterializedCteExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            if !shared.contains(&exec.id) {
+                return Ok(Transformed::yes(Arc::clone(&exec.cte.input)));
+            }
+            let shared_exec = match computed_by.get(&exec.id) {
+                Some(cte) => MaterializedCteExec::new(exec.id, Arc::clone(cte), false),
+                None => {
+                    computed_by.insert(exec.id, Arc::clone(&exec.cte));
+                    MaterializedCteExec::new(exec.id, Arc::clone(&exec.cte), true)
+                }
+            };
+            Ok(Transformed::yes(Arc::new(shared_exec) as Arc<dyn ExecutionPlan>))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "share_materialized_ctes"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
