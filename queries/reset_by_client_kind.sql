@@ -6,8 +6,8 @@
 -- chart: bar x=client_kind y=attempts
 SELECT client_kind,
        count(*) AS attempts,
-       sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
-       round(100.0 * sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) / count(*), 1) AS success_rate_pct
+       count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
+       round(100.0 * count(*) FILTER (WHERE outcome = 'succeeded') / count(*), 1) AS success_rate_pct
 FROM reset_attempts
 WHERE initiated_by = 'self' AND started_at >= $from AND started_at < $to
 GROUP BY client_kind

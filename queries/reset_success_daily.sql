@@ -8,9 +8,9 @@
 -- chart: line x=day y=success_rate_pct
 SELECT local_date(started_at, $tz) AS day,
        count(*) AS sessions_started,
-       sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS sessions_succeeded,
+       count(*) FILTER (WHERE outcome = 'succeeded') AS sessions_succeeded,
        sum(CASE WHEN outcome = 'succeeded' THEN 0 ELSE 1 END) AS sessions_not_succeeded,
-       round(100.0 * sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) / count(*), 1) AS success_rate_pct
+       round(100.0 * count(*) FILTER (WHERE outcome = 'succeeded') / count(*), 1) AS success_rate_pct
 FROM reset_attempts
 WHERE initiated_by = 'self' AND started_at >= $from AND started_at < $to
 GROUP BY local_date(started_at, $tz)

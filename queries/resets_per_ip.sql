@@ -18,7 +18,7 @@ WITH per_user AS (
          attempt_date AS day,
          user_principal_name,
          count(*) AS attempts,
-         sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+         count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
          min(started_at) AS first_attempt,
          max(started_at) AS last_attempt
   FROM reset_attempts
