@@ -8,7 +8,7 @@
 -- chart: bar x=admin y=accounts
 -- A few dozen of the millions of audit events are admin resets, and `a` is joined with itself.
 -- DataFusion would scan audit_events once per reference; the setting (ours, DataFusion-only:
--- src/query/materialize.rs) computes `a` once and both sides read it, as DuckDB does by itself.
+-- src/query/materialize/) computes `a` once and both sides read it, as DuckDB does by itself.
 WITH a AS (
   SELECT coalesce(actor_upn, actor_user_id, actor_app_display_name) AS admin, target_upn, activity_time
   FROM audit_events

@@ -1,4 +1,4 @@
-//! `sspr.materialize_ctes` (`src/query/materialize.rs`): a named CTE referenced several times is
+//! `sspr.materialize_ctes` (`src/query/materialize/`): a named CTE referenced several times is
 //! computed once, its tables are scanned once, and no answer changes.
 
 use std::sync::Arc;

@@ -1,27 +1,6 @@
-//! `sspr.materialize_ctes`: common table expressions computed once per query and read by every
-//! reference, instead of once per reference.
-//!
-//! DataFusion inlines a CTE wherever the query names it, so a CTE joined with itself scans its
-//! tables twice. `bulk_admin_resets` picks a few dozen admin resets out of millions of audit
-//! events and joins them with themselves: two full scans for a few dozen rows. DuckDB and
-//! PostgreSQL compute a CTE referenced twice once; portable SQL cannot ask for it (Spark has no
-//! `AS MATERIALIZED`), so a saved query names the CTEs in its settings line:
-//! `-- settings: sspr.materialize_ctes=a` (several names separated by spaces). A program with its
-//! own session (the tests) can `SET sspr.materialize_ctes = 'a'`.
-//!
-//! How:
-//! - [`MaterializeCtes`] (analyzer rule) puts each reference of a named CTE under a
-//!   [`MaterializedCte`] node carrying an id shared by all references with the same body. The node
-//!   keeps filters and column pruning from above out of the body, so every copy stays the same.
-//! - [`SsprQueryPlanner`] plans the node as a [`MaterializedCteExec`]. On its own it computes its
-//!   input to the end and then streams it, so the plan is correct without the next step.
-//! - [`ShareMaterializedCtes`] (the last physical rule) gives all references with one id the same
-//!   computation: the first runs the body (all partitions at once, in memory counted against the
-//!   session's pool), the others read its result. A CTE left with one reference loses the node.
-//!
-//! Only for small results: the whole result is held in memory until the query ends, and the
-//! reading side cannot start before it is complete. A CTE with a selective filter (a few rows of a
-//! large table) is the case it is for.
+//! The physical half of `sspr.materialize_ctes`: the operator that computes a CTE once and streams
+//! its result, its planner, and the rule that makes the references of one CTE share one
+//! computation (see the parent module).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -30,18 +9,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::Session;
-use datafusion::common::config::{ConfigExtension, ConfigOptions};
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::runtime::JoinSet;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
-use datafusion::common::{DFSchemaRef, DataFusionError, Result, extensions_options, internal_err, plan_err};
+use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
-use datafusion::logical_expr::{
-    Expr, Extension, LogicalPlan, SubqueryAlias, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
-};
-use datafusion::optimizer::AnalyzerRule;
+use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::{EmissionType, ReplaceChildrenOptions};
@@ -52,132 +28,7 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, Phy
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, TryStreamExt};
 
-extensions_options! {
-    /// sspr's own session options, set like DataFusion's: `-- settings: sspr.<option>=<value>`
-    /// in a saved query, `SET sspr.<option> = '<value>'` in a session that allows statements.
-    pub struct SsprOptions {
-        /// Names of CTEs (separated by spaces) computed once per query and read by every
-        /// reference. Only for CTEs with small results: see `src/query/materialize.rs`.
-        pub materialize_ctes: String, default = String::new()
-    }
-}
-
-impl ConfigExtension for SsprOptions {
-    const PREFIX: &'static str = "sspr";
-}
-
-/// The CTE names `sspr.materialize_ctes` lists in `options`.
-fn named_ctes(options: &ConfigOptions) -> Vec<String> {
-    let names = options.extensions.get::<SsprOptions>().map(|o| o.materialize_ctes.as_str());
-    names.unwrap_or("").split_whitespace().map(str::to_string).collect()
-}
-
-/// The analyzer rule: see the module documentation.
-#[derive(Debug, Default)]
-pub struct MaterializeCtes;
-
-impl AnalyzerRule for MaterializeCtes {
-    fn analyze(&self, plan: LogicalPlan, options: &ConfigOptions) -> Result<LogicalPlan> {
-        let names = named_ctes(options);
-        if names.is_empty() {
-            return Ok(plan);
-        }
-        // Each distinct (name, body) among the references, and how often it occurs.
-        let mut bodies: Vec<(String, LogicalPlan, usize)> = Vec::new();
-        plan.apply_with_subqueries(|node| {
-            if let Some((name, body)) = cte_reference(node, &names) {
-                match bodies.iter_mut().find(|(n, b, _)| n == name && b == body) {
-                    Some(seen) => seen.2 += 1,
-                    None => bodies.push((name.to_string(), body.clone(), 1)),
-                }
-            }
-            Ok(TreeNodeRecursion::Continue)
-        })?;
-        for name in &names {
-            if !bodies.iter().any(|(n, _, _)| n == name) {
-                return plan_err!(
-                    "sspr.materialize_ctes names {name:?}, but the query has no CTE of that name"
-                );
-            }
-        }
-        let shared: Vec<(String, LogicalPlan)> = bodies
-            .into_iter()
-            .filter(|(_, _, count)| *count > 1)
-            .map(|(name, body, _)| (name, body))
-            .collect();
-        plan.transform_down_with_subqueries(|node| {
-            let Some((name, body)) = cte_reference(&node, &names) else {
-                return Ok(Transformed::no(node));
-            };
-            let Some(id) = shared.iter().position(|(n, b)| n == name && b == body) else {
-                return Ok(Transformed::no(node));
-            };
-            let node_input = Arc::new(LogicalPlan::Extension(Extension {
-                node: Arc::new(MaterializedCte { id, name: name.to_string(), input: body.clone() }),
-            }));
-            let LogicalPlan::SubqueryAlias(alias) = &node else {
-                return internal_err!("a CTE reference is a SubqueryAlias");
-            };
-            let aliased = SubqueryAlias::try_new(node_input, alias.alias.clone())?;
-            Ok(Transformed::yes(LogicalPlan::SubqueryAlias(aliased)))
-        })
-        .data()
-    }
-
-    fn name(&self) -> &str {
-        "materialize_ctes"
-    }
-}
-
-/// `(name, body)` when `node` is a reference to one of the named CTEs: DataFusion's SQL planner
-/// puts each CTE reference's body under a `SubqueryAlias` named after the CTE. A table alias is
-/// one over a bare table scan, and a body already under our node was done.
-fn cte_reference<'a>(node: &'a LogicalPlan, names: &[String]) -> Option<(&'a str, &'a LogicalPlan)> {
-    let LogicalPlan::SubqueryAlias(alias) = node else { return None };
-    let name = alias.alias.table();
-    let body = alias.input.as_ref();
-    let wanted = names.iter().any(|n| n == name);
-    let is_cte_body = !matches!(body, LogicalPlan::TableScan(_) | LogicalPlan::Extension(_));
-    (wanted && is_cte_body && !body.contains_outer_reference()).then_some((name, body))
-}
-
-/// One reference of a CTE whose result is computed once (logical plan node).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Hash)]
-pub struct MaterializedCte {
-    /// The same for every reference with this body.
-    id: usize,
-    name: String,
-    input: LogicalPlan,
-}
-
-impl UserDefinedLogicalNodeCore for MaterializedCte {
-    fn name(&self) -> &str {
-        "MaterializedCte"
-    }
-
-    fn inputs(&self) -> Vec<&LogicalPlan> {
-        vec![&self.input]
-    }
-
-    fn schema(&self) -> &DFSchemaRef {
-        self.input.schema()
-    }
-
-    fn expressions(&self) -> Vec<Expr> {
-        Vec::new()
-    }
-
-    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "MaterializedCte: cte={}", self.name)
-    }
-
-    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, mut inputs: Vec<LogicalPlan>) -> Result<Self> {
-        let Some(input) = inputs.pop() else {
-            return internal_err!("MaterializedCte has one input");
-        };
-        Ok(Self { id: self.id, name: self.name.clone(), input })
-    }
-}
+use super::MaterializedCte;
 
 /// DataFusion's physical planner, which also plans [`MaterializedCte`] nodes.
 #[derive(Debug, Default)]
@@ -400,8 +251,8 @@ impl ExecutionPlan for MaterializedCteExec {
     }
 }
 
-/// The physical rule that makes references with the same id share one computation (see the
-/// module documentation). Runs last, when nothing rewrites the plan below it any more.
+/// The physical rule that makes references with the same id share one computation (see the parent
+/// module's documentation). Runs last, when nothing rewrites the plan below it any more.
 #[derive(Debug, Default)]
 pub struct ShareMaterializedCtes;
 
