@@ -60,10 +60,13 @@ fn inline(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionP
         return Ok(Transformed::no(node));
     };
     let results = exec.results();
+    let slots: Vec<Arc<dyn PhysicalExpr>> =
+        exec.subqueries().iter().map(|link| slot(results, link)).collect();
     let known: Vec<(Arc<dyn PhysicalExpr>, ScalarValue)> = exec
         .subqueries()
         .iter()
-        .filter_map(|link| Some((slot(results, link), known_value(&link.plan)?)))
+        .zip(&slots)
+        .filter_map(|(link, slot)| Some((Arc::clone(slot), known_value(&link.plan)?)))
         .collect();
     if known.is_empty() {
         return Ok(Transformed::no(node));
@@ -82,8 +85,8 @@ fn inline(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionP
         })
         .data()?;
     let mut still_read = Vec::new();
-    for link in exec.subqueries() {
-        if reads(&input, &slot(results, link))? {
+    for (link, slot) in exec.subqueries().iter().zip(&slots) {
+        if reads(&input, slot)? {
             still_read.push(link.clone());
         }
     }

@@ -18,6 +18,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::config::ConfigExtension;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
@@ -25,6 +26,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::query::materialize::SsprOptions;
 
 macro_rules! include_query {
     ($name:literal) => {
@@ -213,7 +215,8 @@ fn parse_settings(text: &str) -> std::result::Result<Vec<(String, String)>, Stri
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (k, v) = item.split_once('=').ok_or_else(|| format!("{item:?} is not key=value"))?;
         let (k, v) = (k.trim(), v.trim());
-        if !(k.starts_with("datafusion.") || k.starts_with("sspr.")) || v.is_empty() {
+        let namespace = k.split_once('.').map(|(n, _)| n);
+        if !matches!(namespace, Some("datafusion" | SsprOptions::PREFIX)) || v.is_empty() {
             return Err(format!("{item:?}: expected datafusion.<option>=<value> or sspr.<option>=<value>"));
         }
         out.push((k.to_string(), v.to_string()));
@@ -408,13 +411,17 @@ pub async fn run(
 mod tests {
     use super::*;
 
+    /// A bare session that knows our options (`sspr.…`) as `build_context`'s does.
+    fn session_with_our_options() -> SessionContext {
+        let config = datafusion::prelude::SessionConfig::new().with_option_extension(SsprOptions::default());
+        SessionContext::new_with_config(config)
+    }
+
     #[test]
     fn every_embedded_query_has_a_valid_header() {
         let r = Registry::load(None).unwrap();
         assert_eq!(r.queries.len(), EMBEDDED.len());
-        let config = datafusion::prelude::SessionConfig::new()
-            .with_option_extension(crate::query::materialize::SsprOptions::default());
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = session_with_our_options();
         for q in &r.queries {
             assert!(!q.title.is_empty() && !q.description.is_empty(), "{}", q.name);
             // Every engine setting a query carries is one DataFusion (or sspr) knows, with a valid
@@ -488,9 +495,7 @@ mod tests {
     /// Our own options (`sspr.…`) go through the same line, in a session that knows them.
     #[tokio::test]
     async fn sspr_settings_reach_the_query_session() {
-        use crate::query::materialize::SsprOptions;
-        let config = datafusion::prelude::SessionConfig::new().with_option_extension(SsprOptions::default());
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = session_with_our_options();
         let text = "-- name: t\n-- title: T\n-- settings: sspr.materialize_ctes=a b\nSELECT 1";
         let own = SavedQuery::parse("t", text).unwrap().session(&ctx).unwrap();
         let options = own.state().config().options().extensions.get::<SsprOptions>().cloned();

@@ -164,6 +164,13 @@ impl MaterializedCteExec {
     }
 }
 
+impl MaterializedCteExec {
+    /// This reference with its own computation of `input` (nothing shared, nothing computed yet).
+    fn computing(&self, input: Arc<dyn ExecutionPlan>) -> Self {
+        Self::new(self.id, Cte::new(&self.cte.name, input), true)
+    }
+}
+
 impl DisplayAs for MaterializedCteExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         match self.computes {
@@ -204,9 +211,7 @@ impl ExecutionPlan for MaterializedCteExec {
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match (self.computes, children.pop()) {
-            (true, Some(input)) if children.is_empty() => {
-                Ok(Arc::new(Self::new(self.id, Cte::new(&self.cte.name, input), true)))
-            }
+            (true, Some(input)) if children.is_empty() => Ok(Arc::new(self.computing(input))),
             (false, None) => Ok(self),
             _ => internal_err!("MaterializedCteExec: wrong number of children"),
         }
@@ -223,7 +228,7 @@ impl ExecutionPlan for MaterializedCteExec {
     /// Forgets the result: each reference computes it again on its own (sharing is set up once,
     /// by [`ShareMaterializedCtes`]).
     fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self::new(self.id, Cte::new(&self.cte.name, Arc::clone(&self.cte.input)), true)))
+        Ok(Arc::new(self.computing(Arc::clone(&self.cte.input))))
     }
 
     fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
