@@ -55,7 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Build(a) => commands::build::run(&settings, a).await.map(|_| true),
         Command::Collect(a) => commands::collect::run(&settings, &a.source, cli.quiet).await,
         Command::Doctor(a) => commands::doctor::run(&settings, a.json).await,
-        Command::Query(a) => commands::query::run(&settings, a).await.map(|_| true),
+        Command::Query(a) => commands::query::run(&settings, a, cli.quiet).await.map(|_| true),
         Command::Queries(a) => commands::query::list(&settings, a).map(|_| true),
         Command::Lake(a) => commands::lake::run(&settings, &a.command).await,
         Command::Sample(a) => commands::sample::run(&a.command).map(|_| true),

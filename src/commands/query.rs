@@ -11,7 +11,7 @@ use crate::query::saved::{self, Registry};
 use crate::settings::{Settings, validate_tz};
 use crate::store::Lake;
 
-pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::Result<()> {
     if output::needs_file(args.format) && args.out.is_none() {
         bail!("--format parquet writes a file: give --out FILE");
     }
@@ -58,8 +58,9 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> anyhow::Result<()> {
         Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?,
         None => super::stdout(&bytes)?,
     }
-    if !args.plan_only() {
+    if !args.plan_only() && !quiet {
         // Under every report (on stderr, so piped data stays clean): is the data complete?
+        // `--quiet` promises only errors on stderr, so it leaves the line out.
         match crate::query::completeness::line(&ctx, chrono::Utc::now()).await {
             Ok(l) => eprintln!("{l}"),
             Err(e) => tracing::warn!(error = %e, "Completeness line unavailable."),

@@ -72,6 +72,10 @@ fn query_outputs_every_format_and_validates_parameters() {
         .count();
     let line = format!("data: file {graph_files} items");
     assert!(text(&csv).1.contains(&line), "completeness line on stderr: {:?}", text(&csv).1);
+    // --quiet: only errors on stderr, so no completeness line; the rows are the same.
+    let quiet = sspr(&["--lake", lp, "-q", "query", "registration_coverage", "--format", "csv"], &[]);
+    assert!(quiet.status.success() && text(&quiet).1.is_empty(), "{:?}", text(&quiet).1);
+    assert_eq!(text(&quiet).0, text(&csv).0);
     let explain =
         sspr(&["--lake", lp, "query", "reset_success_daily", "--explain", "--tz", "Asia/Tokyo"], &[]);
     let (plan, _) = text(&explain);
