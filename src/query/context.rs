@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::query::known_subquery::InlineKnownSubqueries;
 use crate::query::materialize::{MaterializeCtes, ShareMaterializedCtes, SsprOptions, SsprQueryPlanner};
 use crate::query::proven::DropProvenFilters;
+use crate::query::string_in::ShortStringLists;
 use crate::store::Lake;
 use crate::store::schema::all_tables;
 
@@ -123,13 +124,15 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
 
 /// DataFusion's physical optimizer rules with ours: [`InlineKnownSubqueries`] right after the
 /// rule that answers aggregates from statistics (it needs those answers, and the filters must get
-/// their literals before they are pushed into the scans), [`DropProvenFilters`], and
+/// their literals before they are pushed into the scans), [`DropProvenFilters`],
+/// [`ShortStringLists`] (after the scans have taken their copies of the filters), and
 /// [`ShareMaterializedCtes`] last (it needs the plan below it final).
 fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
     let after = rules.iter().position(|r| r.name() == "aggregate_statistics").map_or(0, |i| i + 1);
     rules.insert(after, Arc::new(InlineKnownSubqueries));
     rules.push(Arc::new(DropProvenFilters));
+    rules.push(Arc::new(ShortStringLists));
     rules.push(Arc::new(ShareMaterializedCtes));
     rules
 }

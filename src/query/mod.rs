@@ -8,3 +8,4 @@ pub mod materialize;
 pub mod percentile;
 pub mod proven;
 pub mod saved;
+pub mod string_in;

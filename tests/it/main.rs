@@ -11,4 +11,5 @@ mod materialize;
 mod pack;
 mod proven;
 mod reports;
+mod string_lists;
 mod util;

@@ -2,10 +2,10 @@
 //! (`src/query/proven.rs`): it drops exactly those, and no answer changes.
 
 use datafusion::arrow::array::{Array, StringArray};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use sspr_analytics::query::context::{QueryConfig, build_context};
 
-use crate::util::{batches_json, sample_lake};
+use crate::util::{batches_json, datafusion_alone, sample_lake};
 
 /// The physical plan's `FilterExec` and `DataSourceExec` lines.
 async fn plan_lines(ctx: &SessionContext, sql: &str) -> (String, String) {
@@ -29,12 +29,7 @@ async fn filters_proven_by_statistics_are_dropped_and_answers_do_not_change() {
     let (_d, lake) = sample_lake().await;
     let ours = build_context(&lake, &QueryConfig::default()).await.unwrap();
     // DataFusion without the rule, over the same files.
-    let plain = SessionContext::new();
-    let dir = lake.root.local.as_ref().unwrap().join("reset_attempts");
-    plain
-        .register_parquet("reset_attempts", dir.to_string_lossy().as_ref(), ParquetReadOptions::default())
-        .await
-        .unwrap();
+    let plain = datafusion_alone(&lake, "reset_attempts").await;
     let bounds = batches_json(
         &plain
             .sql("SELECT CAST(min(started_at) AS STRING) AS lo, CAST(max(started_at) AS STRING) AS hi FROM reset_attempts")

@@ -70,6 +70,21 @@ pub async fn sql_rows(lake: &Lake, sql: &str) -> Vec<serde_json::Value> {
     batches_json(&batches)
 }
 
+/// Plain DataFusion (none of our rules or options) over one lake table's files: the answer a
+/// rule of ours must not change.
+pub async fn datafusion_alone(lake: &Lake, table: &str) -> datafusion::prelude::SessionContext {
+    let ctx = datafusion::prelude::SessionContext::new();
+    let dir = lake.root.local.as_ref().expect("a local lake").join(table);
+    ctx.register_parquet(
+        table,
+        dir.to_string_lossy().as_ref(),
+        datafusion::prelude::ParquetReadOptions::default(),
+    )
+    .await
+    .unwrap();
+    ctx
+}
+
 pub fn batches_json(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<serde_json::Value> {
     let mut buf = Vec::new();
     {
