@@ -9,3 +9,28 @@ pub mod percentile;
 pub mod proven;
 pub mod saved;
 pub mod string_in;
+
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::filter::FilterExec;
+
+/// The plan with every filter that `rewrite` has a replacement for replaced (bottom up): the
+/// walk our filter rules (`proven.rs`, `string_in.rs`) share.
+pub(crate) fn rewrite_filters(
+    plan: Arc<dyn ExecutionPlan>,
+    rewrite: impl Fn(&FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        let Some(filter) = node.downcast_ref::<FilterExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        Ok(match rewrite(filter)? {
+            Some(plan) => Transformed::yes(plan),
+            None => Transformed::no(node),
+        })
+    })
+    .data()
+}

@@ -33,6 +33,8 @@ use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
+use super::rewrite_filters;
+
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct DropProvenFilters;
@@ -43,16 +45,7 @@ impl PhysicalOptimizerRule for DropProvenFilters {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            let Some(filter) = node.downcast_ref::<FilterExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            match without_proven(filter)? {
-                Some(plan) => Ok(Transformed::yes(plan)),
-                None => Ok(Transformed::no(node)),
-            }
-        })
-        .data()
+        rewrite_filters(plan, without_proven)
     }
 
     fn name(&self) -> &str {

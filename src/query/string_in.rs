@@ -26,14 +26,16 @@ use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{InListExpr, Literal};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
+use datafusion::physical_plan::filter::FilterExecBuilder;
+
+use super::rewrite_filters;
 
 /// The longest list rewritten: each row is compared with every item in turn, so past a few
 /// dozen items a hash lookup wins.
@@ -49,10 +51,7 @@ impl PhysicalOptimizerRule for ShortStringLists {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            let Some(filter) = node.downcast_ref::<FilterExec>() else {
-                return Ok(Transformed::no(node));
-            };
+        rewrite_filters(plan, |filter| {
             let schema = filter.input().schema();
             let predicate = Arc::clone(filter.predicate()).transform_up(|e| {
                 Ok(match StringSetExpr::from_in_list(&e, &schema)? {
@@ -61,12 +60,11 @@ impl PhysicalOptimizerRule for ShortStringLists {
                 })
             })?;
             if !predicate.transformed {
-                return Ok(Transformed::no(node));
+                return Ok(None);
             }
             let rebuilt = FilterExecBuilder::from(filter).with_predicate(predicate.data).build()?;
-            Ok(Transformed::yes(Arc::new(rebuilt) as Arc<dyn ExecutionPlan>))
+            Ok(Some(Arc::new(rebuilt) as Arc<dyn ExecutionPlan>))
         })
-        .data()
     }
 
     fn name(&self) -> &str {
