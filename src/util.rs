@@ -20,6 +20,11 @@ pub fn new_run_id() -> String {
     format!("{}-{}-{n}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
 }
 
+/// The cores this process may use (2 when the system cannot say).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// Days since 1970-01-01 (Arrow Date32) of a date.

@@ -38,7 +38,7 @@ impl Default for ImportOptions {
         Self {
             format: FileFormat::Auto,
             snapshot_date: None,
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            threads: crate::util::cores(),
             routing: Routing::default(),
             source_tz: chrono_tz::UTC,
         }

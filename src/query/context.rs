@@ -55,8 +55,11 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { memory_limit: 2 << 30, target_partitions: default_partitions(cores), batch_size: 8192 }
+        Self {
+            memory_limit: 2 << 30,
+            target_partitions: default_partitions(crate::util::cores()),
+            batch_size: 8192,
+        }
     }
 }
 
@@ -383,7 +386,6 @@ mod tests {
     fn a_quarter_more_partitions_than_cores_and_at_least_one() {
         let got: Vec<usize> = [1, 2, 3, 4, 8, 16, 64].iter().map(|&c| default_partitions(c)).collect();
         assert_eq!(got, [2, 3, 4, 5, 10, 20, 80]);
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        assert_eq!(QueryConfig::default().target_partitions, default_partitions(cores));
+        assert_eq!(QueryConfig::default().target_partitions, default_partitions(crate::util::cores()));
     }
 }

@@ -104,7 +104,7 @@ impl Hash for StringSetExpr {
 
 /// One list item: its bytes, and the view a string equal to it has (for an item of over twelve
 /// bytes, only the low 64 bits, length and prefix, are its own).
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Item {
     text: Box<str>,
     view: u128,
@@ -183,13 +183,15 @@ fn string_literal(e: &Arc<dyn PhysicalExpr>) -> Option<&str> {
 
 impl fmt::Display for StringSetExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{} IN (", self.expr, if self.negated { " NOT" } else { "" })?;
-        self.write_items(f)
+        write!(f, "{}", self.expr)?;
+        self.write_list(f)
     }
 }
 
 impl StringSetExpr {
-    fn write_items(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// ` [NOT] IN ('a', 'b')`, quotes in items doubled: what follows the value in both forms.
+    fn write_list(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} IN (", if self.negated { " NOT" } else { "" })?;
         for (i, item) in self.items.iter().enumerate() {
             write!(f, "{}'{}'", if i == 0 { "" } else { ", " }, item.text.replace('\'', "''"))?;
         }
@@ -229,14 +231,12 @@ impl PhysicalExpr for StringSetExpr {
         let [expr] = <[_; 1]>::try_from(children).map_err(|c| {
             datafusion::common::DataFusionError::Internal(format!("{self} takes one child, got {}", c.len()))
         })?;
-        let items: Vec<&str> = self.items.iter().map(|i| &*i.text).collect();
-        Ok(Arc::new(Self::new(expr, &items, self.negated)))
+        Ok(Arc::new(Self { expr, items: self.items.clone(), negated: self.negated }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.expr.fmt_sql(f)?;
-        write!(f, "{} IN (", if self.negated { " NOT" } else { "" })?;
-        self.write_items(f)
+        self.write_list(f)
     }
 }
 

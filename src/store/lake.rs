@@ -472,7 +472,7 @@ impl TableWriter {
             count(d, stats, &mut summary);
         }
         let parts = std::mem::take(&mut self.parts);
-        let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let parallel = crate::util::cores();
         let (lake, table) = (&self.lake, self.table);
         let results: Vec<(i32, Result<MergeStats>)> = futures::stream::iter(parts)
             .map(|(d, buf)| async move { (d, merge_buffered(lake, table, d, buf).await) })

@@ -1,28 +1,9 @@
 //! The optimizer rule that drops the parts of a scan's filter the files' statistics prove true
 //! (`src/query/proven.rs`): it drops exactly those, and no answer changes.
 
-use datafusion::arrow::array::{Array, StringArray};
-use datafusion::prelude::SessionContext;
 use sspr_analytics::query::context::{QueryConfig, build_context};
 
-use crate::util::{batches_json, datafusion_alone, sample_lake};
-
-/// The physical plan's `FilterExec` and `DataSourceExec` lines.
-async fn plan_lines(ctx: &SessionContext, sql: &str) -> (String, String) {
-    let batches = ctx.sql(&format!("EXPLAIN {sql}")).await.unwrap().collect().await.unwrap();
-    let mut text = String::new();
-    for b in &batches {
-        let kind = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        let plan = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
-        for i in 0..b.num_rows() {
-            if kind.value(i) == "physical_plan" {
-                text.push_str(plan.value(i));
-            }
-        }
-    }
-    let line = |what: &str| text.lines().find(|l| l.contains(what)).unwrap_or_default().trim().to_string();
-    (line("FilterExec"), line("DataSourceExec"))
-}
+use crate::util::{batches_json, datafusion_alone, plan_lines, sample_lake};
 
 #[tokio::test]
 async fn filters_proven_by_statistics_are_dropped_and_answers_do_not_change() {

@@ -2,17 +2,9 @@
 //! (`src/query/string_in.rs`): filters use it, scans keep the list for pruning, long lists and
 //! lists holding NULL stay DataFusion's, and no answer changes.
 
-use datafusion::prelude::SessionContext;
 use sspr_analytics::query::context::{QueryConfig, build_context};
 
-use crate::util::{batches_json, datafusion_alone, sample_lake};
-
-/// The physical plan as text.
-async fn plan(ctx: &SessionContext, sql: &str) -> String {
-    let df = ctx.sql(sql).await.unwrap();
-    let plan = df.create_physical_plan().await.unwrap();
-    datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string()
-}
+use crate::util::{batches_json, datafusion_alone, plan_lines, sample_lake};
 
 #[tokio::test]
 async fn short_string_lists_filter_through_the_set_with_the_same_answers() {
@@ -47,9 +39,7 @@ async fn short_string_lists_filter_through_the_set_with_the_same_answers() {
         let got = batches_json(&ours.sql(&sql).await.unwrap().collect().await.unwrap());
         let want = batches_json(&plain.sql(&sql).await.unwrap().collect().await.unwrap());
         assert_eq!(got, want, "answers differ for {not}IN ({list})");
-        let text = plan(&ours, &sql).await;
-        let filter = text.lines().find(|l| l.contains("FilterExec")).unwrap_or_default();
-        let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap_or_default();
+        let (filter, scan) = plan_lines(&ours, &sql).await;
         assert_eq!(filter.contains(&format!("{not}IN ('mobile_sms'")), set, "{not}IN ({list}): {filter}");
         assert_eq!(filter.contains("IN (SET)"), !set, "{filter}");
         // The scan's predicate, for pruning, is DataFusion's expression either way.

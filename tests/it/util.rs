@@ -85,6 +85,23 @@ pub async fn datafusion_alone(lake: &Lake, table: &str) -> datafusion::prelude::
     ctx
 }
 
+/// The physical plan's `FilterExec` and `DataSourceExec` lines.
+pub async fn plan_lines(ctx: &datafusion::prelude::SessionContext, sql: &str) -> (String, String) {
+    let batches = ctx.sql(&format!("EXPLAIN {sql}")).await.unwrap().collect().await.unwrap();
+    let mut text = String::new();
+    for b in &batches {
+        let kind = b.column(0).as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+        let plan = b.column(1).as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+        for i in 0..b.num_rows() {
+            if kind.value(i) == "physical_plan" {
+                text.push_str(plan.value(i));
+            }
+        }
+    }
+    let line = |what: &str| text.lines().find(|l| l.contains(what)).unwrap_or_default().trim().to_string();
+    (line("FilterExec"), line("DataSourceExec"))
+}
+
 pub fn batches_json(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<serde_json::Value> {
     let mut buf = Vec::new();
     {
