@@ -18,6 +18,7 @@ pub mod query;
 pub mod sample;
 pub mod settings;
 pub mod store;
+pub mod terminal;
 pub mod util;
 
 pub use error::{Error, Result};

@@ -1,13 +1,13 @@
 //! The `sspr` binary: parse arguments, start logging, run, map the outcome to an exit code.
 //!
-//! Exit codes: 0 success; 1 error; 2 usage error (clap); 3 finished but incomplete (a file could
-//! not be read to the end, or `lake verify` found problems).
+//! Exit codes: one map for every command, in [`sspr_analytics::error::exit`] (and the README).
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use sspr_analytics::cli::{Cli, Command};
 use sspr_analytics::commands;
+use sspr_analytics::error::exit;
 use sspr_analytics::settings::Settings;
 
 /// mimalloc: imports and reports allocate many small strings on several threads and free them on
@@ -16,21 +16,35 @@ use sspr_analytics::settings::Settings;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     init_logging(cli.verbose, cli.quiet);
+    // `demo` builds its own lake in --dir; a --lake typed on its command line would be ignored, so
+    // it is refused (SSPR_LAKE or a config's `lake` are left alone: they serve the other commands).
+    if matches!(cli.command, Command::Demo(_))
+        && matches.value_source("lake") == Some(clap::parser::ValueSource::CommandLine)
+    {
+        eprintln!(
+            "error: sspr demo builds its lake in --dir DIR (as DIR/lake); --lake is for the other commands"
+        );
+        return ExitCode::from(exit::USAGE);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(exit::FAILED);
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(3),
+        Ok(true) => ExitCode::from(exit::SUCCESS),
+        Ok(false) => ExitCode::from(exit::INCOMPLETE),
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            eprintln!("error: {}", exit::message(&e));
+            ExitCode::from(exit::code(&e))
         }
     }
 }
@@ -71,5 +85,10 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(sspr_analytics::terminal::color_stderr())
+        .with_target(false)
+        .init();
 }
