@@ -4,9 +4,10 @@
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::error::Result;
+
+pub mod table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -18,16 +19,129 @@ pub enum OutputFormat {
     Parquet,
 }
 
-/// Renders batches in a format. Parquet needs the schema (an empty result still has columns).
-pub fn render(batches: &[RecordBatch], schema: SchemaRef, format: OutputFormat) -> Result<Vec<u8>> {
-    match format {
-        OutputFormat::Table => {
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-                return Ok(format!("(no rows; columns: {})\n", names.join(", ")).into_bytes());
-            }
-            Ok(format!("{}\n", pretty_format_batches(batches)?).into_bytes())
+impl OutputFormat {
+    /// The format a file name asks for by its extension (`daily.csv` → CSV); `None` for an
+    /// extension that names no format.
+    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" => Self::Csv,
+            "json" => Self::Json,
+            "ndjson" | "jsonl" => Self::Ndjson,
+            "md" | "markdown" => Self::Markdown,
+            "parquet" => Self::Parquet,
+            "txt" => Self::Table,
+            _ => return None,
+        })
+    }
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Csv => "csv",
+            Self::Json => "json",
+            Self::Ndjson => "ndjson",
+            Self::Markdown => "markdown",
+            Self::Parquet => "parquet",
         }
+    }
+
+    /// `--format` and `--out` together: the flag, else the file's extension, else a table. A flag
+    /// that contradicts the extension is refused, and so is a binary format with no file.
+    pub fn resolve(flag: Option<Self>, out: Option<&std::path::Path>) -> Result<Self> {
+        let by_ext = out.and_then(Self::from_extension);
+        let format = match (flag, by_ext) {
+            (Some(f), Some(e)) if f != e => {
+                return Err(crate::Error::usage(format!(
+                    "--format {} contradicts --out {} (a .{} file holds {}): drop one of them",
+                    f.name(),
+                    out.map(|p| p.display().to_string()).unwrap_or_default(),
+                    out.and_then(|p| p.extension())
+                        .map(|e| e.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    e.name()
+                )));
+            }
+            (Some(f), _) => f,
+            (None, Some(e)) => e,
+            (None, None) => Self::Table,
+        };
+        if needs_file(format) && out.is_none() {
+            return Err(crate::Error::usage(format!(
+                "--format {} writes a binary file: give --out FILE",
+                format.name()
+            )));
+        }
+        Ok(format)
+    }
+}
+
+/// Time columns shown in the report's zone: every `Timestamp` column that carries a zone is
+/// relabelled to `tz` (the instant is unchanged), so text output reads `2026-11-14T09:00:00+01:00`
+/// for Brussels. Parquet output keeps UTC (the Power BI-safe profile).
+pub fn in_zone(
+    batches: &[RecordBatch],
+    schema: SchemaRef,
+    tz: &str,
+) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+    use datafusion::arrow::datatypes::DataType;
+    retype(batches, schema, |t| match t {
+        DataType::Timestamp(unit, Some(_)) => Some(DataType::Timestamp(*unit, Some(tz.into()))),
+        _ => None,
+    })
+}
+
+/// Casts every column whose type `map` gives a new type for; the others are kept as they are.
+fn retype(
+    batches: &[RecordBatch],
+    schema: SchemaRef,
+    map: impl Fn(&datafusion::arrow::datatypes::DataType) -> Option<datafusion::arrow::datatypes::DataType>,
+) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    if !schema.fields().iter().any(|f| map(f.data_type()).is_some()) {
+        return Ok((batches.to_vec(), schema));
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match map(f.data_type()) {
+            Some(t) => f.as_ref().clone().with_data_type(t),
+            None => f.as_ref().clone(),
+        })
+        .collect();
+    let out_schema = std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let out = batches
+        .iter()
+        .map(|b| {
+            let cols = b
+                .columns()
+                .iter()
+                .zip(out_schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(out_schema.clone(), cols)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((out, out_schema))
+}
+
+/// Renders batches in a format, tables unfitted (for files and pipes). Parquet needs the schema
+/// (an empty result still has columns).
+pub fn render(batches: &[RecordBatch], schema: SchemaRef, format: OutputFormat) -> Result<Vec<u8>> {
+    render_to(batches, schema, format, None)
+}
+
+/// Renders batches in a format; a table is fitted to `width` columns when one is given (stdout is
+/// a terminal, see [`crate::terminal::stdout_width`]).
+pub fn render_to(
+    batches: &[RecordBatch],
+    schema: SchemaRef,
+    format: OutputFormat,
+    width: Option<usize>,
+) -> Result<Vec<u8>> {
+    match format {
+        OutputFormat::Table => Ok(table::render(batches, &schema, width)?.into_bytes()),
         OutputFormat::Csv => {
             let mut buf = Vec::new();
             {
@@ -78,36 +192,10 @@ pub fn render(batches: &[RecordBatch], schema: SchemaRef, format: OutputFormat) 
 /// Text columns as plain `Utf8` (queries see `Utf8View`, see query/context.rs): exported Parquet
 /// stays in the Power BI-safe profile, where string columns are plain UTF-8 byte arrays.
 fn plain_strings(batches: &[RecordBatch], schema: SchemaRef) -> Result<(Vec<RecordBatch>, SchemaRef)> {
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    let plain = |t: &DataType| matches!(t, DataType::Utf8View | DataType::LargeUtf8);
-    if !schema.fields().iter().any(|f| plain(f.data_type())) {
-        return Ok((batches.to_vec(), schema));
-    }
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if plain(f.data_type()) {
-                f.as_ref().clone().with_data_type(DataType::Utf8)
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    let out_schema = std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-    let out = batches
-        .iter()
-        .map(|b| {
-            let cols = b
-                .columns()
-                .iter()
-                .zip(out_schema.fields())
-                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            Ok(RecordBatch::try_new(out_schema.clone(), cols)?)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((out, out_schema))
+    use datafusion::arrow::datatypes::DataType;
+    retype(batches, schema, |t| {
+        matches!(t, DataType::Utf8View | DataType::LargeUtf8).then_some(DataType::Utf8)
+    })
 }
 
 fn markdown(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>> {
