@@ -77,11 +77,12 @@ pub struct CollectArgs {
 pub enum CollectSource {
     /// Microsoft Graph: directoryAudits, userRegistrationDetails, users (config section `[graph]`).
     Graph {
-        /// Start of the audit window (RFC 3339 or YYYY-MM-DD); default: watermark minus overlap.
-        #[arg(long)]
+        /// Start of the audit window (RFC 3339, YYYY-MM-DD in UTC, -7d, -12h); default: watermark
+        /// minus overlap.
+        #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
         from: Option<String>,
-        /// End of the audit window; default: now minus lag.
-        #[arg(long)]
+        /// End of the audit window (same forms); default: now minus lag.
+        #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
         to: Option<String>,
         /// Print the summary as JSON.
         #[arg(long)]
@@ -131,18 +132,23 @@ pub struct QueryArgs {
     /// Query parameter, repeatable: --param name=value.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Start of the window (RFC 3339, YYYY-MM-DD, -7d); sets parameter `from`.
-    #[arg(long)]
+    /// Start of the window: RFC 3339, YYYY-MM-DD or `today` (local midnight in --tz), `-30d` /
+    /// `-2w` (calendar days back, from local midnight), `-12h` / `-30m` (exactly that long ago);
+    /// sets parameter `from`.
+    #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
     pub from: Option<String>,
-    /// End of the window (exclusive); sets parameter `to`.
-    #[arg(long)]
+    /// End of the window (exclusive), in the same forms as --from; sets parameter `to`.
+    #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
     pub to: Option<String>,
-    /// IANA time zone for day buckets and date parameters; sets parameter `tz`.
+    /// IANA time zone of the report: day buckets, dates given to --from/--to, and every time
+    /// shown (default: config `[query] tz`, else UTC).
     #[arg(long)]
     pub tz: Option<String>,
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: OutputFormat,
-    /// Write the result to a file (required for --format parquet).
+    /// Output format (default: from the --out file's extension, else table).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Write the result to a file; its extension (.csv, .json, .ndjson, .md, .parquet) sets the
+    /// format unless --format says the same.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Folder of .sql files that override or extend the embedded saved queries.
@@ -226,5 +232,10 @@ pub enum SampleCommand {
         session_rate: f64,
         #[arg(long)]
         out: PathBuf,
+        /// Replace the sample already in --out (its export folders and ground_truth.json); without
+        /// it a folder that is not empty is refused, since old files would no longer match the
+        /// new ground truth.
+        #[arg(long)]
+        force: bool,
     },
 }

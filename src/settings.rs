@@ -105,7 +105,7 @@ impl Settings {
         if let Some(p) = configured {
             return p.to_path_buf();
         }
-        match crate::store::layout::LakeRoot::parse(&self.lake).ok().and_then(|r| r.local) {
+        match crate::store::layout::LakeRoot::local_dir(&self.lake) {
             Some(dir) => dir.join(crate::store::layout::STATE_DIR),
             None => PathBuf::from("sspr-state"),
         }

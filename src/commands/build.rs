@@ -8,7 +8,7 @@ use crate::settings::Settings;
 use crate::store::Lake;
 
 pub async fn run(settings: &Settings, args: &BuildArgs) -> anyhow::Result<BuildSummary> {
-    let lake = Lake::open(&settings.lake)?;
+    let lake = Lake::open_existing(&settings.lake).await?;
     let summary = build(&lake, &settings.query, args.full)
         .await
         .with_context(|| format!("building the derived tables of {}", settings.lake))?;

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::DemoArgs;
 use crate::collectors::import::{ImportOptions, import};
-use crate::output::{OutputFormat, render};
+use crate::output::{OutputFormat, in_zone, render_to};
 use crate::query::context::build_context;
 use crate::query::saved::{self, Registry};
 use crate::settings::{Settings, validate_tz};
@@ -93,6 +93,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
     }
     bar.finish_and_clear();
 
+    let width = crate::terminal::stdout_width();
     let mut out = String::new();
     for name in HEADLINE {
         if let Some((title, batches)) = outputs.get(*name) {
@@ -101,7 +102,8 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
                 .map(|b| b.schema())
                 .unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
             out.push_str(&format!("\n== {title} ({name}) ==\n"));
-            out.push_str(&String::from_utf8_lossy(&render(batches, schema, OutputFormat::Table)?));
+            let (batches, schema) = in_zone(batches, schema, tz.name())?;
+            out.push_str(&String::from_utf8_lossy(&render_to(&batches, schema, OutputFormat::Table, width)?));
         }
     }
     let report = verify::verify(&lake).await?;

@@ -9,11 +9,16 @@ use crate::store::Lake;
 
 /// Runs the import; returns the summary (the caller turns incomplete files into the exit code).
 pub async fn run(settings: &Settings, args: &ImportArgs, quiet: bool) -> anyhow::Result<ImportSummary> {
-    let lake = Lake::open(&settings.lake)?;
-    let source_tz: chrono_tz::Tz = args
-        .source_tz
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--source-tz {:?} is not an IANA time zone name", args.source_tz))?;
+    let (lake, created) = Lake::open_or_create(&settings.lake)?;
+    if created {
+        eprintln!("Creating a new lake at {}", settings.lake);
+    }
+    let source_tz: chrono_tz::Tz = args.source_tz.parse().map_err(|_| {
+        crate::Error::usage(format!(
+            "--source-tz {:?} is not an IANA time zone name (such as Europe/Brussels)",
+            args.source_tz
+        ))
+    })?;
     let mut opts = ImportOptions {
         format: args.format,
         snapshot_date: args.snapshot_date,
@@ -62,7 +67,7 @@ pub fn render_summary(s: &ImportSummary) -> String {
     for t in &s.tables {
         if t.rows_offered > 0 {
             out.push_str(&format!(
-                "  {:<22} {:>8} rows offered, {:>8} new, {:>3} partitions touched\n",
+                "  {:<26} {:>8} rows offered, {:>8} new, {:>3} partitions touched\n",
                 t.table, t.rows_offered, t.merge.rows_new, t.partitions_touched
             ));
         }

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::cli::{QueriesArgs, QueryArgs};
+use crate::error::Error;
 use crate::output::{self, OutputFormat};
 use crate::query::context::build_context;
 use crate::query::saved::{self, Registry};
@@ -12,50 +13,73 @@ use crate::settings::{Settings, validate_tz};
 use crate::store::Lake;
 
 pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::Result<()> {
-    if output::needs_file(args.format) && args.out.is_none() {
-        bail!("--format parquet writes a file: give --out FILE");
-    }
+    let format = OutputFormat::resolve(args.format, args.out.as_deref())?;
     let tz_name = args.tz.clone().unwrap_or_else(|| settings.tz.clone());
     let tz = validate_tz(&tz_name)?;
-    let lake = Lake::open(&settings.lake)?;
+    // Refuse a bad name or parameter before touching the lake, so the message is about them.
+    let registry =
+        if args.sql.is_some() { None } else { Some(registry(settings, args.queries_dir.as_deref())?) };
+    let lake = Lake::open_existing(&settings.lake).await?;
     let ctx = build_context(&lake, &settings.query).await?;
     let (batches, schema) = if let Some(sql) = &args.sql {
-        if !args.params.is_empty() {
-            bail!("--param applies to saved queries; ad-hoc SQL takes literals");
+        if !args.params.is_empty() || args.from.is_some() || args.to.is_some() {
+            return Err(Error::usage(
+                "--param, --from and --to apply to saved queries; ad-hoc SQL takes literals",
+            )
+            .into());
         }
         let df = saved::plan(&ctx, "--sql", sql, Default::default()).await?;
         let df = explained(df, args)?;
         let schema = df.schema().inner().clone();
-        (df.collect().await.context("running --sql")?, schema)
+        let batches = match df.collect().await {
+            Ok(b) => b,
+            Err(e) => return Err(name_bad_files(&lake, e, "running --sql").await),
+        };
+        (batches, schema)
     } else {
-        let dir = args.queries_dir.as_deref().or(settings.queries_dir.as_deref());
-        let registry = Registry::load(dir)?;
+        let registry = registry.unwrap_or_default();
         let name = args.name.as_deref().unwrap_or_default();
         let q = registry.get(name)?;
         let mut given = parse_params(&args.params)?;
         for (k, v) in [("from", &args.from), ("to", &args.to)] {
             if let Some(v) = v {
+                if !q.params.iter().any(|p| p.name == k) {
+                    return Err(Error::usage(format!(
+                        "--{k}: query {} has no time window (it takes: {})",
+                        q.name,
+                        q.param_names()
+                    ))
+                    .into());
+                }
                 given.insert(k.to_string(), v.clone());
             }
         }
+        // The zone is the report's, whatever the query: it buckets days where the query takes
+        // `tz`, places dates given to --from/--to, and every time shown is printed in it.
         if q.params.iter().any(|p| p.name == "tz") {
             given.insert("tz".into(), tz_name.clone());
-        } else if args.tz.is_some() {
-            tracing::info!(query = %q.name, "Query has no tz parameter; --tz only affects date parameters.");
         }
         let params = q.bind(&given, &tz)?;
         let df = q.plan(&ctx, params).await?;
         let df = explained(df, args)?;
         let schema = df.schema().inner().clone();
-        (df.collect().await.with_context(|| format!("running {}", q.name))?, schema)
+        let batches = match df.collect().await {
+            Ok(b) => b,
+            Err(e) => return Err(name_bad_files(&lake, e, &format!("running {}", q.name)).await),
+        };
+        (batches, schema)
     };
-    let bytes = if args.plan_only() && args.format == OutputFormat::Table {
+    let bytes = if args.plan_only() && format == OutputFormat::Table {
         explain_text(&batches)
+    } else if format == OutputFormat::Parquet {
+        output::render(&batches, schema, format)?
     } else {
-        output::render(&batches, schema, args.format)?
+        let (batches, schema) = output::in_zone(&batches, schema, tz.name())?;
+        let width = if args.out.is_none() { crate::terminal::stdout_width() } else { None };
+        output::render_to(&batches, schema, format, width)?
     };
     match &args.out {
-        Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?,
+        Some(p) => std::fs::write(p, bytes).map_err(|e| Error::io(p, e))?,
         None => super::stdout(&bytes)?,
     }
     if !args.plan_only() && !quiet {
@@ -67,6 +91,51 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         }
     }
     Ok(())
+}
+
+/// A query that failed reading Parquet: the engine does not say which file, so the lake's
+/// footers are checked and the unreadable ones named (or `sspr lake verify` suggested).
+async fn name_bad_files(lake: &Lake, e: datafusion::error::DataFusionError, doing: &str) -> anyhow::Error {
+    let text = e.to_string();
+    let err = anyhow::Error::new(e).context(doing.to_string());
+    if !text.contains("Parquet") && !text.contains("parquet") {
+        return err;
+    }
+    match crate::store::verify::unreadable_footers(lake).await {
+        Ok(bad) if !bad.is_empty() => err.context(format!(
+            "unreadable lake file{}: {} (replace or remove it and re-import its source; `sspr lake verify` checks every file)",
+            if bad.len() == 1 { "" } else { "s" },
+            bad.join("; ")
+        )),
+        _ => err.context("a lake file could not be read: `sspr lake verify` names it"),
+    }
+}
+
+/// The saved queries: the embedded ones, overridden by `--queries-dir` or the config's
+/// `queries_dir`; a folder that cannot be read is named with the setting it came from.
+pub fn registry(settings: &Settings, flag: Option<&std::path::Path>) -> anyhow::Result<Registry> {
+    let (dir, origin) = match (flag, settings.queries_dir.as_deref()) {
+        (Some(d), _) => (Some(d), "--queries-dir".to_string()),
+        (None, Some(d)) => (
+            Some(d),
+            match &settings.config_path {
+                Some(c) => format!("queries_dir (in {})", c.display()),
+                None => "queries_dir".to_string(),
+            },
+        ),
+        (None, None) => (None, String::new()),
+    };
+    if let Some(d) = dir
+        && !d.is_dir()
+    {
+        let what = if d.exists() { "is not a folder" } else { "does not exist" };
+        return Err(Error::usage(format!(
+            "{origin} {}: {what}; it names a folder of .sql files that override or add saved queries",
+            d.display()
+        ))
+        .into());
+    }
+    Registry::load(dir).with_context(|| format!("reading the saved queries of {origin}"))
 }
 
 /// The plan instead of the rows when `--explain` or `--analyze` asks for it.
@@ -103,15 +172,22 @@ fn explain_text(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<u8> {
 pub fn parse_params(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for p in items {
-        let (k, v) = p.split_once('=').with_context(|| format!("--param {p:?} must be NAME=VALUE"))?;
+        let (k, v) =
+            p.split_once('=').ok_or_else(|| Error::usage(format!("--param {p:?} must be NAME=VALUE")))?;
         out.insert(k.trim().to_string(), v.to_string());
     }
     Ok(out)
 }
 
 pub fn list(settings: &Settings, args: &QueriesArgs) -> anyhow::Result<()> {
-    let dir = args.queries_dir.as_deref().or(settings.queries_dir.as_deref());
-    let registry = Registry::load(dir)?;
+    if output::needs_file(args.format) {
+        return Err(Error::usage(format!(
+            "sspr queries prints a list: --format {} is not one of table, csv, json, ndjson, markdown",
+            args.format.name()
+        ))
+        .into());
+    }
+    let registry = registry(settings, args.queries_dir.as_deref())?;
     #[derive(serde::Serialize)]
     struct Row<'a> {
         name: &'a str,
@@ -138,6 +214,5 @@ pub fn list(settings: &Settings, args: &QueriesArgs) -> anyhow::Result<()> {
         })
         .collect();
     let (batches, schema) = output::rows_to_batch(&rows)?;
-    let format = if args.format == OutputFormat::Parquet { OutputFormat::Table } else { args.format };
-    super::stdout(&output::render(&batches, schema, format)?)
+    super::stdout(&output::render_to(&batches, schema, args.format, crate::terminal::stdout_width())?)
 }

@@ -174,6 +174,14 @@ impl SavedQuery {
         plan(&self.session(ctx)?, &self.name, &self.sql, params).await
     }
 
+    /// The parameter names, for messages (`from, to, tz`, or `none`).
+    pub fn param_names(&self) -> String {
+        if self.params.is_empty() {
+            return "no parameters".into();
+        }
+        self.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     /// Resolves the given values (and defaults) into placeholder values, checking names and types.
     pub fn bind(
         &self,
@@ -182,13 +190,12 @@ impl SavedQuery {
     ) -> Result<HashMap<String, ScalarValue>> {
         for k in given.keys() {
             if !self.params.iter().any(|p| &p.name == k) {
-                let known: Vec<_> = self.params.iter().map(|p| p.name.as_str()).collect();
                 return Err(Error::Parameter {
                     name: k.clone(),
                     message: format!(
                         "query {} has no such parameter (it takes: {})",
                         self.name,
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        self.param_names()
                     ),
                 });
             }
@@ -203,7 +210,38 @@ impl SavedQuery {
                 .map_err(|m| Error::Parameter { name: p.name.clone(), message: m })?;
             out.insert(p.name.clone(), value);
         }
+        check_window(&out)?;
         Ok(out)
+    }
+}
+
+/// A window whose start is not before its end selects nothing: refuse it rather than print an
+/// empty report that looks like "nothing happened".
+fn check_window(values: &HashMap<String, ScalarValue>) -> Result<()> {
+    let (Some(from), Some(to)) = (values.get("from"), values.get("to")) else {
+        return Ok(());
+    };
+    if from.data_type() == to.data_type() && !from.is_null() && from >= to {
+        return Err(Error::Parameter {
+            name: "from".into(),
+            message: format!(
+                "the window is empty: from {} is not before to {} (swap --from and --to?)",
+                show_instant(from),
+                show_instant(to)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A bound time parameter as a person reads it.
+fn show_instant(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::TimestampMicrosecond(Some(us), _) => DateTime::from_timestamp_micros(*us)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .unwrap_or_else(|| v.to_string()),
+        ScalarValue::Date32(Some(d)) => crate::util::from_date32(*d).to_string(),
+        _ => v.to_string(),
     }
 }
 
@@ -249,8 +287,10 @@ fn parse_params(text: &str) -> std::result::Result<Vec<ParamSpec>, String> {
     Ok(out)
 }
 
-/// Parses a parameter value. Timestamps accept RFC 3339, a date (midnight in `tz`), `now`, and
-/// relative forms `-7d`, `-12h`, `-30m` (from now).
+/// Parses a parameter value. Timestamps accept RFC 3339, a date (midnight in `tz`), `now`,
+/// `today`, and relative forms: `-7d` and `-2w` are calendar days back from today, starting at
+/// local midnight in `tz` (so the first day of a day-bucketed report is a whole day), `-12h` and
+/// `-30m` are exact durations back from now.
 pub fn parse_value(
     ty: ParamType,
     text: &str,
@@ -274,7 +314,7 @@ pub fn parse_value(
             _ => Err(format!("{t:?} is not true or false")),
         },
         ParamType::Date => parse_date(t, tz, now).map(|d| ScalarValue::Date32(Some(crate::util::date32(d)))),
-        ParamType::Timestamp => parse_instant_param(t, tz, now)
+        ParamType::Timestamp => parse_time(t, tz, now)
             .map(|i| ScalarValue::TimestampMicrosecond(Some(i.timestamp_micros()), Some("UTC".into()))),
     }
 }
@@ -303,7 +343,8 @@ fn parse_date(t: &str, tz: &chrono_tz::Tz, now: DateTime<Utc>) -> std::result::R
         .map_err(|_| format!("{t:?} is not a date (YYYY-MM-DD, today, -7d)"))
 }
 
-fn parse_instant_param(
+/// Parses a time as `--from`/`--to` take it (see [`parse_value`]).
+pub fn parse_time(
     t: &str,
     tz: &chrono_tz::Tz,
     now: DateTime<Utc>,
@@ -312,22 +353,36 @@ fn parse_instant_param(
         return Ok(now);
     }
     if let Some(d) = parse_relative(t) {
+        if is_whole_days(t) {
+            // Calendar days: a report bucketed by day starts on a whole local day.
+            let day = now.with_timezone(tz).date_naive() - Duration::days(d.num_days());
+            return local_midnight(day, tz).ok_or_else(|| format!("{t:?} has no midnight in {tz}"));
+        }
         return Ok(now - d);
     }
     if let Some(i) = crate::util::parse_instant(t) {
         return Ok(i);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        let midnight = d.and_hms_opt(0, 0, 0).expect("valid midnight");
-        // A local midnight that does not exist (DST gap) moves to the first instant after it.
-        let local = tz
-            .from_local_datetime(&midnight)
-            .earliest()
-            .or_else(|| tz.from_local_datetime(&(midnight + Duration::hours(1))).earliest())
-            .ok_or_else(|| format!("{t:?} has no midnight in {tz}"))?;
-        return Ok(local.with_timezone(&Utc));
+    let day = if t == "today" { Some(now.with_timezone(tz).date_naive()) } else { None };
+    if let Some(d) = day.or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()) {
+        return local_midnight(d, tz).ok_or_else(|| format!("{t:?} has no midnight in {tz}"));
     }
-    Err(format!("{t:?} is not a date-time (RFC 3339, YYYY-MM-DD, now, -7d, -12h)"))
+    Err(format!("{t:?} is not a date-time (RFC 3339, YYYY-MM-DD, today, now, -7d, -12h)"))
+}
+
+/// `-7d`, `-2w`: relative values counted in calendar days.
+fn is_whole_days(t: &str) -> bool {
+    t.ends_with('d') || t.ends_with('w')
+}
+
+/// The first instant of a local day; a midnight that does not exist (DST gap) moves to the first
+/// instant after it.
+fn local_midnight(d: NaiveDate, tz: &chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    let midnight = d.and_hms_opt(0, 0, 0)?;
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(midnight + Duration::hours(1))).earliest())
+        .map(|l| l.with_timezone(&Utc))
 }
 
 /// The catalogue of saved queries: embedded ones, overridden or extended by a folder.
@@ -362,12 +417,11 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Result<&SavedQuery> {
-        self.queries.iter().find(|q| q.name == name).ok_or_else(|| Error::Query {
-            query: name.to_string(),
-            message: format!(
-                "no saved query of that name (known: {})",
+        self.queries.iter().find(|q| q.name == name).ok_or_else(|| {
+            Error::usage(format!(
+                "no saved query named {name:?}; `sspr queries` lists them (known: {})",
                 self.queries.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", ")
-            ),
+            ))
         })
     }
 }
@@ -521,6 +575,50 @@ mod tests {
         given.clear();
         given.insert("bogus".into(), "1".into());
         assert!(q.bind(&given, &tz).unwrap_err().to_string().contains("no such parameter"));
+    }
+
+    fn instant(v: ScalarValue) -> String {
+        let ScalarValue::TimestampMicrosecond(Some(us), _) = v else { panic!("{v:?}") };
+        DateTime::from_timestamp_micros(us).unwrap().to_rfc3339()
+    }
+
+    /// Issue 19 item 2: `-30d` starts on a whole local day, so the first day of a daily report is
+    /// not a few hours shown as a day; hours and minutes stay exact.
+    #[test]
+    fn relative_days_start_at_local_midnight_and_hours_are_exact() {
+        let tz: chrono_tz::Tz = "Europe/Brussels".parse().unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-30T15:42:10Z").unwrap().with_timezone(&Utc);
+        let v = |t: &str| instant(parse_value(ParamType::Timestamp, t, &tz, now).unwrap());
+        assert_eq!(v("-30d"), "2026-10-30T23:00:00+00:00", "midnight of 31 Oct in Brussels");
+        assert_eq!(v("-1w"), "2026-11-22T23:00:00+00:00");
+        assert_eq!(v("today"), "2026-11-29T23:00:00+00:00");
+        assert_eq!(v("-12h"), "2026-11-30T03:42:10+00:00");
+        assert_eq!(v("-30m"), "2026-11-30T15:12:10+00:00");
+        let utc = chrono_tz::UTC;
+        assert_eq!(
+            instant(parse_value(ParamType::Timestamp, "-1d", &utc, now).unwrap()),
+            "2026-11-29T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn an_empty_window_is_refused_naming_both_ends() {
+        let q = SavedQuery::parse(
+            "t",
+            "-- name: t\n-- title: T\n-- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31\nSELECT 1",
+        )
+        .unwrap();
+        let given: BTreeMap<String, String> =
+            [("from".to_string(), "2026-11-14".to_string()), ("to".to_string(), "2026-11-01".to_string())]
+                .into();
+        let e = q.bind(&given, &chrono_tz::UTC).unwrap_err().to_string();
+        assert!(e.contains("2026-11-14T00:00:00Z") && e.contains("2026-11-01T00:00:00Z"), "{e}");
+        let same: BTreeMap<String, String> =
+            [("from".to_string(), "2026-11-14".to_string()), ("to".to_string(), "2026-11-14".to_string())]
+                .into();
+        assert!(q.bind(&same, &chrono_tz::UTC).is_err());
+        let fine: BTreeMap<String, String> = [("from".to_string(), "2026-11-01".to_string())].into();
+        assert!(q.bind(&fine, &chrono_tz::UTC).is_ok());
     }
 
     #[test]

@@ -80,6 +80,45 @@ impl Lake {
         Ok(Self { root: LakeRoot::parse(location)? })
     }
 
+    /// Opens the lake a writer (import, collect) fills: creates a local one that is not there
+    /// yet, and says so with `true`, so a typo in `--lake` is seen at once.
+    pub fn open_or_create(location: &str) -> Result<(Self, bool)> {
+        let created = LakeRoot::local_dir(location).is_some_and(|d| !d.exists());
+        Ok((Self::open(location)?, created))
+    }
+
+    /// Opens a lake that must already hold data (queries, build, verify, stats): a location that
+    /// does not exist, or holds no table, is a usage error naming it, with the `lake/` folder
+    /// inside it suggested when that is a lake (`sspr demo --dir D` writes `D/lake`).
+    pub async fn open_existing(location: &str) -> Result<Self> {
+        let missing = |what: &str| {
+            let hint = LakeRoot::local_dir(location)
+                .map(|d| d.join("lake"))
+                .filter(|d| looks_like_lake(d))
+                .map(|d| format!("; did you mean --lake {}?", d.display()))
+                .unwrap_or_else(|| {
+                    "; give --lake (or SSPR_LAKE, or `lake` in the config), or fill one with `sspr import`"
+                        .into()
+                });
+            Error::usage(format!("no lake at {location}: {what}{hint}"))
+        };
+        if let Some(dir) = LakeRoot::local_dir(location) {
+            if !dir.is_dir() {
+                return Err(missing("the folder does not exist"));
+            }
+            if !looks_like_lake(&dir) {
+                return Err(missing("the folder holds no lake table"));
+            }
+            return Self::open(location);
+        }
+        let lake = Self::open(location)?;
+        let mut listing = lake.root.store.list(Some(&lake.root.prefix));
+        if listing.try_next().await?.is_none() {
+            return Err(missing("nothing is stored under that prefix"));
+        }
+        Ok(lake)
+    }
+
     /// Takes the writer lock and cleans what an interrupted run left in `_staging/`.
     pub async fn lock(&self) -> Result<LakeLock> {
         let lock = LakeLock::acquire(&self.root).await?;
@@ -523,6 +562,12 @@ pub async fn write_batches(
         w.push(b)?;
     }
     w.finish().await
+}
+
+/// Whether a local folder holds a lake: a table folder or the ingest ledger's state.
+fn looks_like_lake(dir: &std::path::Path) -> bool {
+    crate::store::schema::all_tables().any(|t| dir.join(t.name).is_dir())
+        || dir.join(crate::store::layout::STATE_DIR).is_dir()
 }
 
 #[cfg(test)]

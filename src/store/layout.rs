@@ -90,6 +90,16 @@ impl LakeRoot {
         }
     }
 
+    /// The directory of a local location (a path or `file://` URL) without touching the disk;
+    /// `None` for object-store URLs.
+    pub fn local_dir(location: &str) -> Option<PathBuf> {
+        if !location.contains("://") {
+            return Some(PathBuf::from(location));
+        }
+        let url = Url::parse(location).ok()?;
+        if url.scheme() == "file" { url.to_file_path().ok() } else { None }
+    }
+
     fn local(location: &str, path: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
         let abs = std::fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?;

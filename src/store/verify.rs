@@ -233,6 +233,24 @@ async fn footer_rows(lake: &Lake, f: &PartitionFile) -> Result<i64> {
     Ok(ParquetMetaDataReader::decode_metadata(&meta)?.file_metadata().num_rows())
 }
 
+/// The lake files whose Parquet footer cannot be read (`table/partition/part-0.parquet: why`):
+/// what a query that failed on a corrupt file names, since the engine's error does not.
+pub async fn unreadable_footers(lake: &Lake) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for table in all_tables() {
+        for f in lake.list_files(table).await? {
+            if let Err(e) = footer_rows(lake, &f).await {
+                let why = match e {
+                    crate::error::Error::Table { message, .. } => message,
+                    other => other.to_string(),
+                };
+                out.push(format!("{}: {why}", f.rel));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Per-table figures for `lake stats`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TableStats {
