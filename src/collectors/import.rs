@@ -72,6 +72,27 @@ impl ImportSummary {
     }
 }
 
+/// A file of which nothing was recognised (no record kept, no page, no event-log record) but
+/// something went wrong is not an export at all: it fails with the list of what `sspr import`
+/// reads, instead of looking like a file that was merely cut short.
+fn flag_unrecognised(report: &mut FileReport) {
+    let recognised = report.records.saturating_sub(report.quarantined) + report.pages + report.skipped;
+    let exists = std::path::Path::new(&report.path).is_file();
+    if !exists || recognised > 0 || (report.error.is_none() && report.quarantined == 0) {
+        return;
+    }
+    report.complete = false;
+    let why = match report.error.take() {
+        Some(e) if e.starts_with("not a supported export") => {
+            report.error = Some(e);
+            return;
+        }
+        Some(e) => e,
+        None => format!("none of its {} records is a known export record", report.quarantined),
+    };
+    report.error = Some(format!("not a supported export ({why}); sspr import reads {}", files::SUPPORTED));
+}
+
 /// Imports files and folders. A bad file is reported and skipped; the others still land.
 pub async fn import(
     lake: &Lake,
@@ -96,10 +117,11 @@ pub async fn import(
     };
     let parse_start = std::time::Instant::now();
     let mut land = |name: String, result: Result<FileReport>| {
-        let report = match result {
+        let mut report = match result {
             Ok(r) => r,
             Err(e) => FileReport { path: name, error: Some(e.to_string()), ..Default::default() },
         };
+        flag_unrecognised(&mut report);
         for w in &report.warnings {
             tracing::warn!(file = %report.path, "{w}");
         }

@@ -21,23 +21,32 @@ pub async fn run(settings: &Settings, source: &CollectSource, quiet: bool) -> an
         )
     })?;
     let mut g = section.resolve()?;
+    let now = chrono::Utc::now();
     let parse = |s: &Option<String>, what: &str| -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
         s.as_deref()
             .map(|t| {
-                crate::util::parse_instant(t)
-                    .or_else(|| {
-                        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                            .ok()
-                            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
-                    })
-                    .with_context(|| format!("--{what} {t:?} is not a date or RFC 3339 time"))
+                crate::query::saved::parse_time(t, &chrono_tz::UTC, now)
+                    .map_err(|m| crate::Error::usage(format!("--{what}: {m}")).into())
             })
             .transpose()
     };
     g.plan.from = parse(from, "from")?;
     g.plan.to = parse(to, "to")?;
+    if let (Some(f), Some(t)) = (g.plan.from, g.plan.to)
+        && f >= t
+    {
+        return Err(crate::Error::usage(format!(
+            "the window is empty: --from {} is not before --to {}",
+            f.to_rfc3339(),
+            t.to_rfc3339()
+        ))
+        .into());
+    }
     let client = g.client()?;
-    let lake = Lake::open(&settings.lake)?;
+    let (lake, created) = Lake::open_or_create(&settings.lake)?;
+    if created {
+        eprintln!("Creating a new lake at {}", settings.lake);
+    }
     let state_dir = settings.state_dir(g.state_dir.as_deref());
     // One bar per source: events, pages, and the run's throttled responses and limiter waits.
     let multi = indicatif::MultiProgress::with_draw_target(if quiet {
@@ -78,6 +87,15 @@ pub async fn run(settings: &Settings, source: &CollectSource, quiet: bool) -> an
     for (slice, e) in &summary.incomplete {
         eprintln!("incomplete: slice {slice}: {e}");
     }
+    if summary.credential_refused {
+        eprintln!(
+            "The credential was refused: a rerun will fail the same way until it is fixed (wrong or \
+             expired secret or certificate, missing admin consent). `sspr doctor` checks it; once it \
+             passes, `sspr collect graph` resumes this run where it stopped."
+        );
+    } else if !summary.incomplete.is_empty() {
+        eprintln!("Rerun `sspr collect graph` to resume: the slices above continue where they stopped.");
+    }
     Ok(summary.incomplete.is_empty())
 }
 
@@ -85,7 +103,7 @@ fn render(s: &CollectSummary) -> String {
     format!(
         "run {}{}: window {} → {}, {} slices, {} pages, {} records, {} new rows, {} retries ({} throttled){}\n",
         s.run_id,
-        if s.resumed { " (resumed)" } else { "" },
+        if s.resumed { " (resumed: an earlier run of this window had not finished)" } else { "" },
         s.window_start.map(|t| t.to_rfc3339()).unwrap_or_default(),
         s.window_end.map(|t| t.to_rfc3339()).unwrap_or_default(),
         s.slices,
@@ -97,7 +115,7 @@ fn render(s: &CollectSummary) -> String {
         if s.incomplete.is_empty() {
             String::new()
         } else {
-            format!(", {} slices incomplete (rerun to resume)", s.incomplete.len())
+            format!(", {} slices incomplete", s.incomplete.len())
         }
     )
 }

@@ -29,6 +29,8 @@ pub enum AuditSource {
     DiagnosticArchive,
     LogAnalytics,
     LogAnalyticsCsv,
+    /// The Entra admin center's audit log download (CSV).
+    PortalCsv,
 }
 
 impl AuditSource {
@@ -38,6 +40,7 @@ impl AuditSource {
             AuditSource::DiagnosticArchive => "diagnostic_archive",
             AuditSource::LogAnalytics => "log_analytics",
             AuditSource::LogAnalyticsCsv => "log_analytics_csv",
+            AuditSource::PortalCsv => "portal_csv",
         }
     }
 }

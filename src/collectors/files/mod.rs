@@ -14,6 +14,7 @@
 pub mod flatten;
 pub mod lex;
 pub mod parse;
+pub mod portal;
 pub mod record;
 pub mod scan;
 
@@ -48,6 +49,8 @@ pub enum FileFormat {
     LogAnalyticsJson,
     /// Log Analytics `AuditLogs` export as CSV.
     LogAnalyticsCsv,
+    /// The Entra admin center's audit log download as CSV (`Date (UTC)`, `CorrelationId`, …).
+    PortalCsv,
     /// Windows event log file (`.evtx`).
     Evtx,
     /// Event XML: `wevtutil qe /f:xml` (with or without a root element), Event Viewer "Save as XML".
@@ -57,6 +60,12 @@ pub enum FileFormat {
     /// `Get-WinEvent | ConvertTo-Json`, or `evtx_dump -o json|jsonl`.
     EventJson,
 }
+
+/// What `sspr import` reads, for the message that a file is none of them.
+pub const SUPPORTED: &str = "Graph JSON (directoryAudits, userRegistrationDetails, users), the \
+    diagnostic-settings archive (PT1H.json), Log Analytics AuditLogs (JSON or CSV), the Entra admin \
+    center's audit log download (CSV), and Windows event logs (.evtx, event XML, Get-WinEvent CSV or \
+    JSON)";
 
 /// File extensions picked up when a folder is imported.
 pub const EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv", "evtx", "xml"];
@@ -150,7 +159,7 @@ pub fn snapshot_date_for(path: &Path, forced: Option<NaiveDate>) -> NaiveDate {
 }
 
 fn is_csv(path: &Path, format: FileFormat) -> bool {
-    format == FileFormat::LogAnalyticsCsv
+    matches!(format, FileFormat::LogAnalyticsCsv | FileFormat::PortalCsv)
         || (format == FileFormat::Auto
             && path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("csv")))
 }
@@ -346,7 +355,28 @@ fn import_csv(
             return Ok(());
         }
     };
-    let format = if format == FileFormat::Auto { FileFormat::LogAnalyticsCsv } else { format };
+    let portal = portal::is_portal_header(&headers);
+    let format = match format {
+        FileFormat::Auto if portal => FileFormat::PortalCsv,
+        FileFormat::Auto if is_audit_csv_header(&headers) => FileFormat::LogAnalyticsCsv,
+        FileFormat::Auto => {
+            let shown: Vec<&str> = headers.iter().take(12).map(String::as_str).collect();
+            *failure = Some((
+                1,
+                0,
+                format!(
+                    "not a supported export: a CSV whose columns are {}{} is none of {SUPPORTED}; \
+                     the audit CSVs have ActivityDateTime or TimeGenerated (Log Analytics) or Date (UTC), \
+                     CorrelationId, Service, Activity (the admin center's download)",
+                    shown.join(", "),
+                    if headers.len() > shown.len() { ", …" } else { "" }
+                ),
+                Vec::new(),
+            ));
+            return Ok(());
+        }
+        f => f,
+    };
     let mut bundle: Vec<csv::StringRecord> = Vec::with_capacity(BUNDLE_UNITS);
     let mut records = rdr.records();
     loop {
@@ -378,7 +408,24 @@ fn import_csv(
                         });
                         continue;
                     }
-                    let mut obj = RawObject::from_cells(&headers, r);
+                    let graph_text;
+                    let mut obj = if format == FileFormat::PortalCsv {
+                        graph_text = portal::to_graph_json(&headers, r);
+                        match RawObject::parse(&graph_text) {
+                            Ok(o) => o,
+                            Err(reason) => {
+                                sink.bad.push(BadRecord {
+                                    line: pos.0,
+                                    offset: pos.1,
+                                    reason,
+                                    raw: r.iter().collect::<Vec<_>>().join(",").into_bytes(),
+                                });
+                                continue;
+                            }
+                        }
+                    } else {
+                        RawObject::from_cells(&headers, r)
+                    };
                     if let Err(reason) = route(&mut obj, format, ctx, sink) {
                         sink.bad.push(BadRecord {
                             line: pos.0,
@@ -396,6 +443,13 @@ fn import_csv(
             return Ok(());
         }
     }
+}
+
+/// Whether a CSV header is a Log Analytics `AuditLogs` export (or a Graph-shaped CSV).
+fn is_audit_csv_header(headers: &[String]) -> bool {
+    headers
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("ActivityDateTime") || h.eq_ignore_ascii_case("TimeGenerated"))
 }
 
 /// Runs `f` over contiguous chunks of `items` on up to `threads` threads; sinks come back in order.

@@ -47,6 +47,7 @@ impl RecordKind {
             FileFormat::Auto => true,
             FileFormat::GraphAudit => matches!(self, RecordKind::GraphAudit | RecordKind::LogAnalyticsAudit),
             FileFormat::DiagnosticArchive => self == RecordKind::DiagnosticEnvelope,
+            FileFormat::PortalCsv => self == RecordKind::GraphAudit,
             FileFormat::LogAnalyticsJson | FileFormat::LogAnalyticsCsv => {
                 matches!(self, RecordKind::LogAnalyticsAudit | RecordKind::GraphAudit)
             }
@@ -316,6 +317,7 @@ pub fn route<'a>(
         RecordKind::GraphAudit | RecordKind::LogAnalyticsAudit => {
             let source = match (kind, format) {
                 (_, FileFormat::LogAnalyticsCsv) => AuditSource::LogAnalyticsCsv,
+                (_, FileFormat::PortalCsv) => AuditSource::PortalCsv,
                 (RecordKind::LogAnalyticsAudit, _) => AuditSource::LogAnalytics,
                 _ => AuditSource::Graph,
             };

@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 
 use crate::collectors::checkpoint;
 use crate::collectors::files::FileFormat;
-use crate::collectors::graph::client::GraphClient;
+use crate::collectors::graph::client::{FetchError, GraphClient};
 use crate::collectors::graph::cloud::{Endpoints, GraphApi};
 use crate::collectors::import::{ImportOptions, import};
 use crate::collectors::ledger::{LedgerEntry, ledger_batch};
@@ -101,6 +101,9 @@ pub struct CollectSummary {
     pub throttled: u64,
     pub rows_new: usize,
     pub incomplete: Vec<(String, String)>,
+    /// Some slice failed because the credential was refused (a wrong secret, no consent): a rerun
+    /// resumes only once the credential is fixed.
+    pub credential_refused: bool,
 }
 
 /// Files of the collector inside the state directory.
@@ -271,7 +274,13 @@ pub async fn collect(
     let resumed = state.run.is_some();
     let run = match state.run.take() {
         Some(r) => {
-            tracing::info!(run = %r.run_id, "Resuming an interrupted Graph collection.");
+            check_resumable(&r, plan)?;
+            let done = r.slices.values().filter(|s| s.done).count();
+            tracing::warn!(
+                run = %r.run_id, window_start = %r.window_start, window_end = %r.window_end,
+                slices_done = done, slices = r.slices.len(),
+                "Resuming an unfinished Graph collection before any new window."
+            );
             r
         }
         None => plan_run(plan, state.watermark, Utc::now())?,
@@ -281,7 +290,7 @@ pub async fn collect(
     let shared = Arc::new(Mutex::new(state));
 
     let pending: Vec<String> = run.slices.iter().filter(|(_, s)| !s.done).map(|(k, _)| k.clone()).collect();
-    let results: Vec<(String, std::result::Result<(), String>)> = futures::stream::iter(pending)
+    let results: Vec<(String, std::result::Result<(), SliceError>)> = futures::stream::iter(pending)
         .map(|key| {
             let (shared, paths, run) = (shared.clone(), &paths, &run);
             async move {
@@ -310,7 +319,8 @@ pub async fn collect(
     }
     for (key, r) in &results {
         if let Err(e) = r {
-            summary.incomplete.push((key.clone(), e.clone()));
+            summary.incomplete.push((key.clone(), e.message.clone()));
+            summary.credential_refused |= e.credential_refused;
         }
     }
     let all_done = run.slices.values().all(|s| s.done);
@@ -329,6 +339,37 @@ pub async fn collect(
     Ok(summary)
 }
 
+/// A run left unfinished is finished before anything else; an explicit window that is not its
+/// window cannot be honoured now, so it is refused with what to do rather than ignored.
+fn check_resumable(pending: &RunState, plan: &CollectPlan) -> Result<()> {
+    let differs = |asked: Option<DateTime<Utc>>, has: DateTime<Utc>| asked.is_some_and(|a| a != has);
+    if differs(plan.from, pending.window_start) || differs(plan.to, pending.window_end) {
+        let done = pending.slices.values().filter(|s| s.done).count();
+        return Err(Error::usage(format!(
+            "--from/--to cannot run now: an earlier collection of {} → {} (run {}, {done} of {} slices \
+             done) is unfinished and runs first, so that nothing it fetched is lost; run `sspr collect \
+             graph` without --from/--to to finish it, then ask for your window",
+            pending.window_start.to_rfc3339(),
+            pending.window_end.to_rfc3339(),
+            pending.run_id,
+            pending.slices.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Why a slice stopped.
+struct SliceError {
+    message: String,
+    credential_refused: bool,
+}
+
+impl From<String> for SliceError {
+    fn from(message: String) -> Self {
+        Self { message, credential_refused: false }
+    }
+}
+
 async fn fetch_slice(
     client: &GraphClient,
     key: &str,
@@ -336,7 +377,7 @@ async fn fetch_slice(
     paths: &StatePaths,
     shared: &Mutex<GraphState>,
     on_page: &(dyn Fn(&str, u64) + Sync),
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), SliceError> {
     let dir = slice_dir(&paths.spool, run, key);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (mut url, mut pages) = {
@@ -349,14 +390,15 @@ async fn fetch_slice(
         if !seen.insert(url.clone()) {
             let msg = format!("nextLink loop: {url} was already fetched in this slice");
             record_error(shared, paths, key, &msg).await;
-            return Err(msg);
+            return Err(msg.into());
         }
         let (page, stats) = match client.get_page(&url).await {
             Ok(p) => p,
             Err(e) => {
                 let msg = e.to_string();
                 record_error(shared, paths, key, &msg).await;
-                return Err(msg);
+                let credential_refused = matches!(&e, FetchError::Auth(a) if !a.is_retryable());
+                return Err(SliceError { message: msg, credential_refused });
             }
         };
         pages += 1;
