@@ -2,7 +2,8 @@
 -- Every error of [$from, $to) from every source in one stream: cloud SSPR steps that failed or
 -- were blocked (code: SSPR_00xx where known, else the resultReason), writeback server events that
 -- are not starts, successes or health events (ADSync refined by message), and credential-provider
--- errors and warnings; with name, category, meaning and resolution from the catalogue.
+-- errors and warnings; with name, category, meaning and resolution from the catalogue (a row with
+-- code '*' describes every code of a source Microsoft documents no catalogue for).
 WITH cloud AS (
   SELECT e.event_date, e.activity_time AS time, 'cloud' AS source,
          coalesce(e.error_code, e.result_reason) AS code,
@@ -50,6 +51,11 @@ UNION ALL
 SELECT event_date, time, source, code, name, category, meaning, resolution, detail, correlation_id, subject
 FROM onprem WHERE code_category NOT IN ('start', 'success', 'health')
 UNION ALL
-SELECT c.event_date, c.time, c.source, c.code, x.name, coalesce(x.category, 'unknown') AS category,
-       x.meaning, x.resolution, c.detail, c.correlation_id, c.subject
-FROM client c LEFT JOIN error_codes x ON x.source = c.source AND x.code = c.code
+SELECT c.event_date, c.time, c.source, c.code, coalesce(x.name, d.name) AS name,
+       coalesce(x.category, d.category, 'unknown') AS category,
+       coalesce(x.meaning, d.meaning) AS meaning, coalesce(x.resolution, d.resolution) AS resolution,
+       c.detail, c.correlation_id, c.subject
+FROM client c
+LEFT JOIN error_codes x ON x.source = c.source AND x.code = c.code
+-- A source without a documented catalogue has one catalogue row for every code (code '*').
+LEFT JOIN error_codes d ON d.source = c.source AND d.code = '*'

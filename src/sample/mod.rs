@@ -41,6 +41,11 @@ pub const DIAG_DAYS: u32 = 3;
 /// Days at the end of the window also written to the Log Analytics export.
 pub const LA_DAYS: u32 = 3;
 
+/// What [`generate`] writes at the top of `out`; `sample generate --force` replaces these and
+/// nothing else.
+pub const OUTPUTS: &[&str] =
+    &["graph", "diagnostic-archive", "log-analytics", "eventlogs", "ground_truth.json"];
+
 /// Generates the tenant into `out`.
 pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     if p.users == 0 || p.days == 0 {

@@ -405,7 +405,7 @@ impl SessionBuilder<'_> {
                     "User tried to answer security questions too many times and is blocked for 24 hours"
                 };
                 step(self, &mut t, FLOW, "failure", r);
-                fail(&mut truth, "blocked", r, None);
+                fail(&mut truth, "blocked", r, Some("blocked_24h"));
                 return (events, truth);
             }
             if g == 0 && (0.09..0.11).contains(&x) {

@@ -217,7 +217,10 @@ impl GroundTruth {
             day.sessions_succeeded += 1;
             self.sspr_sessions_succeeded += 1;
         } else if let Some(r) = &t.reason {
-            *self.reasons.entry((t.outcome.to_string(), r.clone())).or_default() += 1;
+            // The report groups a reason by its text without surrounding space and trailing
+            // periods: Entra writes some strings both ways.
+            let reason = r.trim().trim_end_matches('.').to_string();
+            *self.reasons.entry((t.outcome.to_string(), reason)).or_default() += 1;
         } else {
             *self.reasons.entry((t.outcome.to_string(), "no terminal step logged".into())).or_default() += 1;
         }
