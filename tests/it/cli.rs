@@ -70,7 +70,7 @@ fn query_outputs_every_format_and_validates_parameters() {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
         .count();
-    let line = format!("data: file {graph_files} items");
+    let line = format!("ingested: file {graph_files} items");
     assert!(text(&csv).1.contains(&line), "completeness line on stderr: {:?}", text(&csv).1);
     // --quiet: only errors on stderr, so no completeness line; the rows are the same.
     let quiet = sspr(&["--lake", lp, "-q", "query", "registration_coverage", "--format", "csv"], &[]);
@@ -96,27 +96,27 @@ fn query_outputs_every_format_and_validates_parameters() {
     );
 
     let bad = sspr(&["--lake", lp, "query", "reset_success_daily", "--from", "soon"], &[]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2), "a bad value is a usage error");
     assert!(text(&bad).1.contains("parameter from") && text(&bad).1.contains("soon"), "{:?}", text(&bad));
     let unknown = sspr(&["--lake", lp, "query", "reset_success_daily", "--param", "bogus=1"], &[]);
     assert!(text(&unknown).1.contains("no such parameter"));
     let tz = sspr(&["--lake", lp, "query", "reset_success_daily", "--tz", "Mars/Olympus"], &[]);
     assert!(text(&tz).1.contains("unknown time zone"));
     let missing = sspr(&["--lake", lp, "query", "nope"], &[]);
-    assert!(text(&missing).1.contains("no saved query of that name"));
+    assert!(text(&missing).1.contains("no saved query named \"nope\""), "{:?}", text(&missing));
+    assert_eq!(missing.status.code(), Some(2));
 }
 
 #[test]
 fn ad_hoc_sql_is_read_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let lp = dir.path().join("lake");
+    let lp = crate::util::shared_lake_arg();
     for sql in [
         "CREATE TABLE t AS SELECT 1",
         "INSERT INTO users SELECT * FROM users",
         "COPY users TO '/tmp/x.parquet'",
         "SET datafusion.execution.batch_size = 1",
     ] {
-        let o = sspr(&["--lake", lp.to_str().unwrap(), "query", "--sql", sql], &[]);
+        let o = sspr(&["--lake", &lp, "query", "--sql", sql], &[]);
         assert_eq!(o.status.code(), Some(1), "{sql} must be refused");
         assert!(
             text(&o).1.contains("not supported") || text(&o).1.contains("not allowed"),
@@ -130,8 +130,7 @@ fn ad_hoc_sql_is_read_only() {
 /// it sets the same option (README, Configuration).
 #[test]
 fn datafusion_environment_variables_tune_the_engine_under_the_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let lp = dir.path().join("lake");
+    let lp = crate::util::shared_lake_arg();
     let sql = "SELECT name, value FROM information_schema.df_settings \
                WHERE name IN ('datafusion.execution.parquet.pushdown_filters', 'datafusion.execution.batch_size') \
                ORDER BY name";
@@ -139,7 +138,7 @@ fn datafusion_environment_variables_tune_the_engine_under_the_config() {
         ("DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS", "true"),
         ("DATAFUSION_EXECUTION_BATCH_SIZE", "77"),
     ];
-    let o = sspr(&["--lake", lp.to_str().unwrap(), "query", "--sql", sql, "--format", "csv"], &envs);
+    let o = sspr(&["--lake", &lp, "query", "--sql", sql, "--format", "csv"], &envs);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains("datafusion.execution.parquet.pushdown_filters,true"), "{out}");
@@ -162,11 +161,11 @@ fn queries_lists_the_saved_queries_and_an_override_folder_adds_one() {
     {
         assert!(out.contains(name), "{name}: {out}");
     }
-    let lake = dir.path().join("lake");
+    let lake = crate::util::shared_lake_arg();
     let r = sspr(
         &[
             "--lake",
-            lake.to_str().unwrap(),
+            &lake,
             "query",
             "mine",
             "--queries-dir",

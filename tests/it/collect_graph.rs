@@ -54,14 +54,14 @@ fn section(mock: &MockGraph, cfg: &MockConfig, dir: &Path) -> GraphSection {
     }
 }
 
-struct Run {
+pub(crate) struct Run {
     dir: tempfile::TempDir,
     lake: Lake,
     mock: MockGraph,
     cfg: MockConfig,
 }
 
-fn setup(tweak: impl FnOnce(&mut MockConfig)) -> Run {
+pub(crate) fn setup(tweak: impl FnOnce(&mut MockConfig)) -> Run {
     let mut cfg = mock_config();
     tweak(&mut cfg);
     let mock = MockGraph::start(cfg.clone()).unwrap();
@@ -197,7 +197,7 @@ async fn a_wrong_secret_is_refused_without_showing_it() {
     assert!(!e.contains("not-the-secret-xyz"));
 }
 
-fn config_file(r: &Run, extra: &str) -> PathBuf {
+pub(crate) fn config_file(r: &Run, extra: &str) -> PathBuf {
     let sec = section(&r.mock, &r.cfg, r.dir.path());
     let text = format!(
         "lake = {:?}\n[graph]\ntenant_id = {:?}\nclient_id = {:?}\nclient_secret_file = {:?}\ngraph_endpoint = {:?}\nauthority_endpoint = {:?}\nrequests_per_window = 5\nwindow_seconds = 0.12\nconcurrency = 4\nstate_dir = {:?}\n{extra}",
@@ -258,7 +258,7 @@ async fn sigkill_at_several_points_then_resume_gives_exactly_the_mock_events() {
     }
     let o = sspr(&args, &[]);
     assert!(o.status.success(), "{:?}", text(&o));
-    assert!(text(&o).0.contains("(resumed)") || last == 0, "{:?}", text(&o));
+    assert!(text(&o).0.contains("(resumed:") || last == 0, "{:?}", text(&o));
     assert_lake_equals_mock(&r).await;
     assert!(
         !r.dir.path().join("state/graph-spool").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false),
@@ -517,4 +517,36 @@ async fn only_the_password_operations_of_core_directory_are_collected() {
     assert!(s.incomplete.is_empty(), "{:?}", s.incomplete);
     let ids = sql_rows(&r.lake, "SELECT id FROM audit_events ORDER BY id").await;
     assert_eq!(ids, vec![serde_json::json!({"id": "cd-1"}), serde_json::json!({"id": "cd-3"})]);
+}
+
+/// Issue 19 item 11: a refused credential is not answered with "rerun to resume" alone, and an
+/// explicit window asked for while an earlier run is unfinished is refused naming that run's
+/// window, instead of being silently ignored.
+#[test]
+fn a_refused_credential_and_a_pending_window_are_explained() {
+    let r = setup(|_| {});
+    let cfg = config_file(&r, "");
+    let bad = write(r.dir.path(), "secret.txt", "not-the-secret-xyz\n");
+    let window = ["--from", "2026-11-01", "--to", "2026-11-03"];
+    let mut args = vec!["--config", cfg.to_str().unwrap(), "collect", "graph"];
+    args.extend(window);
+    let o = sspr(&args, &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("The credential was refused") && err.contains("sspr doctor"), "{err}");
+    assert!(!err.contains("not-the-secret-xyz"));
+    // The pending run owns 2026-11-01 → 2026-11-03; another window is refused, naming it.
+    let other = ["--config", cfg.to_str().unwrap(), "collect", "graph", "--from", "-2d"];
+    let o = sspr(&other, &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("2026-11-01T00:00:00+00:00 → 2026-11-03T00:00:00+00:00") && err.contains("unfinished"),
+        "{err}"
+    );
+    // Fixed credential, no window: the pending run finishes.
+    std::fs::write(&bad, format!("{}\n", r.cfg.client_secret)).unwrap();
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "collect", "graph"], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("(resumed:"), "{:?}", text(&o));
 }

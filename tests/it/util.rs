@@ -54,6 +54,31 @@ pub async fn sample_lake() -> (tempfile::TempDir, Lake) {
     (dir, lake)
 }
 
+/// One sample lake (imported and built) shared by the tests of this binary that only read it:
+/// built once per test run, not once per test. Tests that write build their own.
+pub fn shared_sample_lake() -> &'static Path {
+    static LAKE: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = LAKE.get_or_init(|| {
+        // Its own thread and runtime: the caller may be inside a test's runtime.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (dir, lake) = sample_lake().await;
+                let path = lake.root.local.clone().unwrap();
+                (dir, path)
+            })
+        })
+        .join()
+        .unwrap()
+    });
+    path
+}
+
+/// The shared sample lake as a `--lake` argument.
+pub fn shared_lake_arg() -> String {
+    shared_sample_lake().to_string_lossy().into_owned()
+}
+
 /// Runs a saved query and returns its rows as JSON objects.
 pub async fn query_rows(lake: &Lake, name: &str, params: &[(&str, &str)]) -> Vec<serde_json::Value> {
     let ctx = build_context(lake, &QueryConfig::default()).await.unwrap();
@@ -120,11 +145,24 @@ pub fn batches_json(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<se
 /// Runs the `sspr` binary.
 pub fn sspr(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sspr"));
-    c.args(args).env_remove("SSPR_LAKE").env_remove("SSPR_CONFIG").env("NO_COLOR", "1");
+    c.args(args).env_remove("SSPR_LAKE").env_remove("SSPR_CONFIG").env_remove("COLUMNS").env("NO_COLOR", "1");
     for (k, v) in envs {
         c.env(k, v);
     }
     c.output().unwrap()
+}
+
+/// Runs `sspr` in `dir` with no `NO_COLOR`, as cron would (stdout and stderr are pipes).
+pub fn sspr_plain_env(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sspr"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SSPR_LAKE")
+        .env_remove("SSPR_CONFIG")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
 }
 
 pub fn text(o: &Output) -> (String, String) {
