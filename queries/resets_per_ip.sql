@@ -1,7 +1,9 @@
 -- name: resets_per_ip
 -- title: Many users resetting from one IP address
 -- description: IP addresses from which at least min_users distinct users started a self-service
---   reset on the same UTC day: a shared kiosk or NAT, or someone working through accounts.
+--   reset on the same UTC day (column utc_day: the day is the detection bucket, a UTC day
+--   whatever --tz, which shows the attempt times in its zone): a shared kiosk or NAT, or someone
+--   working through accounts.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_users:int=5
 -- settings: datafusion.optimizer.preserve_file_partitions=2,
 --   datafusion.optimizer.subset_repartition_threshold=2
@@ -27,7 +29,7 @@ WITH per_user AS (
   GROUP BY ip, attempt_date, user_principal_name
 )
 SELECT ip,
-       day,
+       day AS utc_day,
        count(user_principal_name) AS users,
        sum(attempts) AS attempts,
        sum(succeeded) AS succeeded,
@@ -36,4 +38,4 @@ SELECT ip,
 FROM per_user
 GROUP BY ip, day
 HAVING count(user_principal_name) >= $min_users
-ORDER BY users DESC, day, ip
+ORDER BY users DESC, utc_day, ip

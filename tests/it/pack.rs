@@ -175,7 +175,7 @@ async fn security_signals_find_exactly_the_planted_cases() {
     let got: Vec<(String, String, u64)> = per_ip
         .iter()
         .map(|r| {
-            (r["ip"].as_str().unwrap().to_string(), r["day"].as_str().unwrap().to_string(), n(r, "users"))
+            (r["ip"].as_str().unwrap().to_string(), r["utc_day"].as_str().unwrap().to_string(), n(r, "users"))
         })
         .collect();
     let want: Vec<(String, String, u64)> =

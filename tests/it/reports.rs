@@ -195,6 +195,17 @@ async fn error_codes_matches_ground_truth_with_meaning_and_resolution() {
     // The trend splits the last fortnight of the window.
     assert!(rows.iter().all(|r| n(r, "last_7_days") + n(r, "previous_7_days") <= n(r, "events")));
     assert!(rows.iter().any(|r| n(r, "last_7_days") > 0 && n(r, "previous_7_days") > 0));
+    // Issue 19 item 17: every code is a code (not a sentence), and every row says what it means
+    // and what to do, the undocumented credential-provider ids and the 24-hour blocks included.
+    for r in &rows {
+        let code = r["code"].as_str().unwrap();
+        assert!(!code.contains(' ') && code.len() <= 40, "a sentence as a code: {r}");
+        for k in ["name", "meaning", "resolution"] {
+            assert!(r[k].as_str().is_some_and(|v| !v.is_empty()), "{k} empty: {r}");
+        }
+    }
+    assert!(rows.iter().any(|r| r["code"] == "blocked_24h"));
+    assert!(rows.iter().any(|r| r["source"] == "AADPasswordResetCredentialProvider" && r["code"] == "1001"));
     let sspr_0029 = rows.iter().find(|r| r["code"] == "SSPR_0029").unwrap();
     assert_eq!(sspr_0029["name"], "OnPremisesAdminActionRequired");
     assert_eq!(sspr_0029["category"], "permissions");
@@ -218,4 +229,33 @@ async fn unknown_step_strings_are_kept_and_counted_as_unclassified() {
     sspr_analytics::query::build::build(&lake, &Default::default(), false).await.unwrap();
     let failures = query_rows(&lake, "reset_failures_by_reason", &[]).await;
     assert_eq!(failures[0]["outcome"], "unclassified");
+}
+
+/// Issue 19 item 17: a machine's top event id, HRESULT, count and example describe the same
+/// events (the example was the smallest message of any HRESULT).
+#[tokio::test]
+async fn credential_provider_errors_pair_each_hresult_with_its_own_example() {
+    let lake = sspr_analytics::store::Lake::open(&crate::util::shared_lake_arg()).unwrap();
+    let rows = query_rows(&lake, "credential_provider_errors", &[]).await;
+    assert!(!rows.is_empty());
+    let all = crate::util::sql_rows(
+        &lake,
+        "SELECT computer, event_id, coalesce(hresult, '') AS hresult, count(*) AS n, substr(min(message), 1, 200) AS example \
+         FROM credential_provider_events WHERE level IN (1, 2, 3) GROUP BY 1, 2, 3",
+    )
+    .await;
+    for r in &rows {
+        let computer = r["computer"].as_str().unwrap();
+        let hresult = r["top_hresult"].as_str().unwrap_or("");
+        let same = all
+            .iter()
+            .find(|a| {
+                a["computer"] == computer && a["event_id"] == r["top_event_id"] && a["hresult"] == hresult
+            })
+            .unwrap_or_else(|| panic!("{r}"));
+        assert_eq!(n(same, "n"), n(r, "top_events"), "{r}");
+        assert_eq!(same["example"], r["example"], "{r}");
+        let most = all.iter().filter(|a| a["computer"] == computer).map(|a| n(a, "n")).max().unwrap();
+        assert_eq!(n(r, "top_events"), most, "{r}");
+    }
 }
