@@ -59,7 +59,7 @@ pub struct DemoArgs {
     /// Directory for the demo lake (default: a fresh temporary directory, kept and named).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Sample data folder (default: the repository's sample-data/).
+    /// Sample data folder to import (default: the bundled tenant, generated into DIR/sample-data).
     #[arg(long)]
     pub sample: Option<PathBuf>,
     /// Time zone for day buckets.
@@ -87,6 +87,9 @@ pub enum CollectSource {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Leave the derived tables as they are (by default the changed days are rebuilt).
+        #[arg(long)]
+        no_build: bool,
     },
 }
 
@@ -119,6 +122,10 @@ pub struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Leave the derived tables as they are (by default the days this import changed are
+    /// rebuilt, as `sspr build` would, so reports never read tables older than their data).
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +213,12 @@ pub enum LakeCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
+    /// Remove the writer lock of a writer that is gone (a live lock is refused unless --force).
+    Unlock {
+        /// Remove the lock even though its holder looks alive (only when you know it is not).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -238,4 +251,27 @@ pub enum SampleCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sspr sample generate` with no options writes the bundled sample that `sspr demo`
+    /// generates from `TenantParams::default()`.
+    #[test]
+    fn sample_defaults_are_the_bundled_tenant() {
+        let cli = Cli::try_parse_from(["sspr", "sample", "generate", "--out", "x"]).unwrap();
+        let Command::Sample(SampleArgs {
+            command: SampleCommand::Generate { users, days, seed, end_date, session_rate, .. },
+        }) = cli.command
+        else {
+            panic!("parsed as another command")
+        };
+        let d = crate::sample::Params::default();
+        assert_eq!(
+            (users, days, seed, end_date, session_rate),
+            (d.users, d.days, d.seed, d.end_date, d.session_rate)
+        );
+    }
 }

@@ -24,13 +24,23 @@ pub const HEADLINE: &[&str] = &[
     "dc_password_resets",
 ];
 
-/// Where the bundled sample lives: `--sample`, else `sample-data/` next to the crate, else `./sample-data`.
-pub fn sample_dir(arg: Option<&PathBuf>) -> PathBuf {
+/// The sample the demo imports: `--sample DIR` when given, else the bundled tenant generated
+/// afresh into `<dir>/sample-data` (deterministic: the same files as the repository's
+/// `sample-data/`, which a test holds it to), so an installed binary needs no checkout.
+fn sample_for(arg: Option<&PathBuf>, dir: &std::path::Path) -> anyhow::Result<PathBuf> {
     if let Some(p) = arg {
-        return p.clone();
+        if !p.is_dir() {
+            return Err(crate::Error::usage(format!("--sample {}: no such folder", p.display())).into());
+        }
+        return Ok(p.clone());
     }
-    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data"));
-    if built.is_dir() { built } else { PathBuf::from("sample-data") }
+    let out = dir.join("sample-data");
+    if out.join("ground_truth.json").is_file() {
+        return Ok(out);
+    }
+    crate::sample::generate(&crate::sample::Params::default(), &out)
+        .with_context(|| format!("generating the sample tenant into {}", out.display()))?;
+    Ok(out)
 }
 
 /// The export folders of a sample (everything but `ground_truth.json` and READMEs).
@@ -44,14 +54,11 @@ pub fn export_folders(sample: &std::path::Path) -> Vec<PathBuf> {
 
 pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::Result<()> {
     let tz = validate_tz(&args.tz)?;
-    let sample = sample_dir(args.sample.as_ref());
-    if !sample.is_dir() {
-        bail!("sample data not found at {} (give --sample DIR)", sample.display());
-    }
     let dir = match &args.dir {
         Some(d) => d.clone(),
         None => tempfile::Builder::new().prefix("sspr-demo-").tempdir()?.keep(),
     };
+    let sample = sample_for(args.sample.as_ref(), &dir)?;
     let lake_dir = dir.join("lake");
     let lake = Lake::open(&lake_dir.to_string_lossy())?;
     eprintln!("Building a lake from {} in {}", sample.display(), lake_dir.display());

@@ -34,6 +34,20 @@ pub struct TenantParams {
     pub session_rate: f64,
 }
 
+impl Default for TenantParams {
+    /// The bundled sample (`sample-data/`): what `sspr sample generate` writes with no options and
+    /// what `sspr demo` imports.
+    fn default() -> Self {
+        Self {
+            users: 2000,
+            days: 14,
+            seed: 7,
+            end_date: NaiveDate::from_ymd_opt(2026, 11, 14).expect("a valid date"),
+            session_rate: 20.0,
+        }
+    }
+}
+
 /// One directory user with registration state.
 #[derive(Debug, Clone)]
 pub struct User {
