@@ -18,6 +18,23 @@ pub async fn run(settings: &Settings, args: &BuildArgs) -> anyhow::Result<BuildS
     Ok(summary)
 }
 
+/// The incremental build `import` and `collect` run when they published new data, so a report
+/// never reads derived tables older than the data it was given (`--no-build` skips it). Its
+/// summary goes to stderr: stdout holds the import's own summary (or JSON).
+pub async fn after_ingest(
+    lake: &Lake,
+    settings: &Settings,
+    quiet_summary: bool,
+) -> anyhow::Result<BuildSummary> {
+    let summary = build(lake, &settings.query, false).await.with_context(|| {
+        format!("building the derived tables of {} (import them with --no-build to skip)", settings.lake)
+    })?;
+    if !quiet_summary {
+        eprint!("{}", render(&summary));
+    }
+    Ok(summary)
+}
+
 /// The human summary of a build.
 pub fn render(s: &BuildSummary) -> String {
     let mut out =

@@ -9,7 +9,7 @@ use crate::store::Lake;
 
 /// Returns false when a slice is incomplete (exit code 3; the next run resumes it).
 pub async fn run(settings: &Settings, source: &CollectSource, quiet: bool) -> anyhow::Result<bool> {
-    let CollectSource::Graph { from, to, json } = source;
+    let CollectSource::Graph { from, to, json, no_build } = source;
     let section = settings.graph.as_ref().with_context(|| {
         format!(
             "no [graph] section in {}: see README \"Collecting from Microsoft Graph\"",
@@ -84,6 +84,9 @@ pub async fn run(settings: &Settings, source: &CollectSource, quiet: bool) -> an
     }
     let out = if *json { format!("{}\n", serde_json::to_string_pretty(&summary)?) } else { render(&summary) };
     super::stdout(out.as_bytes())?;
+    if !no_build && summary.rows_new > 0 {
+        super::build::after_ingest(&lake, settings, *json).await?;
+    }
     for (slice, e) in &summary.incomplete {
         eprintln!("incomplete: slice {slice}: {e}");
     }

@@ -43,6 +43,9 @@ pub async fn run(settings: &Settings, args: &ImportArgs, quiet: bool) -> anyhow:
     } else {
         super::stdout(render_summary(&summary).as_bytes())?;
     }
+    if !args.no_build && summary.partitions_published > 0 {
+        super::build::after_ingest(&lake, settings, args.json).await?;
+    }
     Ok(summary)
 }
 

@@ -7,6 +7,7 @@ use anyhow::Context;
 use crate::cli::{QueriesArgs, QueryArgs};
 use crate::error::Error;
 use crate::output::{self, OutputFormat};
+use crate::query::completeness::Completeness;
 use crate::query::context::build_context;
 use crate::query::saved::{self, Registry};
 use crate::settings::{Settings, validate_tz};
@@ -21,6 +22,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         if args.sql.is_some() { None } else { Some(registry(settings, args.queries_dir.as_deref())?) };
     let lake = Lake::open_existing(&settings.lake).await?;
     let ctx = build_context(&lake, &settings.query).await?;
+    let mut sql_text = args.sql.clone().unwrap_or_default();
     let (batches, schema) = if let Some(sql) = &args.sql {
         if !args.params.is_empty() || args.from.is_some() || args.to.is_some() {
             return Err(Error::usage(
@@ -40,6 +42,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         let registry = registry.unwrap_or_default();
         let name = args.name.as_deref().unwrap_or_default();
         let q = registry.get(name)?;
+        sql_text = q.sql.clone();
         let mut given = parse_params(&args.params)?;
         for (k, v) in [("from", &args.from), ("to", &args.to)] {
             if let Some(v) = v {
@@ -83,10 +86,15 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         None => super::stdout(&bytes)?,
     }
     if !args.plan_only() && !quiet {
-        // Under every report (on stderr, so piped data stays clean): is the data complete?
-        // `--quiet` promises only errors on stderr, so it leaves the line out.
-        match crate::query::completeness::line(&ctx, chrono::Utc::now()).await {
-            Ok(l) => eprintln!("{l}"),
+        // Under every report (on stderr, so piped data stays clean): is the data complete and
+        // built? `--quiet` promises only errors on stderr, so it leaves the lines out.
+        match Completeness::of_lake(&ctx, &lake, chrono::Utc::now()).await {
+            Ok(c) => {
+                if let Some(w) = c.unbuilt_warning(&sql_text) {
+                    eprintln!("{w}");
+                }
+                eprintln!("{}", c.line());
+            }
             Err(e) => tracing::warn!(error = %e, "Completeness line unavailable."),
         }
     }

@@ -108,55 +108,94 @@ pub struct BuildSummary {
     pub seconds: f64,
 }
 
-/// Builds the derived tables. Holds the writer lock.
+/// What one derived table needs: the input versions it would be built from, the output dates to
+/// recompute, and the output partitions that exist now.
+struct Plan {
+    current: BTreeMap<String, BTreeMap<NaiveDate, String>>,
+    dates: BTreeSet<NaiveDate>,
+    existing: BTreeSet<NaiveDate>,
+}
+
+/// Compares a derived table's inputs with the versions it was last built from.
+async fn plan(lake: &Lake, state: &BuildState, d: &Derived, full: bool) -> Result<Plan> {
+    let mut current: BTreeMap<String, BTreeMap<NaiveDate, String>> = BTreeMap::new();
+    let mut dates = BTreeSet::new();
+    let previous = state.built_from.get(d.table.name).cloned().unwrap_or_default();
+    for (input, _) in d.inputs {
+        let files: BTreeMap<NaiveDate, String> =
+            lake.list_files(input).await?.into_iter().filter_map(|f| Some((f.date?, f.version))).collect();
+        current.insert(input.name.to_string(), files);
+    }
+    let primary: Vec<NaiveDate> = current[d.inputs[0].0.name].keys().copied().collect();
+    for (input, reach) in d.inputs {
+        let files = &current[input.name];
+        let before = previous.get(input.name).cloned().unwrap_or_default();
+        let changed: Vec<NaiveDate> = files
+            .iter()
+            .filter(|(date, v)| before.get(*date) != Some(*v))
+            .map(|(date, _)| *date)
+            .chain(before.keys().filter(|date| !files.contains_key(*date)).copied())
+            .collect();
+        for date in changed {
+            match reach {
+                Reach::Same => {
+                    dates.insert(date);
+                }
+                Reach::SameAndPrevious => {
+                    dates.insert(date);
+                    dates.insert(date - Duration::days(1));
+                }
+                Reach::All => dates.extend(primary.iter().copied()),
+            }
+        }
+    }
+    // Output partitions that exist but whose inputs are all gone are removed too.
+    let existing: BTreeSet<NaiveDate> =
+        lake.list_files(d.table).await?.into_iter().filter_map(|f| f.date).collect();
+    if full {
+        dates.extend(existing.iter().copied());
+    }
+    Ok(Plan { current, dates, existing })
+}
+
+/// A derived table older than its inputs: `days` output days would change if it were built.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unbuilt {
+    pub table: String,
+    pub days: usize,
+}
+
+/// The derived tables whose inputs changed since the last `sspr build` (without taking the lock
+/// or building anything): what a report over them must warn about.
+pub async fn unbuilt(lake: &Lake) -> Result<Vec<Unbuilt>> {
+    let state = load_state(lake).await?;
+    let mut out = Vec::new();
+    for d in &DERIVED {
+        let p = plan(lake, &state, d, false).await?;
+        if !p.dates.is_empty() {
+            out.push(Unbuilt { table: d.table.name.to_string(), days: p.dates.len() });
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the derived tables. Holds the writer lock, and releases it on every path.
 pub async fn build(lake: &Lake, cfg: &QueryConfig, full: bool) -> Result<BuildSummary> {
-    let started = std::time::Instant::now();
     let lock = lake.lock().await?;
+    let result = build_locked(lake, cfg, full).await;
+    let released = lock.release().await;
+    let summary = result?;
+    released?;
+    Ok(summary)
+}
+
+async fn build_locked(lake: &Lake, cfg: &QueryConfig, full: bool) -> Result<BuildSummary> {
+    let started = std::time::Instant::now();
     let mut state = if full { BuildState::default() } else { load_state(lake).await? };
     let ctx = build_context(lake, cfg).await?;
     let mut summary = BuildSummary { full, ..Default::default() };
     for d in &DERIVED {
-        let mut current: BTreeMap<String, BTreeMap<NaiveDate, String>> = BTreeMap::new();
-        let mut dates = BTreeSet::new();
-        let previous = state.built_from.get(d.table.name).cloned().unwrap_or_default();
-        for (input, _) in d.inputs {
-            let files: BTreeMap<NaiveDate, String> = lake
-                .list_files(input)
-                .await?
-                .into_iter()
-                .filter_map(|f| Some((f.date?, f.version)))
-                .collect();
-            current.insert(input.name.to_string(), files);
-        }
-        let primary: Vec<NaiveDate> = current[d.inputs[0].0.name].keys().copied().collect();
-        for (input, reach) in d.inputs {
-            let files = &current[input.name];
-            let before = previous.get(input.name).cloned().unwrap_or_default();
-            let changed: Vec<NaiveDate> = files
-                .iter()
-                .filter(|(date, v)| before.get(*date) != Some(*v))
-                .map(|(date, _)| *date)
-                .chain(before.keys().filter(|date| !files.contains_key(*date)).copied())
-                .collect();
-            for date in changed {
-                match reach {
-                    Reach::Same => {
-                        dates.insert(date);
-                    }
-                    Reach::SameAndPrevious => {
-                        dates.insert(date);
-                        dates.insert(date - Duration::days(1));
-                    }
-                    Reach::All => dates.extend(primary.iter().copied()),
-                }
-            }
-        }
-        // Output partitions that exist but whose inputs are all gone are removed too.
-        let existing: BTreeSet<NaiveDate> =
-            lake.list_files(d.table).await?.into_iter().filter_map(|f| f.date).collect();
-        if full {
-            dates.extend(existing.iter().copied());
-        }
+        let Plan { current, dates, existing } = plan(lake, &state, d, full).await?;
         let mut report = TableBuild { table: d.table.name.to_string(), ..Default::default() };
         for date in dates {
             let batches = run_day(&ctx, d, date).await?;
@@ -196,7 +235,6 @@ pub async fn build(lake: &Lake, cfg: &QueryConfig, full: bool) -> Result<BuildSu
     }
     state.version = 1;
     save_state(lake, &state).await?;
-    lock.release().await?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -54,9 +54,22 @@ pub struct Ingested {
 pub struct Completeness {
     pub tables: Vec<Freshness>,
     pub sources: Vec<Ingested>,
+    /// Derived tables older than their inputs (`sspr build` has not run since they changed).
+    pub unbuilt: Vec<crate::query::build::Unbuilt>,
 }
 
 impl Completeness {
+    /// Everything the line shows: [`Self::read`] plus the derived tables left unbuilt.
+    pub async fn of_lake(
+        ctx: &SessionContext,
+        lake: &crate::store::Lake,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let mut c = Self::read(ctx, now).await?;
+        c.unbuilt = crate::query::build::unbuilt(lake).await?;
+        Ok(c)
+    }
+
     /// Reads the freshness of every raw table and the ledger's totals per source.
     pub async fn read(ctx: &SessionContext, now: DateTime<Utc>) -> Result<Self> {
         let union = FRESHNESS
@@ -98,12 +111,31 @@ impl Completeness {
         for b in ctx.sql(ledger).await?.collect().await? {
             sources.extend(ledger_rows(&b)?);
         }
-        Ok(Self { tables, sources })
+        Ok(Self { tables, sources, unbuilt: Vec::new() })
     }
 
     /// Whether anything is stale or incomplete.
     pub fn has_warning(&self) -> bool {
-        self.tables.iter().any(|t| t.stale) || self.sources.iter().any(|s| s.incomplete > 0)
+        self.tables.iter().any(|t| t.stale)
+            || self.sources.iter().any(|s| s.incomplete > 0)
+            || !self.unbuilt.is_empty()
+    }
+
+    /// The warning for a report that reads derived tables its inputs have moved past, naming
+    /// the command that fixes it; `None` when `sql` reads none of them.
+    pub fn unbuilt_warning(&self, sql: &str) -> Option<String> {
+        let read: Vec<String> = self
+            .unbuilt
+            .iter()
+            .filter(|u| sql.contains(&u.table))
+            .map(|u| format!("{} ({} day{})", u.table, u.days, if u.days == 1 { "" } else { "s" }))
+            .collect();
+        (!read.is_empty()).then(|| {
+            format!(
+                "warning: this report reads {} older than the data imported since: run `sspr build` to bring it up to date",
+                read.join(", ")
+            )
+        })
     }
 
     /// One line: `data: audit_events 2026-11-14 23:58Z, registration_details 2026-11-14 (snapshot),
@@ -153,6 +185,14 @@ impl Completeness {
         if !sources.is_empty() {
             out.push_str(&format!(" · ingested: {}", sources.join("; ")));
         }
+        if !self.unbuilt.is_empty() {
+            let list: Vec<String> =
+                self.unbuilt.iter().map(|u| format!("{} ({} days)", u.table, u.days)).collect();
+            out.push_str(&format!(
+                " · NOT BUILT since the last import: {} (run `sspr build`)",
+                list.join(", ")
+            ));
+        }
         out
     }
 }
@@ -181,8 +221,8 @@ fn ledger_rows(b: &RecordBatch) -> Result<Vec<Ingested>> {
 }
 
 /// The completeness line of the lake behind `ctx`, as of `now`.
-pub async fn line(ctx: &SessionContext, now: DateTime<Utc>) -> Result<String> {
-    Ok(Completeness::read(ctx, now).await?.line())
+pub async fn line(ctx: &SessionContext, lake: &crate::store::Lake, now: DateTime<Utc>) -> Result<String> {
+    Ok(Completeness::of_lake(ctx, lake, now).await?.line())
 }
 
 #[cfg(test)]
@@ -205,19 +245,20 @@ mod tests {
         let c = Completeness {
             tables: vec![fresh("audit_events", 2), fresh("writeback_events", 80)],
             sources: vec![Ingested { source: "graph:directoryAudits".into(), items: 14, incomplete: 2 }],
+            unbuilt: vec![],
         };
         let line = c.line();
         assert!(line.contains("STALE (newest older than 36 h): writeback_events 3 d"), "{line}");
         assert!(!line.contains("audit_events 2 h"), "{line}");
         assert!(line.contains("graph:directoryAudits 14 items, 2 INCOMPLETE"), "{line}");
         assert!(c.has_warning());
-        let all = Completeness { tables: vec![fresh("a", 40), fresh("b", 50)], sources: vec![] };
+        let all = Completeness { tables: vec![fresh("a", 40), fresh("b", 50)], ..Default::default() };
         assert!(
             all.line().contains("STALE: the newest data of every table is 40 h–50 h old"),
             "{}",
             all.line()
         );
-        let ok = Completeness { tables: vec![fresh("a", 1)], sources: vec![] };
+        let ok = Completeness { tables: vec![fresh("a", 1)], ..Default::default() };
         assert!(!ok.has_warning() && !ok.line().contains("STALE"));
     }
 }
