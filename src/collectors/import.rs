@@ -93,7 +93,8 @@ fn flag_unrecognised(report: &mut FileReport) {
     report.error = Some(format!("not a supported export ({why}); sspr import reads {}", files::SUPPORTED));
 }
 
-/// Imports files and folders. A bad file is reported and skipped; the others still land.
+/// Imports files and folders. A bad file is reported and skipped; the others still land. Holds
+/// the writer lock, and releases it on every path, a failed import included.
 pub async fn import(
     lake: &Lake,
     paths: &[PathBuf],
@@ -101,6 +102,19 @@ pub async fn import(
     progress: &dyn Fn(&FileReport),
 ) -> Result<ImportSummary> {
     let lock = lake.lock().await?;
+    let result = import_locked(lake, paths, opts, progress).await;
+    let released = lock.release().await;
+    let summary = result?;
+    released?;
+    Ok(summary)
+}
+
+async fn import_locked(
+    lake: &Lake,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Fn(&FileReport),
+) -> Result<ImportSummary> {
     let run_id = crate::util::new_run_id();
     let started = Utc::now();
     let ingested_at = started.timestamp_micros();
@@ -266,6 +280,5 @@ pub async fn import(
         ..Default::default()
     });
     write_batches(lake, &INGEST_LEDGER, vec![ledger_batch(&entries)?]).await?;
-    lock.release().await?;
     Ok(summary)
 }

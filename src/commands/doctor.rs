@@ -95,13 +95,22 @@ pub async fn checks(settings: &Settings) -> Vec<Check> {
     if g.plan.endpoints.cloud.supports(GraphApi::DirectoryAudits) {
         let old = chrono::Utc::now() - chrono::Duration::days(8);
         let filter = format!("activityDateTime le {}", old.format("%Y-%m-%dT%H:%M:%SZ"));
-        let mut url = url::Url::parse(&g.plan.endpoints.graph_url("v1.0", "auditLogs/directoryAudits"))
-            .expect("valid URL");
-        url.query_pairs_mut().append_pair("$filter", &filter).append_pair("$top", "1");
-        match client.get_page(url.as_str()).await {
+        let base = g.plan.endpoints.graph_url("v1.0", "auditLogs/directoryAudits");
+        let url = match url::Url::parse(&base) {
+            Ok(mut url) => {
+                url.query_pairs_mut().append_pair("$filter", &filter).append_pair("$top", "1");
+                Ok(url.to_string())
+            }
+            Err(e) => Err(format!("{base} is not a URL ({e})")),
+        };
+        let page = match url {
+            Ok(url) => client.get_page(&url).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match page {
             Ok((p, _)) if p.items > 0 => out.push(ok("retention", "events older than 7 days are available (Entra ID P1/P2 keep 30 days)")),
             Ok(_) => out.push(problem("retention", "no event older than 7 days: the tenant may keep only 7 days (Entra ID Free)", "run the collector at least daily, or archive with diagnostic settings and import the archive")),
-            Err(e) => out.push(problem("retention", e.to_string(), "see the directoryAudits check")),
+            Err(e) => out.push(problem("retention", e, "see the directoryAudits check")),
         }
     }
     match plan_run(&g.plan, None, chrono::Utc::now()) {

@@ -1,4 +1,4 @@
-//! `sspr lake verify|stats`
+//! `sspr lake verify|stats|unlock`
 
 use std::sync::Arc;
 
@@ -10,12 +10,14 @@ use crate::error::Error;
 use crate::output::{self, OutputFormat};
 use crate::settings::Settings;
 use crate::store::Lake;
+use crate::store::layout::{LakeLock, Unlocked};
 use crate::store::verify::{self, VerifyReport};
 
 /// Returns false when `verify` found problems.
 pub async fn run(settings: &Settings, cmd: &LakeCommand) -> anyhow::Result<bool> {
     let format = match cmd {
         LakeCommand::Verify { format } | LakeCommand::Stats { format } => text_format(*format)?,
+        LakeCommand::Unlock { .. } => OutputFormat::Table,
     };
     let lake = Lake::open_existing(&settings.lake).await?;
     let width = crate::terminal::stdout_width();
@@ -27,6 +29,16 @@ pub async fn run(settings: &Settings, cmd: &LakeCommand) -> anyhow::Result<bool>
                 eprintln!("{} problem(s) in {} files checked", report.problems.len(), report.files_checked);
             }
             Ok(report.problems.is_empty())
+        }
+        LakeCommand::Unlock { force } => {
+            let text = match LakeLock::unlock(&lake.root, *force).await? {
+                Unlocked::NotLocked => format!("{} is not locked: no writer holds it\n", settings.lake),
+                Unlocked::Removed { holder } => {
+                    format!("removed the lock of {} (it was held by {holder})\n", settings.lake)
+                }
+            };
+            super::stdout(text.as_bytes())?;
+            Ok(true)
         }
         LakeCommand::Stats { .. } => {
             let stats = verify::stats(&lake).await?;

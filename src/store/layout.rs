@@ -208,6 +208,24 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// What `sspr lake unlock` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlocked {
+    /// No writer held the lock.
+    NotLocked,
+    /// A lock was removed; its holder, as it recorded itself.
+    Removed { holder: String },
+}
+
+/// Whether an object-store lock's `expires` has passed (a lock that cannot be read has expired).
+fn remote_lock_expired(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("expires")?.as_str().map(str::to_string))
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+        .is_none_or(|t| t < Utc::now())
+}
+
 impl LakeLock {
     /// Takes the writer lock, failing at once with [`Error::Locked`] when another writer holds it.
     pub async fn acquire(root: &LakeRoot) -> Result<Self> {
@@ -229,12 +247,7 @@ impl LakeLock {
                 Err(object_store::Error::AlreadyExists { .. }) => {
                     let existing = root.store.get(&key).await?.bytes().await?;
                     let text = String::from_utf8_lossy(&existing).to_string();
-                    let expired = serde_json::from_str::<serde_json::Value>(&text)
-                        .ok()
-                        .and_then(|v| v.get("expires")?.as_str().map(str::to_string))
-                        .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
-                        .is_none_or(|t| t < Utc::now());
-                    if !expired {
+                    if !remote_lock_expired(&text) {
                         return Err(Error::Locked { location: root.location.clone(), holder: text });
                     }
                     tracing::warn!(lock = %key, "Removing an expired lake lock.");
@@ -266,6 +279,51 @@ impl LakeLock {
         file.set_len(0).map_err(|e| Error::io(&path, e))?;
         file.write_all(holder_text().as_bytes()).map_err(|e| Error::io(&path, e))?;
         Ok(Self { local: Some(file), remote: None })
+    }
+
+    /// Removes a lock that no writer holds any more (`sspr lake unlock`). A live lock (a local
+    /// lock another process holds, or an object-store lock that has not expired) is refused with
+    /// [`Error::Locked`] naming its holder, unless `force`: then it is removed all the same, which
+    /// is only right when its holder is known to be gone (a crashed job on another host).
+    pub async fn unlock(root: &LakeRoot, force: bool) -> Result<Unlocked> {
+        if let Some(dir) = &root.local {
+            let path = dir.join(LOCK_FILE);
+            if !path.exists() {
+                return Ok(Unlocked::NotLocked);
+            }
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            match file.try_lock() {
+                Ok(()) => {
+                    // Nobody holds it: the OS released it when its writer ended.
+                    let _ = file.set_len(0);
+                    return Ok(Unlocked::NotLocked);
+                }
+                Err(std::fs::TryLockError::WouldBlock) if !force => {
+                    return Err(Error::Locked { location: root.location.clone(), holder });
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                    return Ok(Unlocked::Removed { holder });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
+        }
+        let key = root.key(LOCK_FILE);
+        let text = match root.store.get(&key).await {
+            Ok(r) => String::from_utf8_lossy(&r.bytes().await?).to_string(),
+            Err(object_store::Error::NotFound { .. }) => return Ok(Unlocked::NotLocked),
+            Err(e) => return Err(e.into()),
+        };
+        if !force && !remote_lock_expired(&text) {
+            return Err(Error::Locked { location: root.location.clone(), holder: text });
+        }
+        root.store.delete(&key).await?;
+        Ok(Unlocked::Removed { holder: text })
     }
 
     /// Releases the lock (local locks are also released when dropped or when the process dies).

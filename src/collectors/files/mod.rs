@@ -100,38 +100,73 @@ pub struct Writers {
     pub dc_security: TableWriter,
 }
 
-/// Lists the files under the given paths (folders recursively), sorted, de-duplicated.
+/// Lists the files under the given paths (folders recursively, following symbolic links with
+/// loop detection), sorted, de-duplicated. The second list reports what cannot be imported: a
+/// path that does not exist, a link loop, and a folder in which no file has an importable
+/// extension (naming what was skipped), so a wrong path never imports nothing silently.
 pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
     let mut files = Vec::new();
-    let mut missing = Vec::new();
+    let mut problems = Vec::new();
+    let problem = |path: &Path, error: String| FileReport {
+        path: display(path),
+        error: Some(error),
+        ..Default::default()
+    };
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(p)
-                .into_iter()
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_file())
-                .map(|e| e.into_path())
-                .filter(|f| {
-                    f.extension()
-                        .and_then(|x| x.to_str())
-                        .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-                })
-                .collect();
+            let mut found = Vec::new();
+            let mut skipped = Vec::new();
+            for entry in walkdir::WalkDir::new(p).follow_links(true) {
+                match entry {
+                    Ok(e) if e.file_type().is_file() => {
+                        let importable = e
+                            .path()
+                            .extension()
+                            .and_then(|x| x.to_str())
+                            .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
+                        if importable { found.push(e.into_path()) } else { skipped.push(e.into_path()) }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let at = e.path().map(Path::to_path_buf).unwrap_or_else(|| p.clone());
+                        let why = if e.loop_ancestor().is_some() {
+                            "a symbolic link loop: the link points at a folder above it; skipped".to_string()
+                        } else {
+                            format!("cannot be read: {e}")
+                        };
+                        problems.push(problem(&at, why));
+                    }
+                }
+            }
+            if found.is_empty() {
+                skipped.sort();
+                let names: Vec<String> = skipped.iter().take(5).map(|f| display(f)).collect();
+                problems.push(problem(
+                    p,
+                    if skipped.is_empty() {
+                        "the folder holds no file".into()
+                    } else {
+                        format!(
+                            "no importable file: {} file(s) skipped because their extension is not one of {} ({}{})",
+                            skipped.len(),
+                            EXTENSIONS.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(", "),
+                            names.join(", "),
+                            if skipped.len() > names.len() { ", …" } else { "" }
+                        )
+                    },
+                ));
+            }
             found.sort();
             files.extend(found);
         } else if p.is_file() {
             files.push(p.clone());
         } else {
-            missing.push(FileReport {
-                path: display(p),
-                error: Some("no such file or folder".into()),
-                ..Default::default()
-            });
+            problems.push(problem(p, "no such file or folder".into()));
         }
     }
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(f.clone()));
-    (files, missing)
+    (files, problems)
 }
 
 /// A path as written in the lake (forward slashes).

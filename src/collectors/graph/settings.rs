@@ -173,6 +173,13 @@ impl GraphSection {
                 Credential::WorkloadIdentity { token_file }
             }
         };
+        for (key, value) in
+            [("graph_endpoint", &self.graph_endpoint), ("authority_endpoint", &self.authority_endpoint)]
+        {
+            if let Some(v) = value {
+                check_endpoint(v).map_err(|m| cfg(format!("{key} = {v:?}: {m}")))?;
+            }
+        }
         let endpoints =
             Endpoints::new(self.cloud, self.authority_endpoint.as_deref(), self.graph_endpoint.as_deref());
         let mut plan = default_plan(endpoints);
@@ -284,4 +291,14 @@ impl GraphSettings {
             self.retry.clone(),
         ))
     }
+}
+
+/// An endpoint override must be an absolute http(s) URL with a host (a proxy or a test mock).
+fn check_endpoint(v: &str) -> std::result::Result<(), String> {
+    let url = url::Url::parse(v)
+        .map_err(|e| format!("not an absolute URL ({e}); write it as https://host[:port][/path]"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(())
 }
