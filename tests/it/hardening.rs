@@ -1,0 +1,170 @@
+//! Issue 20: faults that cost data or hang a run, each with the test that failed before its fix.
+
+use std::process::Command;
+
+use crate::util::{sample, sspr, temp_lake, text, write};
+
+/// Item 6: the demo works from an installed binary run elsewhere: it generates the bundled
+/// sample instead of reading the checkout through a compile-time path.
+#[test]
+fn demo_runs_from_another_directory_with_no_checkout() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let installed = elsewhere.path().join("bin/sspr");
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_sspr"), &installed).unwrap();
+    let o = Command::new(&installed)
+        .args(["demo", "--dir", "demo", "--quiet"])
+        .current_dir(elsewhere.path())
+        .env_remove("SSPR_LAKE")
+        .env_remove("SSPR_CONFIG")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("23 saved queries ran") || out.contains("saved queries ran"), "{out}");
+    let generated = std::fs::read(elsewhere.path().join("demo/sample-data/ground_truth.json")).unwrap();
+    assert_eq!(
+        generated,
+        std::fs::read(sample("ground_truth.json")).unwrap(),
+        "the bundled sample, as committed"
+    );
+}
+
+/// Item 7: import brings the derived tables up to date, and a report over tables left unbuilt
+/// (`--no-build`) says so and names the fix.
+#[test]
+fn import_builds_by_default_and_a_stale_derived_table_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let lp = dir.path().join("lake");
+    let lp = lp.to_str().unwrap();
+    let o = sspr(&["--lake", lp, "import", sample("graph").to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).1.contains("reset_attempts"), "the build's summary on stderr: {:?}", text(&o));
+    let q = sspr(&["--lake", lp, "query", "reset_success_daily", "--format", "csv"], &[]);
+    assert!(text(&q).0.lines().count() > 10, "{:?}", text(&q));
+    assert!(!text(&q).1.contains("NOT BUILT"), "{:?}", text(&q));
+    // New data without a build: the report warns and the completeness line names the command.
+    let more =
+        sspr(&["--lake", lp, "import", "--no-build", sample("eventlogs/AADC01").to_str().unwrap()], &[]);
+    assert!(more.status.success(), "{:?}", text(&more));
+    let q = sspr(&["--lake", lp, "query", "reset_success_daily", "--format", "csv"], &[]);
+    let (_, err) = text(&q);
+    assert!(
+        err.contains("warning: this report reads reset_attempts") && err.contains("run `sspr build`"),
+        "{err}"
+    );
+    assert!(err.contains("NOT BUILT"), "{err}");
+    // A report over raw tables only is not warned about.
+    let raw = sspr(&["--lake", lp, "query", "--sql", "SELECT count(*) AS n FROM audit_events"], &[]);
+    assert!(!text(&raw).1.contains("warning:"), "{:?}", text(&raw));
+}
+
+/// Item 8: a folder of symbolic links imports what they point at; a loop is reported, and a
+/// path with no importable file fails naming what was skipped.
+#[test]
+fn symlinked_exports_import_and_a_folder_with_nothing_importable_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let links = dir.path().join("links");
+    std::fs::create_dir_all(&links).unwrap();
+    std::os::unix::fs::symlink(sample("graph/users"), links.join("users")).unwrap();
+    std::os::unix::fs::symlink(sample("log-analytics/AuditLogs.json"), links.join("audit.json")).unwrap();
+    std::os::unix::fs::symlink(&links, links.join("loop")).unwrap();
+    let lp = dir.path().join("lake");
+    let o = sspr(
+        &["--lake", lp.to_str().unwrap(), "import", "--no-build", "--json", links.to_str().unwrap()],
+        &[],
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(summary["rows_new"].as_u64().unwrap() > 2000, "{summary}");
+    let loop_report =
+        summary["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("loop"));
+    assert!(
+        loop_report.is_some_and(|f| f["error"].as_str().unwrap().contains("symbolic link loop")),
+        "{summary}"
+    );
+    assert_eq!(o.status.code(), Some(3), "the loop is reported, and not silently");
+
+    let nothing = dir.path().join("docs");
+    write(&nothing, "notes.txt", "x");
+    write(&nothing, "report.pdf", "x");
+    let o = sspr(&["--lake", lp.to_str().unwrap(), "import", nothing.to_str().unwrap()], &[]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("no importable file") && out.contains("notes.txt") && out.contains(".evtx"),
+        "{out}"
+    );
+}
+
+/// Item 4: a writer that fails part-way leaves no lock behind (on an object store the lock is an
+/// object that would otherwise stay for its six-hour expiry).
+#[tokio::test]
+async fn a_failed_build_releases_the_object_store_lock() {
+    use object_store::ObjectStoreExt;
+    let lake = sspr_analytics::store::Lake::open("memory:///sspr").unwrap();
+    let key = lake.root.key("audit_events/event_date=2026-11-01/part-0.parquet");
+    lake.root.store.put(&key, object_store::PutPayload::from_static(b"not parquet")).await.unwrap();
+    let e = sspr_analytics::query::build::build(&lake, &Default::default(), false).await;
+    assert!(e.is_err(), "a corrupt input fails the build");
+    let lock = lake.lock().await.expect("no lock left behind");
+    lock.release().await.unwrap();
+}
+
+/// Item 4: `sspr lake unlock` exists, refuses a live lock unless --force, and removes a dead one.
+#[tokio::test]
+async fn lake_unlock_refuses_a_live_lock_and_removes_a_dead_one() {
+    use sspr_analytics::store::layout::{LakeLock, Unlocked};
+    // Object store: a live lock is refused naming its holder, --force removes it.
+    let lake = sspr_analytics::store::Lake::open("memory:///locks").unwrap();
+    let held = lake.lock().await.unwrap();
+    let e = LakeLock::unlock(&lake.root, false).await.unwrap_err().to_string();
+    assert!(e.contains("locked by another writer") && e.contains("pid"), "{e}");
+    assert!(matches!(LakeLock::unlock(&lake.root, true).await.unwrap(), Unlocked::Removed { .. }));
+    drop(held);
+    assert_eq!(LakeLock::unlock(&lake.root, false).await.unwrap(), Unlocked::NotLocked);
+    // An expired object-store lock is removed without --force.
+    use object_store::ObjectStoreExt;
+    let stale = r#"{"holder":{"pid":1,"host":"gone","acquired":"2026-01-01T00:00:00Z"},"expires":"2026-01-01T06:00:00Z"}"#;
+    lake.root
+        .store
+        .put(&lake.root.key("_lock"), object_store::PutPayload::from_static(stale.as_bytes()))
+        .await
+        .unwrap();
+    assert!(matches!(LakeLock::unlock(&lake.root, false).await.unwrap(), Unlocked::Removed { .. }));
+
+    // Local: the CLI refuses while another process holds the lock (exit 4), and says "not
+    // locked" once it is gone.
+    let (dir, lake) = temp_lake();
+    crate::util::import_paths(&lake, &[sample("graph/users")]).await;
+    let lock = lake.lock().await.unwrap();
+    let lp = dir.path().join("lake");
+    let o = sspr(&["--lake", lp.to_str().unwrap(), "lake", "unlock"], &[]);
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+    assert!(text(&o).1.contains("pid"), "names the holder: {:?}", text(&o));
+    lock.release().await.unwrap();
+    let o = sspr(&["--lake", lp.to_str().unwrap(), "lake", "unlock"], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("is not locked"), "{:?}", text(&o));
+}
+
+/// Item 5: doctor does not panic on a config value it cannot use; it names the key.
+#[test]
+fn doctor_names_a_bad_endpoint_instead_of_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(dir.path(), "secret.txt", "x");
+    for endpoint in ["graph.example", "ftp://graph.example", "https://", ""] {
+        let cfg = write(
+            dir.path(),
+            "sspr.toml",
+            &format!(
+                "[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret_file = {:?}\ngraph_endpoint = {endpoint:?}\n",
+                secret.to_string_lossy()
+            ),
+        );
+        let o = sspr(&["--config", cfg.to_str().unwrap(), "doctor"], &[]);
+        let (out, err) = text(&o);
+        assert!(!err.contains("panicked"), "{endpoint:?}: {err}");
+        assert!(matches!(o.status.code(), Some(2 | 3)), "{endpoint:?}: {:?}\n{out}{err}", o.status.code());
+        assert!(format!("{out}{err}").contains("graph_endpoint"), "{endpoint:?}: {out}{err}");
+    }
+}
