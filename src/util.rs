@@ -39,6 +39,18 @@ pub fn from_date32(days: i32) -> NaiveDate {
 
 use chrono::Datelike;
 
+/// The instants a lake row may carry as its event time: 1601-01-01 (the FILETIME epoch, the
+/// earliest time Windows writes) up to the end of 9999. Outside, a partition would be named
+/// `event_date=0000-01-01` and readers such as pyarrow and Power BI fail on the file.
+pub const EARLIEST_MICROS: i64 = -11_644_473_600_000_000;
+/// The first microsecond after 9999-12-31.
+pub const AFTER_LATEST_MICROS: i64 = 253_402_300_800_000_000;
+
+/// Whether an event time (µs since 1970) is one a lake row may carry ([`EARLIEST_MICROS`]).
+pub fn storable_time(micros: i64) -> bool {
+    (EARLIEST_MICROS..AFTER_LATEST_MICROS).contains(&micros)
+}
+
 /// Parses the instants Entra sources write: RFC 3339 with `Z` or an offset and 0–7 fractional
 /// digits (`2026-11-14T08:00:01.1234567Z`, `…+00:00`), and the space-separated form of CSV exports
 /// (`2026-11-14 08:00:01.123Z`, `11/14/2026 8:00:01 AM` is not accepted: ambiguous).
@@ -74,6 +86,15 @@ mod tests {
         assert!(parse_instant("2026-11-14T08:00:01").is_some());
         assert!(parse_instant("yesterday").is_none());
         assert!(parse_instant("").is_none());
+    }
+
+    #[test]
+    fn storable_times_are_1601_to_9999() {
+        let at = |t: &str| parse_instant(t).unwrap().timestamp_micros();
+        assert!(storable_time(at("1601-01-01T00:00:00Z")));
+        assert!(!storable_time(at("1600-12-31T23:59:59.999999Z")));
+        assert!(storable_time(at("9999-12-31T23:59:59.999999Z")));
+        assert!(!storable_time(at("0000-01-01T00:00:00Z")));
     }
 
     #[test]

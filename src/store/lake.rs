@@ -321,11 +321,23 @@ pub fn decode(bytes: Bytes) -> Result<Vec<RecordBatch>> {
 /// Sorts a batch by the table's sort columns (time first).
 pub fn sort_batch(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
     let schema = batch.schema();
-    let cols = table
+    // The table's sort columns, then every other column in schema order: a total order, so rows
+    // that tie on the sort columns (two errors of one code in the same microsecond) land in the
+    // same order whatever order the engine's partitions delivered them in, and a rebuild of
+    // unchanged inputs is byte-identical. Rows equal in every column are interchangeable.
+    let order: Vec<usize> = table
         .sort_cols
         .iter()
-        .map(|c| Ok(SortColumn { values: batch.column(schema.index_of(c)?).clone(), options: None }))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|c| schema.index_of(c))
+        .collect::<std::result::Result<Vec<_>, _>>()?
+        .into_iter()
+        .chain(
+            (0..schema.fields().len())
+                .filter(|i| !table.sort_cols.contains(&schema.field(*i).name().as_str())),
+        )
+        .collect();
+    let cols: Vec<SortColumn> =
+        order.into_iter().map(|i| SortColumn { values: batch.column(i).clone(), options: None }).collect();
     let idx = lexsort_to_indices(&cols, None)?;
     Ok(take_record_batch(batch, &idx)?)
 }
@@ -573,6 +585,35 @@ fn looks_like_lake(dir: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 20 item 9: rows that tie on the sort columns come out in one order whatever order
+    /// they went in (a stable sort on the sort columns alone kept the input's order).
+    #[test]
+    fn sorting_is_total_so_ties_do_not_follow_the_input_order() {
+        use crate::store::schema::ERROR_EVENTS;
+        use datafusion::arrow::array::{ArrayRef, Date32Array, StringArray, TimestampMicrosecondArray};
+        let make = |subjects: [&str; 3]| {
+            let schema = ERROR_EVENTS.schema();
+            let cols: Vec<ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| -> ArrayRef {
+                    match f.name().as_str() {
+                        "event_date" => std::sync::Arc::new(Date32Array::from(vec![20_000; 3])),
+                        "time" => std::sync::Arc::new(
+                            TimestampMicrosecondArray::from(vec![5; 3]).with_timezone("UTC"),
+                        ),
+                        "subject" => std::sync::Arc::new(StringArray::from(subjects.to_vec())),
+                        _ => std::sync::Arc::new(StringArray::from(vec!["same"; 3])),
+                    }
+                })
+                .collect();
+            RecordBatch::try_new(schema, cols).expect("batch")
+        };
+        let a = sort_batch(&make(["WIN7-B", "WIN7-A", "WIN7-C"]), &ERROR_EVENTS).expect("sorts");
+        let b = sort_batch(&make(["WIN7-C", "WIN7-B", "WIN7-A"]), &ERROR_EVENTS).expect("sorts");
+        assert_eq!(a, b);
+    }
     use crate::collectors::ledger::{LedgerEntry, ledger_batch};
     use crate::store::schema::INGEST_LEDGER;
     use datafusion::arrow::array::StringArray;

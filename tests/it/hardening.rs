@@ -168,3 +168,47 @@ fn doctor_names_a_bad_endpoint_instead_of_panicking() {
         assert!(format!("{out}{err}").contains("graph_endpoint"), "{endpoint:?}: {out}{err}");
     }
 }
+
+/// Item 11: times outside 1601–9999 (year 0000 from XML and JSON exports) are quarantined with the
+/// reason, instead of landing in `event_date=0000-01-01` where pyarrow and Power BI fail.
+#[tokio::test]
+async fn times_outside_1601_to_9999_are_quarantined() {
+    let (dir, lake) = temp_lake();
+    let page = format!(
+        "{{\"value\":[{},{}]}}",
+        crate::util::audit_record("ok-1", "2026-11-02T10:00:00Z", "User submitted their user ID"),
+        crate::util::audit_record("zero-1", "0000-01-01T00:00:00Z", "User submitted their user ID")
+    );
+    let json = write(dir.path(), "in/page.json", &page);
+    let event = |time: &str, id: u32| {
+        format!(
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Security-Auditing'/>\
+             <EventID>4724</EventID><Level>0</Level><Keywords>0x8020000000000000</Keywords><TimeCreated SystemTime='{time}'/>\
+             <EventRecordID>{id}</EventRecordID><Channel>Security</Channel><Computer>DC01.contoso.com</Computer></System>\
+             <EventData><Data Name='TargetUserName'>u1</Data></EventData></Event>"
+        )
+    };
+    let xml = write(
+        dir.path(),
+        "in/Security.xml",
+        &format!(
+            "<Events>\n{}\n{}\n</Events>\n",
+            event("2026-11-02T10:00:00.0000000Z", 1),
+            event("0000-01-01T00:00:00.0000000Z", 2)
+        ),
+    );
+    let s = crate::util::import_paths(&lake, &[json, xml]).await;
+    assert_eq!(s.quarantined, 2, "{:?}", s.files);
+    let q = std::fs::read_to_string(lake.root.local_path(s.quarantine_file.as_deref().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(q.matches("outside 1601-01-01 .. 9999-12-31").count(), 2, "{q}");
+    let root = lake.root.local.clone().unwrap();
+    for t in ["audit_events", "dc_security_events"] {
+        let parts: Vec<String> = std::fs::read_dir(root.join(t))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(parts.len(), 1, "{t}: {parts:?}");
+        assert!(parts[0].ends_with("2026-11-02"), "{t}: {parts:?}");
+    }
+}

@@ -275,18 +275,29 @@ fn read_chunk(
             let e = EvtxError::FailedToParseChunk { chunk_id: number.unwrap_or(0), source: Box::new(e) };
             vec![Err(Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })]
         }
-        Ok(mut chunk) => chunk.iter().map(|r| through_xml(r, keep)).collect(),
+        Ok(mut chunk) => {
+            let chunk_start = number.map(|n| FILE_HEADER_SIZE + n * CHUNK_SIZE).unwrap_or(0);
+            chunk.iter().map(|r| through_xml(r, keep, chunk_start)).collect()
+        }
     };
     Done { items, bad_crc: u64::from(bad_crc), direct: 0 }
 }
 
-/// A record rendered to XML by the crate and parsed.
-fn through_xml(r: Result<evtx::EvtxRecord<'_>, EvtxError>, keep: &Keep) -> Item {
-    let r = r.map_err(|e| Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })?;
+/// A record rendered to XML by the crate and parsed. `chunk_start` is the chunk's file offset,
+/// so a bad record is quarantined with its own file offset (issue 20 item 11: it was 0).
+fn through_xml(r: Result<evtx::EvtxRecord<'_>, EvtxError>, keep: &Keep, chunk_start: u64) -> Item {
+    let at = |e: &EvtxError| match error_offset(e) {
+        0 => chunk_start,
+        o => o,
+    };
+    let r = r.map_err(|e| Bad { offset: at(&e), reason: chain(&e), raw: String::new() })?;
     let header_id = r.event_record_id;
     let offset = r.binxml_offset;
-    let xml =
-        r.into_xml().map_err(|e| Bad { offset: error_offset(&e), reason: chain(&e), raw: String::new() })?;
+    let xml = r.into_xml().map_err(|e| Bad {
+        offset: chunk_start + offset,
+        reason: chain(&e),
+        raw: String::new(),
+    })?;
     match parse_event_filtered(&xml.data, &**keep) {
         Ok(None) => Ok(None),
         Ok(Some(mut ev)) => {
@@ -297,7 +308,7 @@ fn through_xml(r: Result<evtx::EvtxRecord<'_>, EvtxError>, keep: &Keep) -> Item 
             Ok(Some(ev))
         }
         Err(reason) => Err(Bad {
-            offset: 0,
+            offset: chunk_start + offset,
             reason: format!("record {header_id} (BinXML at {offset:#x} of its chunk): {reason}"),
             raw: xml.data,
         }),
@@ -359,8 +370,8 @@ fn salvage_cut_chunk(
             Ok(rec) if (rec.binxml_offset + u64::from(rec.binxml_size) + 4) as usize <= present => {
                 // A whole record: the same steps as any other chunk's, the error placed in the
                 // cut chunk.
-                on(through_xml(Ok(rec), keep).map_err(|b| Bad {
-                    offset: start,
+                on(through_xml(Ok(rec), keep, start).map_err(|b| Bad {
+                    offset: b.offset,
                     reason: format!("cut chunk {number}: {}", b.reason),
                     raw: b.raw,
                 }));

@@ -228,6 +228,8 @@ impl EventRecord {
             Some("no EventID")
         } else if self.time_created.is_none() {
             Some("no TimeCreated")
+        } else if !self.time_created.is_some_and(crate::util::storable_time) {
+            Some("TimeCreated is outside 1601-01-01 .. 9999-12-31")
         } else if self.provider.is_empty() {
             Some("no Provider name")
         } else {

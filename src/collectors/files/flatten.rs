@@ -60,6 +60,9 @@ pub fn audit_row<'a>(
         .ok_or("missing activityDateTime")?;
     let time = parse_instant(&time_text)
         .ok_or_else(|| format!("field activityDateTime: {time_text:?} is not an ISO 8601 date-time"))?;
+    if !crate::util::storable_time(time.timestamp_micros()) {
+        return Err(format!("field activityDateTime: {time_text:?} is outside 1601-01-01 .. 9999-12-31"));
+    }
     let initiated_json = rec.json_field_text(&["initiatedBy"]).map(|(_, t)| t);
     let targets_json = rec.json_field_text(&["targetResources"]).map(|(_, t)| t);
     let details_json = rec.json_field_text(&["additionalDetails"]).map(|(_, t)| t);
