@@ -13,6 +13,7 @@ pub mod collectors;
 pub mod commands;
 pub mod error;
 pub mod output;
+pub mod parallel;
 pub mod progress;
 pub mod query;
 pub mod sample;

@@ -173,24 +173,26 @@ async fn import_locked(
     while i < found.len() {
         let run = kinds[i..].iter().take_while(|(_, small)| *small).count();
         if run > 1 {
-            crate::util::ordered_map(
-                &found[i..i + run],
+            let batch = &found[i..i + run];
+            let mut next = batch.iter();
+            crate::parallel::ordered(
+                batch.iter(),
                 opts.threads,
                 2 * opts.threads,
                 |path| {
                     let name = files::display(path);
                     files::parse_file(path, opts.format, &row_context(path, &name, opts, ingested_at), 1)
                 },
-                |path, parsed| {
+                |parsed| {
+                    // Results come in input order, one per file.
+                    let Some(path) = next.next() else { return };
                     let name = files::display(path);
                     let result = match parsed {
-                        Some(Ok(p)) => files::write_parsed(p, &mut writers, &mut quarantine),
-                        Some(Err(e)) => Err(e),
-                        None => Err(Error::Input {
-                            path: path.clone(),
-                            message: "internal error: the parser thread failed; the file was not imported"
-                                .into(),
-                        }),
+                        Ok(Ok(p)) => files::write_parsed(p, &mut writers, &mut quarantine),
+                        Ok(Err(e)) => Err(e),
+                        Err(panicked) => {
+                            Err(Error::Input { path: path.clone(), message: panicked.to_string() })
+                        }
                     };
                     land(name, result);
                 },

@@ -212,3 +212,134 @@ async fn times_outside_1601_to_9999_are_quarantined() {
         assert!(parts[0].ends_with("2026-11-02"), "{t}: {parts:?}");
     }
 }
+
+/// Item 1: a worker that panics on one unit, in every reader, costs that unit alone: it is
+/// quarantined with its file, position and raw text; every other unit lands in order; nothing
+/// hangs. The panic is injected with the readers' test hook (`SSPR_FAULT_PANIC_MARKER`).
+#[test]
+fn a_panicking_worker_costs_one_unit_in_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = "PANIC-HERE-7f3a";
+    // Graph pages (several small files, parsed a file per worker): one record carries the marker.
+    let page = |n: usize| -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(sample(&format!("graph/directoryAudits/page-{n:04}.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let (mut p1, p2) = (page(1), page(2));
+    let graph_records = p1["value"].as_array().unwrap().len() + p2["value"].as_array().unwrap().len();
+    p1["value"][3]["resultReason"] = serde_json::json!(format!("User submitted their user ID {marker}"));
+    write(dir.path(), "in/graph/page-1.json", &p1.to_string());
+    write(dir.path(), "in/graph/page-2.json", &p2.to_string());
+    // Event XML (a record per unit, parsed in parallel).
+    let xml = std::fs::read_to_string(sample("eventlogs/DC01/Security.xml")).unwrap();
+    let xml_events = xml.matches("<Event ").count() + xml.matches("<Event>").count();
+    let xml =
+        xml.replacen("<Data Name='TargetUserName'>", &format!("<Data Name='TargetUserName'>{marker}"), 1);
+    write(dir.path(), "in/xml/Security.xml", &xml);
+    // Get-WinEvent JSON lines and CSV, and the portal's download: the second record of three.
+    let ev = |i: u32, extra: &str| {
+        format!(
+            "{{\"ProviderName\":\"Microsoft-Windows-Security-Auditing\",\"Id\":4724,\"TimeCreated\":\"2026-11-02T10:00:0{i}Z\",\
+             \"RecordId\":{i},\"MachineName\":\"DC01.contoso.com\",\"LogName\":\"Security\",\"Message\":\"reset {extra}\"}}"
+        )
+    };
+    write(dir.path(), "in/json/events.json", &format!("{}\n{}\n{}\n", ev(1, ""), ev(2, marker), ev(3, "")));
+    let csv_row = |i: u32, extra: &str| {
+        format!(
+            "Microsoft-Windows-Security-Auditing,4724,2026-11-02T10:00:0{i}Z,{i},DC01.contoso.com,Security,reset {extra}"
+        )
+    };
+    write(
+        dir.path(),
+        "in/pscsv/events.csv",
+        &format!(
+            "ProviderName,Id,TimeCreated,RecordId,MachineName,LogName,Message\n{}\n{}\n{}\n",
+            csv_row(1, ""),
+            csv_row(2, marker),
+            csv_row(3, "")
+        ),
+    );
+    let portal_row = |i: u32, extra: &str| {
+        format!(
+            "2026-11-02T10:00:0{i}Z,c-{i},Self-service Password Management,UserManagement,Self-service password reset flow activity progress,Success,User submitted their user ID{extra}"
+        )
+    };
+    write(
+        dir.path(),
+        "in/portal/AuditLogs.csv",
+        &format!(
+            "Date (UTC),CorrelationId,Service,Category,Activity,Result,ResultReason\n{}\n{}\n{}\n",
+            portal_row(1, ""),
+            portal_row(2, &format!(" {marker}")),
+            portal_row(3, "")
+        ),
+    );
+    let lp = dir.path().join("lake");
+    let run = |paths: &[std::path::PathBuf], marker: &str| {
+        let mut args = vec![
+            "--lake".to_string(),
+            lp.to_string_lossy().into_owned(),
+            "import".into(),
+            "--no-build".into(),
+            "--json".into(),
+        ];
+        args.extend(paths.iter().map(|p| p.to_string_lossy().into_owned()));
+        let o = Command::new(env!("CARGO_BIN_EXE_sspr"))
+            .args(&args)
+            .env("SSPR_FAULT_PANIC_MARKER", marker)
+            .env_remove("SSPR_LAKE")
+            .output()
+            .unwrap();
+        assert!(o.status.code().is_some(), "killed: {:?}", o.status);
+        let summary: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{:?}", text(&o)));
+        summary
+    };
+    let summary = run(&[dir.path().join("in")], marker);
+    let files = summary["files"].as_array().unwrap();
+    let file =
+        |suffix: &str| files.iter().find(|f| f["path"].as_str().unwrap().ends_with(suffix)).unwrap().clone();
+    for (suffix, records) in [
+        ("page-1.json", p1["value"].as_array().unwrap().len() as u64),
+        ("Security.xml", xml_events as u64),
+        ("events.json", 3),
+        ("events.csv", 3),
+        ("AuditLogs.csv", 3),
+    ] {
+        let f = file(suffix);
+        assert_eq!(f["quarantined"], 1, "{suffix}: {f}");
+        assert_eq!(f["records"].as_u64().unwrap(), records, "{suffix}: {f}");
+    }
+    assert_eq!(file("page-2.json")["quarantined"], 0);
+    let q = std::fs::read_to_string(lp.join(summary["quarantine_file"].as_str().unwrap())).unwrap();
+    let entries: Vec<serde_json::Value> = q.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(entries.len(), 5, "{q}");
+    for e in &entries {
+        assert!(e["reason"].as_str().unwrap().contains("panicked"), "{e}");
+        assert!(
+            e["raw"].as_str().unwrap_or_default().contains(marker) || e.to_string().contains(marker),
+            "the unit that panicked: {e}"
+        );
+        assert!(e["offset"].as_u64().unwrap() > 0 || e["line"].as_u64().unwrap() > 1, "a position: {e}");
+    }
+    // Everything else landed: the Graph records but the one, all three sources' other rows.
+    let n = |sql: &str| -> u64 {
+        let o = sspr(&["--lake", lp.to_str().unwrap(), "-q", "query", "--sql", sql, "--format", "csv"], &[]);
+        text(&o).0.lines().nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(n("SELECT count(*) FROM audit_events WHERE source = 'graph'"), graph_records as u64 - 1);
+    assert_eq!(n("SELECT count(*) FROM audit_events WHERE source = 'portal_csv'"), 2);
+
+    // EVTX: a panic while reading chunk 3 of a 26-chunk log costs that chunk, at its offset.
+    let evtx = crate::util::realdata("evtx/security.evtx");
+    let whole = run(std::slice::from_ref(&evtx), "no-such-marker-here");
+    let summary = run(&[evtx], "evtx chunk 3");
+    let f = &summary["files"][0];
+    assert_eq!(f["quarantined"], 1, "{f}");
+    assert!(f["records"].as_u64().unwrap() < whole["files"][0]["records"].as_u64().unwrap(), "{f}");
+    assert!(f["records"].as_u64().unwrap() > 2000, "the other chunks are read: {f}");
+    let q = std::fs::read_to_string(lp.join(summary["quarantine_file"].as_str().unwrap())).unwrap();
+    let e: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
+    assert_eq!(e["offset"], 4096 + 3 * 65536, "{e}");
+}

@@ -6,9 +6,8 @@
 //! Damaged chunks and records become [`Bad`] entries with the file offset the crate reports; the
 //! rest of the file is still read (reference/onprem-logs.md §3.1, §3.4).
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
 
 use evtx::err::EvtxError;
 use evtx::{EvtxChunkData, EvtxParser, ParserSettings};
@@ -107,99 +106,67 @@ pub fn read_chunks<T: Send>(
     let mut parser = EvtxParser::from_path(path).map_err(|e| chain(&e))?.with_configuration(settings.clone());
     let shared = Arc::new(settings.clone());
     let threads = threads.max(1);
-    let mut deliver = |done: Done<T>, stats: &mut EvtxStats| {
-        stats.checksum_errors += done.bad_crc;
-        stats.direct_chunks += done.direct;
-        on(done.items);
-    };
+    // A job is a run of chunks; each chunk is read under the panic guard, so a panic costs that
+    // chunk alone, reported at its offset, and the other chunks of the job and file go on.
     let worked = |chunks: Vec<EvtxChunkData>| {
         let (mut bad_crc, mut direct) = (0, 0);
         let items = chunks
             .into_iter()
             .map(|data| {
-                let d = read_chunk(data, &shared, &keep, engine);
-                bad_crc += d.bad_crc;
-                direct += d.direct;
-                d.items
+                let start = data.number.map(|n| FILE_HEADER_SIZE + n * CHUNK_SIZE).unwrap_or(0);
+                let label = format!("evtx chunk {}", data.number.unwrap_or(0));
+                match crate::parallel::guard(|| {
+                    crate::parallel::inject(label.as_bytes());
+                    read_chunk(data, &shared, &keep, engine)
+                }) {
+                    Ok(d) => {
+                        bad_crc += d.bad_crc;
+                        direct += d.direct;
+                        d.items
+                    }
+                    Err(panicked) => vec![Err(Bad {
+                        offset: start,
+                        reason: format!("{label}: {panicked}"),
+                        raw: String::new(),
+                    })],
+                }
             })
             .collect();
         Done { items: work(items), bad_crc, direct }
     };
-    let failed = |e: &EvtxError| Done { items: work(vec![chunk_error(e)]), bad_crc: 0, direct: 0 };
-    let mut jobs = Jobs { chunks: parser.chunks(), pending: None };
-    if threads == 1 {
-        for job in jobs {
-            match job {
-                Ok(chunks) => {
-                    stats.chunks += chunks.len() as u64;
-                    deliver(worked(chunks), &mut stats);
-                }
-                Err(e) => deliver(failed(&e), &mut stats),
-            }
+    let chunks_seen = std::cell::Cell::new(0u64);
+    let jobs = Jobs { chunks: parser.chunks(), pending: None }.inspect(|job| {
+        if let Ok(chunks) = job {
+            chunks_seen.set(chunks_seen.get() + chunks.len() as u64);
         }
-    } else {
-        std::thread::scope(|s| {
-            let (job_tx, job_rx) = mpsc::channel::<(u64, Vec<EvtxChunkData>)>();
-            let job_rx = Arc::new(Mutex::new(job_rx));
-            let (done_tx, done_rx) = mpsc::channel::<(u64, Done<T>)>();
-            for _ in 0..threads {
-                let (job_rx, done_tx, worked) = (job_rx.clone(), done_tx.clone(), &worked);
-                s.spawn(move || {
-                    loop {
-                        let job = job_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((seq, chunks))) = job else { break };
-                        if done_tx.send((seq, worked(chunks))).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(done_tx);
-            // Jobs in flight are bounded, so memory stays a few jobs per worker.
-            let max_in_flight = threads * 3;
-            let mut ready: BTreeMap<u64, Done<T>> = BTreeMap::new();
-            let (mut next_seq, mut next_out, mut in_flight, mut exhausted) = (0u64, 0u64, 0usize, false);
-            loop {
-                while !exhausted && in_flight < max_in_flight {
-                    match jobs.next() {
-                        None => {
-                            exhausted = true;
-                            break;
-                        }
-                        Some(Ok(chunks)) => {
-                            stats.chunks += chunks.len() as u64;
-                            if job_tx.send((next_seq, chunks)).is_err() {
-                                exhausted = true;
-                                break;
-                            }
-                            in_flight += 1;
-                        }
-                        Some(Err(e)) => {
-                            ready.insert(next_seq, failed(&e));
-                        }
-                    }
-                    next_seq += 1;
-                }
-                if let Some(done) = ready.remove(&next_out) {
-                    next_out += 1;
-                    deliver(done, &mut stats);
-                    continue;
-                }
-                if exhausted && next_out >= next_seq {
-                    break;
-                }
-                match done_rx.recv() {
-                    Ok((seq, done)) => {
-                        in_flight -= 1;
-                        ready.insert(seq, done);
-                    }
-                    // Every worker is gone (one panicked): nothing more will come.
-                    Err(_) => break,
-                }
-            }
-            drop(job_tx);
-        });
-    }
+    });
+    // Jobs in flight are bounded, so memory stays a few jobs per worker.
+    crate::parallel::ordered(
+        jobs,
+        threads,
+        threads * 3,
+        |job| match job {
+            Ok(chunks) => worked(chunks),
+            Err(e) => Done { items: work(vec![chunk_error(&e)]), bad_crc: 0, direct: 0 },
+        },
+        |done| {
+            // `worked` guards every chunk, so only a panic in `work` itself lands here; its
+            // records are lost, and said so.
+            let done = done.unwrap_or_else(|panicked| Done {
+                items: work(vec![vec![Err(Bad {
+                    offset: 0,
+                    reason: panicked.to_string(),
+                    raw: String::new(),
+                })]]),
+                bad_crc: 0,
+                direct: 0,
+            });
+            stats.checksum_errors += done.bad_crc;
+            stats.direct_chunks += done.direct;
+            on(done.items);
+        },
+    );
+    stats.chunks = chunks_seen.get();
     let mut cut = Vec::new();
     stats.truncated = salvage_cut_chunk(path, settings, &keep, &mut |item| cut.push(item))?;
     if !cut.is_empty() {

@@ -429,25 +429,6 @@ fn import_evtx(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
     }
 }
 
-/// Runs `f` over `items` on up to `threads` threads, keeping order.
-fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let n = threads.clamp(1, items.len().max(1));
-    if n == 1 {
-        return items.iter().map(f).collect();
-    }
-    let size = items.len().div_ceil(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(size)
-            .map(|c| {
-                let f = &f;
-                s.spawn(move || c.iter().map(f).collect::<Vec<R>>())
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    })
-}
-
 const BUNDLE: usize = 4096;
 
 fn import_xml(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>) -> Result<FileProblem> {
@@ -468,12 +449,15 @@ fn import_xml(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>)
             }
         }
         let done = units.len() < BUNDLE;
-        let parsed = par_map(&units, ctx.threads, |u| match std::str::from_utf8(&u.text) {
-            Ok(t) => xml::parse_event(t),
-            Err(e) => Err(format!("not UTF-8: {e}")),
+        let parsed = crate::parallel::map(&units, ctx.threads, |u| {
+            crate::parallel::inject(&u.text);
+            match std::str::from_utf8(&u.text) {
+                Ok(t) => xml::parse_event(t),
+                Err(e) => Err(format!("not UTF-8: {e}")),
+            }
         });
         for (u, r) in units.iter().zip(parsed) {
-            match r {
+            match r.unwrap_or_else(|panicked| Err(panicked.to_string())) {
                 Ok(rec) => sink.add(ctx, &rec, u.line, u.offset, &|| u.text.clone()),
                 Err(reason) => {
                     sink.report.records += 1;
@@ -518,7 +502,8 @@ fn import_json(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
             }
         }
         let done = bundle.len() < BUNDLE;
-        let parsed = par_map(&bundle, ctx.threads, |u| {
+        let parsed = crate::parallel::map(&bundle, ctx.threads, |u| {
+            crate::parallel::inject(&u.bytes);
             serde_json::from_slice::<serde_json::Value>(&u.bytes)
                 .map_err(|e| format!("line {}: not JSON: {e}", u.line + e.line() as u64 - 1))
                 .and_then(|v| {
@@ -526,7 +511,7 @@ fn import_json(path: &Path, ctx: &EventContext<'_>, sink: &mut EventSink<'_, '_>
                 })
         });
         for (u, r) in bundle.iter().zip(parsed) {
-            match r {
+            match r.unwrap_or_else(|panicked| Err(format!("line {}: {panicked}", u.line))) {
                 Ok(rec) => sink.add(ctx, &rec, u.line, u.offset, &|| u.bytes.clone()),
                 Err(reason) => {
                     sink.report.records += 1;

@@ -77,9 +77,14 @@ pub fn import(path: &Path, ctx: &EventContext<'_>, on: &mut OnRow<'_>) -> Result
                     let i = headers.iter().position(|h| h == k)?;
                     values.get(i).filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
                 };
-                // `Properties` is a type name in CSV exports, not data.
-                let rec = from_powershell(&|k| if k == "Properties" { None } else { get(k) }, ctx.source_tz)
-                    .map_err(|e| format!("line {line}: {e}"));
+                // `Properties` is a type name in CSV exports, not data. A panic is this row's
+                // problem alone (crate::parallel's policy).
+                let rec = crate::parallel::guard(|| {
+                    crate::parallel::inject(&raw);
+                    from_powershell(&|k| if k == "Properties" { None } else { get(k) }, ctx.source_tz)
+                })
+                .unwrap_or_else(|panicked| Err(panicked.to_string()))
+                .map_err(|e| format!("line {line}: {e}"));
                 on(rec, line, offset, &raw)?;
             }
             Err(e) => {

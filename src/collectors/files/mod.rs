@@ -242,7 +242,9 @@ pub fn parse_file(
         // Most small files are one page: parsed as one document, without the splitter's pass.
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let mut sink = Sink::default();
-        if parse::parse_document(&bytes, format, ctx, &mut sink) {
+        // A panic outside the per-record guard drops this attempt; the unit-by-unit read below
+        // then isolates the unit that caused it.
+        if crate::parallel::guard(|| parse::parse_document(&bytes, format, ctx, &mut sink)) == Ok(true) {
             return Ok(ParsedFile { report, sinks: vec![sink], failure: None });
         }
     }
@@ -461,14 +463,21 @@ fn import_csv(
                     } else {
                         RawObject::from_cells(&headers, r)
                     };
-                    if let Err(reason) = route(&mut obj, format, ctx, sink) {
-                        sink.bad.push(BadRecord {
-                            line: pos.0,
-                            offset: pos.1,
-                            reason,
-                            raw: r.iter().collect::<Vec<_>>().join(",").into_bytes(),
-                        });
-                    }
+                    let routed = crate::parallel::guard(|| {
+                        crate::parallel::inject(r.as_slice().as_bytes());
+                        route(&mut obj, format, ctx, sink)
+                    });
+                    let reason = match routed {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(reason)) => reason,
+                        Err(panicked) => panicked.to_string(),
+                    };
+                    sink.bad.push(BadRecord {
+                        line: pos.0,
+                        offset: pos.1,
+                        reason,
+                        raw: r.iter().collect::<Vec<_>>().join(",").into_bytes(),
+                    });
                 }
             });
             out(sinks)?;
@@ -487,48 +496,49 @@ fn is_audit_csv_header(headers: &[String]) -> bool {
         .any(|h| h.eq_ignore_ascii_case("ActivityDateTime") || h.eq_ignore_ascii_case("TimeGenerated"))
 }
 
-/// Runs `f` over contiguous chunks of `items` on up to `threads` threads; sinks come back in order.
-fn parallel<T: Sync>(items: &[T], threads: usize, f: impl Fn(&[T], &mut Sink) + Sync) -> Vec<Sink> {
-    if items.is_empty() {
-        return Vec::new();
-    }
-    let n = threads.clamp(1, items.len());
-    let size = items.len().div_ceil(n);
-    if n == 1 {
+/// Runs `f` over contiguous runs of `items` on up to `threads` threads (one set of column
+/// builders per run); the sinks come back in order. Records are guarded one by one where they are
+/// routed; should a run panic outside that, every unit of the run is quarantined with its own
+/// position ([`Located`]), so nothing is lost or paired with another unit's rows.
+fn parallel<T: Sync + Located>(items: &[T], threads: usize, f: impl Fn(&[T], &mut Sink) + Sync) -> Vec<Sink> {
+    let runs: Vec<&[T]> = crate::parallel::runs(items, threads).collect();
+    let results = crate::parallel::map(&runs, threads, |run| {
         let mut s = Sink::default();
-        f(items, &mut s);
-        return vec![s];
+        f(run, &mut s);
+        s
+    });
+    runs.iter()
+        .zip(results)
+        .map(|(run, r)| {
+            r.unwrap_or_else(|panicked| {
+                let mut s = Sink::default();
+                for u in run.iter() {
+                    let (line, offset, raw) = u.locate();
+                    s.records += 1;
+                    s.bad.push(BadRecord { line, offset, reason: panicked.to_string(), raw });
+                }
+                s
+            })
+        })
+        .collect()
+}
+
+/// Where a unit of input is, for the quarantine.
+trait Located {
+    fn locate(&self) -> (u64, u64, Vec<u8>);
+}
+
+impl Located for Unit {
+    fn locate(&self) -> (u64, u64, Vec<u8>) {
+        (self.line, self.offset, self.bytes.clone())
     }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(size)
-            .map(|chunk| {
-                let f = &f;
-                scope.spawn(move || {
-                    let mut s = Sink::default();
-                    f(chunk, &mut s);
-                    s
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    let mut s = Sink::default();
-                    s.bad.push(BadRecord {
-                        line: 0,
-                        offset: 0,
-                        reason:
-                            "internal error: a parser thread failed; records of this bundle were not imported"
-                                .into(),
-                        raw: Vec::new(),
-                    });
-                    s
-                })
-            })
-            .collect()
-    })
+}
+
+impl Located for csv::StringRecord {
+    fn locate(&self) -> (u64, u64, Vec<u8>) {
+        let (line, offset) = self.position().map(|p| (p.line(), p.byte())).unwrap_or((0, 0));
+        (line, offset, self.iter().collect::<Vec<_>>().join(",").into_bytes())
+    }
 }
 
 fn drain(

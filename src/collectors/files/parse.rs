@@ -209,8 +209,15 @@ fn finish_record<'a>(
     sink: &mut Sink,
 ) {
     sink.records += 1;
-    if let Err(reason) = route(&mut obj, format, ctx, sink) {
-        bad(sink, line, offset, reason, text.as_bytes());
+    // One record's panic is that record's problem alone (crate::parallel's policy).
+    let routed = crate::parallel::guard(|| {
+        crate::parallel::inject(text.as_bytes());
+        route(&mut obj, format, ctx, sink)
+    });
+    match routed {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => bad(sink, line, offset, reason, text.as_bytes()),
+        Err(panicked) => bad(sink, line, offset, panicked.to_string(), text.as_bytes()),
     }
 }
 

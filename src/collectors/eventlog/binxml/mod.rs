@@ -32,6 +32,18 @@ use value::{FILETIME_UNIX_EPOCH, Value, filetime_micros, push_normalised, push_u
 pub type Decline = &'static str;
 
 const CHUNK_HEADER_SIZE: usize = 512;
+
+/// Operations one record may run (template ops, string-array items, nested instances). Depth is
+/// limited to four levels of embedded BinXML, but a crafted template can substitute a nested
+/// instance a hundred times per level; real records run well under 500 operations. The same
+/// bound as the `evtx` crate's render budget (2^18 nodes).
+pub const MAX_RECORD_WORK: usize = 1 << 18;
+/// Text one record may produce: the `evtx` crate's per-record output limit (16 MiB).
+pub const MAX_RECORD_OUTPUT: usize = 16 << 20;
+
+/// Why a record over budget is declined: its chunk then goes to the crate, whose own budget
+/// turns the record into an error that is quarantined with its offset.
+pub const OVER_BUDGET: Decline = "record exceeds the work or output budget";
 const RECORD_MAGIC: &[u8; 4] = b"\x2a\x2a\x00\x00";
 
 /// Reads the records of one chunk (its 64 KiB, header included).
@@ -43,6 +55,8 @@ pub struct ChunkReader<'c> {
     scratch: State,
     /// `keep`'s verdicts by provider and channel bytes and event id (see `early_keep`).
     verdicts: Vec<(&'c [u8], &'c [u8], i32, bool)>,
+    /// Work and output each record may use ([`MAX_RECORD_WORK`], [`MAX_RECORD_OUTPUT`]).
+    budget: (usize, usize),
 }
 
 /// One record read: its header id, and the event (`None` when `keep` rejected it).
@@ -61,7 +75,13 @@ impl<'c> ChunkReader<'c> {
             values: Vec::with_capacity(32),
             scratch: State::default(),
             verdicts: Vec::new(),
+            budget: (MAX_RECORD_WORK, MAX_RECORD_OUTPUT),
         }
+    }
+
+    /// A reader with another per-record budget (tests).
+    pub fn with_budget(data: &'c [u8], work: usize, output: usize) -> Self {
+        ChunkReader { budget: (work, output), ..Self::new(data) }
     }
 
     /// Every live record of the chunk, in order; `Err` when anything is declined (the caller
@@ -114,6 +134,8 @@ impl<'c> ChunkReader<'c> {
         st.path.clear();
         st.text.clear();
         st.data_name = None;
+        st.work_left = self.budget.0;
+        st.out_left = self.budget.1;
         let flow = self.exec(def, &values, &mut st, keep, 0);
         self.values = values;
         let rec = std::mem::take(&mut st.rec);
@@ -171,6 +193,7 @@ impl<'c> ChunkReader<'c> {
         let p = self.program(def)?;
         let mut i = 0;
         while i < p.ops.len() {
+            st.charge(1, st.text.len())?;
             match &p.ops[i] {
                 Op::Open { dependency, end, only, .. } => {
                     // MS-EVEN6 2.2.12: an element whose dependency names a null value is left out.
@@ -189,7 +212,9 @@ impl<'c> ChunkReader<'c> {
                                 return Ok(Flow::Stop);
                             }
                             if let Some(item) = item {
+                                let before = st.text.len();
                                 push_normalised(&mut st.text, item, false);
+                                st.charge(1, before)?;
                             }
                             close(st)?;
                         }
@@ -224,7 +249,11 @@ impl<'c> ChunkReader<'c> {
                         }
                     }
                 }
-                Op::Text(piece) => render_piece(&mut st.text, piece, values, false)?,
+                Op::Text(piece) => {
+                    let before = st.text.len();
+                    render_piece(&mut st.text, piece, values, false)?;
+                    st.charge(0, before)?;
+                }
                 Op::Close => close(st)?,
             }
             i += 1;
@@ -259,6 +288,19 @@ struct State {
     path: Vec<Rc<str>>,
     text: String,
     data_name: Option<std::sync::Arc<str>>,
+    /// What the record may still do: operations and bytes of text (see [`MAX_RECORD_WORK`]).
+    work_left: usize,
+    out_left: usize,
+}
+
+impl State {
+    /// Charges `ops` operations and the text `text_before..st.text.len()` just produced.
+    fn charge(&mut self, ops: usize, text_before: usize) -> Result<(), Decline> {
+        let produced = self.text.len().saturating_sub(text_before);
+        self.work_left = self.work_left.checked_sub(ops).ok_or(OVER_BUDGET)?;
+        self.out_left = self.out_left.checked_sub(produced).ok_or(OVER_BUDGET)?;
+        Ok(())
+    }
 }
 
 enum Flow {
@@ -485,4 +527,26 @@ fn time_created(rec: &mut EventRecord, value: Option<&Value<'_>>) -> Result<(), 
         None => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 20 item 2: every record runs under a work and an output budget; one over either is
+    /// declined (its chunk then goes to the crate, whose budget quarantines it).
+    #[test]
+    fn a_record_over_its_work_or_output_budget_is_declined() {
+        let file =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/eventlogs/DC01/Security.evtx"))
+                .expect("the sample log");
+        let chunk = &file[4096..4096 + 65536];
+        let keep = |_: &EventRecord| true;
+        let read = ChunkReader::new(chunk).read_all(&keep).expect("a sample chunk reads within budget");
+        assert!(read.len() > 10);
+        let work = ChunkReader::with_budget(chunk, 20, MAX_RECORD_OUTPUT).read_all(&keep);
+        assert_eq!(work.err(), Some(OVER_BUDGET));
+        let output = ChunkReader::with_budget(chunk, MAX_RECORD_WORK, 16).read_all(&keep);
+        assert_eq!(output.err(), Some(OVER_BUDGET));
+    }
 }
