@@ -37,6 +37,8 @@ pub struct QuerySection {
     pub target_partitions: Option<usize>,
     /// Default time zone for reports.
     pub tz: Option<String>,
+    /// Our DataFusion extensions (default on; see `QueryConfig::extensions`).
+    pub extensions: Option<bool>,
 }
 
 /// Resolved settings.
@@ -77,6 +79,9 @@ impl Settings {
                 return Err(Error::Config("query.target_partitions must be at least 1".into()));
             }
             query.target_partitions = n;
+        }
+        if let Some(on) = file.query.extensions {
+            query.extensions = on;
         }
         let tz = file.query.tz.clone().unwrap_or_else(|| "UTC".into());
         validate_tz(&tz)?;

@@ -102,11 +102,42 @@ pub async fn import(
     progress: &dyn Fn(&FileReport),
 ) -> Result<ImportSummary> {
     let lock = lake.lock().await?;
-    let result = import_locked(lake, paths, opts, progress).await;
+    let run_id = crate::util::new_run_id();
+    let started = Utc::now();
+    let result = import_locked(lake, paths, opts, progress, &run_id, started).await;
+    if let Err(e) = &result {
+        record_failure(lake, &run_id, started, e).await;
+    }
     let released = lock.release().await;
     let summary = result?;
     released?;
     Ok(summary)
+}
+
+/// A run that failed part-way (a full disk, a permission error) may have published some
+/// partitions: its staging leftovers are removed and the ledger says it ran and failed, so the
+/// completeness line shows it. Both are best effort: the disk may still be full.
+async fn record_failure(lake: &Lake, run_id: &str, started: chrono::DateTime<Utc>, e: &Error) {
+    if let Err(clean) = crate::store::writer::clean_staging(&lake.root).await {
+        tracing::warn!(error = %clean, "Could not clean _staging after a failed import.");
+    }
+    let entry = LedgerEntry {
+        run_id: run_id.to_string(),
+        source: "import".into(),
+        item: "run".into(),
+        complete: false,
+        error: Some(e.to_string()),
+        started_at: started,
+        finished_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    let written = match ledger_batch(&[entry]) {
+        Ok(batch) => write_batches(lake, &INGEST_LEDGER, vec![batch]).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(w) = written {
+        tracing::warn!(error = %w, "Could not record the failed import in ingest_ledger.");
+    }
 }
 
 async fn import_locked(
@@ -114,9 +145,10 @@ async fn import_locked(
     paths: &[PathBuf],
     opts: &ImportOptions,
     progress: &dyn Fn(&FileReport),
+    run_id: &str,
+    started: chrono::DateTime<Utc>,
 ) -> Result<ImportSummary> {
-    let run_id = crate::util::new_run_id();
-    let started = Utc::now();
+    let run_id = run_id.to_string();
     let ingested_at = started.timestamp_micros();
     let (found, missing) = files::discover(paths);
     let mut summary = ImportSummary { run_id: run_id.clone(), files: missing, ..Default::default() };

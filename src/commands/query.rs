@@ -8,7 +8,7 @@ use crate::cli::{QueriesArgs, QueryArgs};
 use crate::error::Error;
 use crate::output::{self, OutputFormat};
 use crate::query::completeness::Completeness;
-use crate::query::context::build_context;
+use crate::query::consistent;
 use crate::query::saved::{self, Registry};
 use crate::settings::{Settings, validate_tz};
 use crate::store::Lake;
@@ -21,28 +21,22 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
     let registry =
         if args.sql.is_some() { None } else { Some(registry(settings, args.queries_dir.as_deref())?) };
     let lake = Lake::open_existing(&settings.lake).await?;
-    let ctx = build_context(&lake, &settings.query).await?;
-    let mut sql_text = args.sql.clone().unwrap_or_default();
-    let (batches, schema) = if let Some(sql) = &args.sql {
+    let (batches, schema, ctx, sql_text) = if let Some(sql) = &args.sql {
         if !args.params.is_empty() || args.from.is_some() || args.to.is_some() {
             return Err(Error::usage(
                 "--param, --from and --to apply to saved queries; ad-hoc SQL takes literals",
             )
             .into());
         }
-        let df = saved::plan(&ctx, "--sql", sql, Default::default()).await?;
-        let df = explained(df, args)?;
-        let schema = df.schema().inner().clone();
-        let batches = match df.collect().await {
-            Ok(b) => b,
-            Err(e) => return Err(name_bad_files(&lake, e, "running --sql").await),
-        };
-        (batches, schema)
+        let (b, s, c) = consistent::collect(&lake, &settings.query, "--sql", async |ctx| {
+            explained(saved::plan(ctx, "--sql", sql, Default::default()).await?, args)
+        })
+        .await?;
+        (b, s, c, sql.clone())
     } else {
         let registry = registry.unwrap_or_default();
         let name = args.name.as_deref().unwrap_or_default();
         let q = registry.get(name)?;
-        sql_text = q.sql.clone();
         let mut given = parse_params(&args.params)?;
         for (k, v) in [("from", &args.from), ("to", &args.to)] {
             if let Some(v) = v {
@@ -63,14 +57,11 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
             given.insert("tz".into(), tz_name.clone());
         }
         let params = q.bind(&given, &tz)?;
-        let df = q.plan(&ctx, params).await?;
-        let df = explained(df, args)?;
-        let schema = df.schema().inner().clone();
-        let batches = match df.collect().await {
-            Ok(b) => b,
-            Err(e) => return Err(name_bad_files(&lake, e, &format!("running {}", q.name)).await),
-        };
-        (batches, schema)
+        let (b, s, c) = consistent::collect(&lake, &settings.query, &q.name, async |ctx| {
+            explained(q.plan(ctx, params.clone()).await?, args)
+        })
+        .await?;
+        (b, s, c, q.sql.clone())
     };
     let bytes = if args.plan_only() && format == OutputFormat::Table {
         explain_text(&batches)
@@ -99,24 +90,6 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         }
     }
     Ok(())
-}
-
-/// A query that failed reading Parquet: the engine does not say which file, so the lake's
-/// footers are checked and the unreadable ones named (or `sspr lake verify` suggested).
-async fn name_bad_files(lake: &Lake, e: datafusion::error::DataFusionError, doing: &str) -> anyhow::Error {
-    let text = e.to_string();
-    let err = anyhow::Error::new(e).context(doing.to_string());
-    if !text.contains("Parquet") && !text.contains("parquet") {
-        return err;
-    }
-    match crate::store::verify::unreadable_footers(lake).await {
-        Ok(bad) if !bad.is_empty() => err.context(format!(
-            "unreadable lake file{}: {} (replace or remove it and re-import its source; `sspr lake verify` checks every file)",
-            if bad.len() == 1 { "" } else { "s" },
-            bad.join("; ")
-        )),
-        _ => err.context("a lake file could not be read: `sspr lake verify` names it"),
-    }
 }
 
 /// The saved queries: the embedded ones, overridden by `--queries-dir` or the config's
@@ -150,7 +123,7 @@ pub fn registry(settings: &Settings, flag: Option<&std::path::Path>) -> anyhow::
 fn explained(
     df: datafusion::dataframe::DataFrame,
     args: &QueryArgs,
-) -> anyhow::Result<datafusion::dataframe::DataFrame> {
+) -> crate::Result<datafusion::dataframe::DataFrame> {
     Ok(if args.plan_only() { df.explain(false, args.analyze)? } else { df })
 }
 

@@ -51,6 +51,11 @@ pub struct QueryConfig {
     /// Streams a plan is split into (default [`default_partitions`]).
     pub target_partitions: usize,
     pub batch_size: usize,
+    /// Our engine extensions (the physical rules in `proven.rs`, `known_subquery.rs` and
+    /// `string_in.rs`, `sspr.materialize_ctes`, our `percentile_cont` accumulators). Off, every
+    /// query runs on DataFusion alone and gives the same rows: `[query] extensions = false`, or
+    /// `SSPR_ENGINE_EXTENSIONS=off` (CI runs the whole suite both ways).
+    pub extensions: bool,
 }
 
 impl Default for QueryConfig {
@@ -59,8 +64,17 @@ impl Default for QueryConfig {
             memory_limit: 2 << 30,
             target_partitions: default_partitions(crate::util::cores()),
             batch_size: 8192,
+            extensions: extensions_from_env(),
         }
     }
+}
+
+/// `SSPR_ENGINE_EXTENSIONS=off` (or `0`, `false`) turns the engine extensions off.
+pub fn extensions_from_env() -> bool {
+    !matches!(
+        std::env::var("SSPR_ENGINE_EXTENSIONS").map(|v| v.to_ascii_lowercase()).as_deref(),
+        Ok("off" | "0" | "false" | "no")
+    )
 }
 
 /// A quarter more partitions than cores (at least one more): DataFusion's default is one per
@@ -90,14 +104,17 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(cfg.memory_limit)))
         .build_arc()?;
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_runtime_env(runtime)
-        .with_default_features()
-        .with_analyzer_rule(Arc::new(MaterializeCtes))
-        .with_query_planner(Arc::new(SsprQueryPlanner))
-        .with_physical_optimizer_rules(physical_rules())
-        .build();
+    let builder =
+        SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
+    let state = if cfg.extensions {
+        builder
+            .with_analyzer_rule(Arc::new(MaterializeCtes))
+            .with_query_planner(Arc::new(SsprQueryPlanner))
+            .with_physical_optimizer_rules(physical_rules())
+            .build()
+    } else {
+        builder.build()
+    };
     let ctx = SessionContext::new_with_state(state);
     if lake.root.local.is_none() {
         // Local lakes use DataFusion's own file:// store (ours is rooted at the lake directory,
@@ -123,7 +140,9 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     }
     ctx.register_udf(local_date_udf());
     ctx.register_udf(epoch_seconds_udf());
-    ctx.register_udaf(crate::query::percentile::percentile_cont_udaf());
+    if cfg.extensions {
+        ctx.register_udaf(crate::query::percentile::percentile_cont_udaf());
+    }
     for (name, sql) in VIEWS {
         ctx.sql(sql)
             .await

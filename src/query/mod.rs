@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod completeness;
+pub mod consistent;
 pub mod context;
 pub mod known_subquery;
 pub mod materialize;

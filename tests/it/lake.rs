@@ -115,7 +115,7 @@ async fn every_sample_file_passes_verify_and_a_tampered_file_does_not() {
 #[tokio::test]
 async fn verify_names_a_file_whose_rows_are_out_of_order() {
     use sspr_analytics::store::schema::AUDIT_EVENTS;
-    let (dir, lake) = sample_lake().await;
+    let (dir, lake) = crate::util::shared_lake().await;
     let day =
         std::fs::read_dir(dir.path().join("lake/audit_events")).unwrap().next().unwrap().unwrap().path();
     let file = day.join("part-0.parquet");
@@ -282,7 +282,7 @@ async fn merging_settled_days_early_gives_what_one_merge_at_the_end_gives() {
 async fn columns_of_distinct_values_are_written_without_a_dictionary() {
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
     use sspr_analytics::store::schema::{AUDIT_EVENTS, DC_SECURITY_EVENTS};
-    let (dir, _lake) = sample_lake().await;
+    let (dir, _lake) = crate::util::shared_lake().await;
     for table in [&AUDIT_EVENTS, &DC_SECURITY_EVENTS] {
         let folder = dir.path().join("lake").join(table.name);
         let part = walk_parquet(&folder).into_iter().next().expect("a partition file");

@@ -5,6 +5,7 @@ mod cli;
 mod collect_graph;
 mod eventlog;
 mod first_hour;
+mod fuzz;
 mod hardening;
 mod import;
 mod known_subquery;

@@ -9,7 +9,7 @@ use datafusion::physical_plan::{collect, displayable};
 use sspr_analytics::query::context::{QueryConfig, build_context};
 use sspr_analytics::store::Lake;
 
-use crate::util::{batches_json, sample_lake};
+use crate::util::batches_json;
 
 /// What one run of `sql` gave: the answer, the physical plan's text, how many Parquet scans the
 /// plan has and how many rows they produced.
@@ -71,7 +71,10 @@ async fn same_answer_one_computation(
 
 #[tokio::test]
 async fn a_cte_joined_with_itself_is_scanned_once() {
-    let (_d, lake) = sample_lake().await;
+    if crate::util::skip_without_extensions() {
+        return;
+    }
+    let (_d, lake) = crate::util::shared_lake().await;
     // The shape of bulk_admin_resets: a selective filter, then the CTE joined with itself on a
     // time range.
     let sql = "WITH a AS (SELECT activity, target_upn, activity_time FROM audit_events \
@@ -85,7 +88,10 @@ async fn a_cte_joined_with_itself_is_scanned_once() {
 
 #[tokio::test]
 async fn references_in_subqueries_with_their_own_filters_read_the_one_result() {
-    let (_d, lake) = sample_lake().await;
+    if crate::util::skip_without_extensions() {
+        return;
+    }
+    let (_d, lake) = crate::util::shared_lake().await;
     // Each reference filters differently: the filters stay above the shared result instead of
     // going into two different scans.
     let sql = "WITH a AS (SELECT activity, result FROM audit_events) \
@@ -97,7 +103,10 @@ async fn references_in_subqueries_with_their_own_filters_read_the_one_result() {
 
 #[tokio::test]
 async fn nested_materialized_ctes_compute_each_once() {
-    let (_d, lake) = sample_lake().await;
+    if crate::util::skip_without_extensions() {
+        return;
+    }
+    let (_d, lake) = crate::util::shared_lake().await;
     let sql = "WITH a AS (SELECT activity, count(*) AS n FROM audit_events GROUP BY activity), \
                     b AS (SELECT x.activity, x.n + y.n AS twice FROM a x JOIN a y ON x.activity = y.activity) \
                SELECT p.activity, p.twice, q.twice AS again \
@@ -113,7 +122,7 @@ async fn nested_materialized_ctes_compute_each_once() {
 
 #[tokio::test]
 async fn a_cte_referenced_once_keeps_its_streaming_plan() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let sql = "WITH a AS (SELECT activity FROM audit_events WHERE activity LIKE 'Reset%') \
                SELECT activity, count(*) AS n FROM a GROUP BY activity ORDER BY activity";
     let cfg = QueryConfig::default();
@@ -125,7 +134,10 @@ async fn a_cte_referenced_once_keeps_its_streaming_plan() {
 
 #[tokio::test]
 async fn a_misspelt_cte_name_is_an_error_that_names_it() {
-    let (_d, lake) = sample_lake().await;
+    if crate::util::skip_without_extensions() {
+        return;
+    }
+    let (_d, lake) = crate::util::shared_lake().await;
     let sql =
         "WITH a AS (SELECT activity FROM audit_events) SELECT count(*) FROM a x JOIN a y USING (activity)";
     let err = run(&lake, &QueryConfig::default(), "a_typo", sql).await.err().expect("an unknown CTE name");
@@ -139,7 +151,10 @@ async fn a_misspelt_cte_name_is_an_error_that_names_it() {
 
 #[tokio::test]
 async fn a_result_larger_than_the_memory_limit_fails_the_query_naming_the_cte() {
-    let (_d, lake) = sample_lake().await;
+    if crate::util::skip_without_extensions() {
+        return;
+    }
+    let (_d, lake) = crate::util::shared_lake().await;
     let cfg = QueryConfig { memory_limit: 64 * 1024, ..QueryConfig::default() };
     let sql = "WITH a AS (SELECT * FROM audit_events) \
                SELECT count(*) AS n FROM a UNION ALL SELECT count(*) AS n FROM a";

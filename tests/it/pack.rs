@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::util::{ground_truth, import_paths, query_rows, sample_lake, temp_lake, write};
+use crate::util::{ground_truth, import_paths, query_rows, temp_lake, write};
 
 fn n(v: &Value, k: &str) -> u64 {
     v[k].as_u64()
@@ -19,7 +19,7 @@ fn f(v: &Value, k: &str) -> f64 {
 
 #[tokio::test]
 async fn coverage_reports_match_the_ground_truth() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
     let trend = query_rows(&lake, "registration_coverage_trend", &[]).await;
     let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
@@ -99,7 +99,7 @@ async fn coverage_lost_finds_exactly_the_users_who_lost_it() {
 
 #[tokio::test]
 async fn reset_reports_match_the_ground_truth() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
     let kinds = query_rows(&lake, "reset_by_client_kind", &[]).await;
     assert_eq!(kinds.len(), gt.attempts_by_client_kind.len());
@@ -134,7 +134,7 @@ async fn reset_reports_match_the_ground_truth() {
 
 #[tokio::test]
 async fn top_errors_this_week_counts_the_seven_days_before_to() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let rows = query_rows(&lake, "top_errors_this_week", &[("to", "2026-11-15T00:00:00Z")]).await;
     assert!(!rows.is_empty() && rows.len() <= 10);
     assert!(rows.windows(2).all(|w| n(&w[0], "events") >= n(&w[1], "events")));
@@ -155,7 +155,7 @@ async fn top_errors_this_week_counts_the_seven_days_before_to() {
 
 #[tokio::test]
 async fn security_signals_find_exactly_the_planted_cases() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth().signals;
     assert!(
         !gt.resets_per_ip.is_empty() && !gt.verification_recon.is_empty() && !gt.bulk_admin_resets.is_empty()
@@ -217,7 +217,7 @@ async fn security_signals_find_exactly_the_planted_cases() {
 
 #[tokio::test]
 async fn reset_by_method_matches_the_ground_truth() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
     let rows = query_rows(&lake, "reset_by_method", &[]).await;
     assert_eq!(rows.len(), gt.by_method.len());
@@ -259,7 +259,7 @@ async fn day_buckets_follow_the_zone_across_a_dst_change() {
 async fn every_saved_query_runs_on_spark_with_the_same_rows() {
     // Portable SQL: the saved queries run unchanged on Spark 3.5 over the same Parquet lake
     // (pyspark from tests/requirements.txt, a Java runtime from .ci/run).
-    let (dir, _lake) = sample_lake().await;
+    let (dir, _lake) = crate::util::shared_lake().await;
     let o = std::process::Command::new("python3")
         .arg(crate::util::repo().join("benches/peer/spark_queries.py"))
         .args(["--lake", dir.path().join("lake").to_str().unwrap(), "--sspr", env!("CARGO_BIN_EXE_sspr")])

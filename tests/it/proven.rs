@@ -3,11 +3,14 @@
 
 use sspr_analytics::query::context::{QueryConfig, build_context};
 
-use crate::util::{batches_json, datafusion_alone, plan_lines, sample_lake};
+use crate::util::{batches_json, datafusion_alone, plan_lines};
 
 #[tokio::test]
 async fn filters_proven_by_statistics_are_dropped_and_answers_do_not_change() {
-    let (_d, lake) = sample_lake().await;
+    if crate::util::skip_without_extensions() {
+        return;
+    }
+    let (_d, lake) = crate::util::shared_lake().await;
     let ours = build_context(&lake, &QueryConfig::default()).await.unwrap();
     // DataFusion without the rule, over the same files.
     let plain = datafusion_alone(&lake, "reset_attempts").await;

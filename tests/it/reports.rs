@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sspr_analytics::query::saved::Registry;
 
-use crate::util::{ground_truth, query_rows, sample_lake, sql_rows};
+use crate::util::{ground_truth, query_rows, sql_rows};
 
 fn n(v: &Value, k: &str) -> u64 {
     v[k].as_u64()
@@ -16,7 +16,7 @@ fn n(v: &Value, k: &str) -> u64 {
 
 #[tokio::test]
 async fn every_saved_query_runs_on_the_sample_lake() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     // coverage_lost is empty on the sample (nobody loses coverage) and top_errors_this_week looks at
     // the week before now, after the sample's window; both have their own tests.
     for q in Registry::load(None).unwrap().queries {
@@ -48,7 +48,7 @@ async fn queries_planned_in_one_optimizer_pass_get_the_same_operators_as_with_th
     // (a third of its planning time); it is only for queries whose plan one pass completes: the
     // same operators and the same scans. (registration_coverage_trend's one-pass plan keeps a
     // cast on its six output rows' grouping id that the second pass folds.)
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let ctx = sspr_analytics::query::context::build_context(&lake, &Default::default()).await.unwrap();
     let key = "datafusion.optimizer.max_passes";
     let one_pass: Vec<_> = Registry::load(None)
@@ -85,7 +85,7 @@ async fn all_audit_events_land_once_across_three_overlapping_exports() {
 
 #[tokio::test]
 async fn registration_coverage_matches_ground_truth() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
     let rows = query_rows(&lake, "registration_coverage", &[]).await;
     assert_eq!(rows.len(), gt.registration_coverage.len());
@@ -106,7 +106,7 @@ async fn registration_coverage_matches_ground_truth() {
 
 #[tokio::test]
 async fn reset_success_daily_matches_ground_truth() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
     let rows = query_rows(&lake, "reset_success_daily", &[]).await;
     assert_eq!(rows.len(), gt.reset_success_daily.len());
@@ -131,7 +131,7 @@ async fn reset_success_daily_matches_ground_truth() {
 
 #[tokio::test]
 async fn reset_success_daily_buckets_days_in_the_requested_time_zone() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let utc = query_rows(&lake, "reset_success_daily", &[]).await;
     let tokyo = query_rows(&lake, "reset_success_daily", &[("tz", "Asia/Tokyo")]).await;
     let sum = |rows: &[Value]| rows.iter().map(|r| n(r, "sessions_started")).sum::<u64>();
@@ -150,7 +150,7 @@ async fn reset_success_daily_buckets_days_in_the_requested_time_zone() {
 
 #[tokio::test]
 async fn reset_failures_by_reason_matches_ground_truth() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
     let rows = query_rows(&lake, "reset_failures_by_reason", &[]).await;
     let got: BTreeMap<(String, String), u64> = rows
@@ -181,7 +181,7 @@ async fn reset_failures_by_reason_matches_ground_truth() {
 
 #[tokio::test]
 async fn error_codes_matches_ground_truth_with_meaning_and_resolution() {
-    let (_d, lake) = sample_lake().await;
+    let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
     let rows = query_rows(&lake, "error_codes", &[]).await;
     let got: BTreeMap<String, u64> = rows

@@ -4,11 +4,14 @@
 
 use sspr_analytics::query::context::{QueryConfig, build_context};
 
-use crate::util::{batches_json, datafusion_alone, plan_lines, sample_lake};
+use crate::util::{batches_json, datafusion_alone, plan_lines};
 
 #[tokio::test]
 async fn short_string_lists_filter_through_the_set_with_the_same_answers() {
-    let (_d, lake) = sample_lake().await;
+    if crate::util::skip_without_extensions() {
+        return;
+    }
+    let (_d, lake) = crate::util::shared_lake().await;
     let ours = build_context(&lake, &QueryConfig::default()).await.unwrap();
     // DataFusion without the rule, over the same files.
     let plain = datafusion_alone(&lake, "reset_attempts").await;

@@ -74,9 +74,36 @@ pub fn shared_sample_lake() -> &'static Path {
     path
 }
 
+/// The folder holding the shared sample lake (`path().join("lake")` is the lake), like the
+/// temporary folder [`sample_lake`] returns.
+pub struct SharedDir;
+
+impl SharedDir {
+    pub fn path(&self) -> &'static Path {
+        shared_sample_lake().parent().expect("the lake's folder")
+    }
+}
+
+/// The shared sample lake for tests that only read it (built once per test binary).
+pub async fn shared_lake() -> (SharedDir, Lake) {
+    let path = tokio::task::spawn_blocking(shared_sample_lake).await.unwrap();
+    (SharedDir, Lake::open(&path.to_string_lossy()).unwrap())
+}
+
 /// The shared sample lake as a `--lake` argument.
 pub fn shared_lake_arg() -> String {
     shared_sample_lake().to_string_lossy().into_owned()
+}
+
+/// True (and says so) when `SSPR_ENGINE_EXTENSIONS=off`: a test of one of our engine extensions
+/// has nothing to test then. CI runs the whole suite both ways; every other test must give the
+/// same answers with DataFusion alone.
+pub fn skip_without_extensions() -> bool {
+    let off = !sspr_analytics::query::context::extensions_from_env();
+    if off {
+        eprintln!("skipped: SSPR_ENGINE_EXTENSIONS=off");
+    }
+    off
 }
 
 /// Runs a saved query and returns its rows as JSON objects.

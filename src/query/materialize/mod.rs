@@ -9,6 +9,9 @@
 //! `-- settings: sspr.materialize_ctes=a` (several names separated by spaces). A program with its
 //! own session (the tests) can `SET sspr.materialize_ctes = 'a'`.
 //!
+//! Upstream: apache/datafusion#8777 ("Do not recompute CTEs") and #17737 (a `MATERIALIZED`
+//! option), both open for DataFusion 55. Off with the other extensions (`[query] extensions`).
+//!
 //! How (`logical.rs`, then `exec.rs`):
 //! - [`MaterializeCtes`] (analyzer rule) puts each reference of a named CTE under a
 //!   [`MaterializedCte`] node carrying an id shared by all references with the same body. The node

@@ -366,10 +366,12 @@ fn shortcut(f: &Fast, st: &mut State, values: &[Value<'_>], depth: usize) -> Res
             }
             let mut v = String::new();
             render(&mut v, ty, b, false)?;
-            if rec.data.capacity() == 0 {
-                rec.data.reserve(16);
+            // Event data written here counts against the record's output budget too.
+            st.out_left = st.out_left.checked_sub(v.len()).ok_or(OVER_BUDGET)?;
+            if st.rec.data.capacity() == 0 {
+                st.rec.data.reserve(16);
             }
-            rec.data.push((name.clone(), v));
+            st.rec.data.push((name.clone(), v));
             st.data_name = None;
             true
         }
@@ -544,7 +546,7 @@ mod tests {
         let keep = |_: &EventRecord| true;
         let read = ChunkReader::new(chunk).read_all(&keep).expect("a sample chunk reads within budget");
         assert!(read.len() > 10);
-        let work = ChunkReader::with_budget(chunk, 20, MAX_RECORD_OUTPUT).read_all(&keep);
+        let work = ChunkReader::with_budget(chunk, 3, MAX_RECORD_OUTPUT).read_all(&keep);
         assert_eq!(work.err(), Some(OVER_BUDGET));
         let output = ChunkReader::with_budget(chunk, MAX_RECORD_WORK, 16).read_all(&keep);
         assert_eq!(output.err(), Some(OVER_BUDGET));
