@@ -16,7 +16,7 @@ use std::io::{Seek, SeekFrom, Write};
 
 use evtx::checksum_ieee;
 
-use crate::collectors::eventlog::binxml::{tok, vt};
+use crate::evtx_format::{tok, vt};
 
 const FILE_HEADER_SIZE: usize = 4096;
 const CHUNK_SIZE: usize = 65536;

@@ -20,7 +20,6 @@
 pub mod evtx_writer;
 mod formats;
 pub mod onprem;
-pub mod rng;
 pub mod tenant;
 pub mod truth;
 
@@ -29,8 +28,8 @@ use std::path::Path;
 use chrono::Duration;
 
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use crate::sample::formats::{DiagArchive, GraphPager, LogAnalyticsFile};
-use crate::sample::rng::Rng;
 use crate::sample::tenant::{SessionBuilder, TenantParams, day_start, users};
 use crate::sample::truth::GroundTruth;
 

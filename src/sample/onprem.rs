@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::rng::Rng;
 use crate::sample::evtx_writer::WinEvent;
-use crate::sample::rng::Rng;
 use crate::sample::tenant::{SessionTruth, day_start};
 
 pub const AADC: &str = "AADC01.contoso.com";

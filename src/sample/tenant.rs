@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::sample::rng::Rng;
+use crate::rng::Rng;
 
 pub const SSPR_SERVICE: &str = "Self-service Password Management";
 pub const FLOW: &str = "Self-service password reset flow activity progress";

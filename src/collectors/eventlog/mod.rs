@@ -7,6 +7,7 @@
 //! skipped (reference/onprem-logs.md).
 
 pub mod binxml;
+mod element;
 pub mod evtx;
 pub mod facts;
 pub mod fields;

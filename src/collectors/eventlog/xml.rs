@@ -9,7 +9,8 @@ use std::sync::Arc;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use crate::collectors::eventlog::record::{EventRecord, parse_i32};
+use crate::collectors::eventlog::element::{on_close, on_open};
+use crate::collectors::eventlog::record::EventRecord;
 
 /// Parses one `<Event>` element. Errors name what is wrong; the caller adds file and offset.
 ///
@@ -120,86 +121,11 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, String> {
     Ok(None)
 }
 
-pub(super) type AttrFn<'f> = dyn Fn(&str) -> Result<Option<String>, String> + 'f;
-
-pub(super) fn on_open<S: AsRef<str>>(
-    rec: &mut EventRecord,
-    path: &[S],
-    name: &str,
-    attr: &AttrFn<'_>,
-    data_name: &mut Option<Arc<str>>,
-) -> Result<(), String> {
-    let parent = path.last().map(AsRef::as_ref);
-    let in_system = path.len() == 2 && path[1].as_ref() == "System";
-    match (parent, name) {
-        (Some("System"), "Provider") if in_system => {
-            rec.provider = attr("Name")?.or(attr("EventSourceName")?).unwrap_or_default();
-        }
-        (Some("System"), "EventID") if in_system => {
-            rec.qualifiers = attr("Qualifiers")?.and_then(|q| q.trim().parse().ok());
-        }
-        (Some("System"), "TimeCreated") if in_system => {
-            if let Some(t) = attr("SystemTime")? {
-                rec.time_created = Some(
-                    crate::util::parse_instant(&t)
-                        .ok_or_else(|| format!("TimeCreated/@SystemTime is not a time: {t:?}"))?
-                        .timestamp_micros(),
-                );
-            }
-        }
-        (Some("EventData"), "Data") => *data_name = attr("Name")?.map(Arc::from),
-        _ => {}
-    }
-    Ok(())
-}
-
-pub(super) fn on_close<S: AsRef<str>>(
-    rec: &mut EventRecord,
-    path: &[S],
-    text: &mut String,
-    data_name: &mut Option<Arc<str>>,
-) -> Result<(), String> {
-    let n = path.len();
-    let name = path[n - 1].as_ref();
-    let parent = if n >= 2 { path[n - 2].as_ref() } else { "" };
-    let value = std::mem::take(text);
-    let int = |what: &str, v: &str| parse_i32(&format!("System/{what}"), v);
-    if n == 3 && parent == "System" {
-        match name {
-            "EventID" => rec.event_id = int("EventID", &value)?,
-            "Level" => rec.level = int("Level", &value)?,
-            "Task" => rec.task = int("Task", &value)?,
-            "Keywords" => rec.keywords = Some(value.trim().to_string()).filter(|s| !s.is_empty()),
-            "EventRecordID" => {
-                rec.event_record_id = Some(value.trim())
-                    .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        s.parse::<i64>().map_err(|_| format!("System/EventRecordID is not a number: {s:?}"))
-                    })
-                    .transpose()?
-            }
-            "Channel" => rec.channel = value.trim().to_string(),
-            "Computer" => rec.computer = value.trim().to_string(),
-            _ => {}
-        }
-    } else if parent == "EventData" && n == 3 {
-        match name {
-            "Data" => rec.data.push((data_name.take(), value)),
-            "Binary" if !value.trim().is_empty() => rec.data.push((Some("Binary".into()), value)),
-            _ => {}
-        }
-    } else if n >= 4 && path[1].as_ref() == "UserData" && !value.trim().is_empty() {
-        rec.data.push((Some(Arc::from(name)), value));
-    } else if n == 3 && parent == "RenderingInfo" && name == "Message" && !value.trim().is_empty() {
-        rec.rendered_message = Some(value);
-    }
-    Ok(())
-}
-
 /// The scanner behind [`parse_event`]'s fast path. It returns `None` (use the general parser) for
 /// anything but well-formed elements, attributes, text and the predefined and numeric entities.
 mod fast {
-    use super::{EventRecord, on_close, on_open};
+    use super::EventRecord;
+    use crate::collectors::eventlog::element::{on_close, on_open};
 
     fn is_name_end(c: u8) -> bool {
         c.is_ascii_whitespace() || c == b'/' || c == b'>' || c == b'='

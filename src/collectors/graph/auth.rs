@@ -323,8 +323,9 @@ pub fn client_assertion(
     Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 
-/// Checks an RS256 JWT against the public key of a PEM certificate's key pair (for the mock
-/// token endpoint and `sspr doctor`). Returns the claims.
+/// Checks an RS256 JWT against the public key of a PEM certificate's key pair, as the mock token
+/// endpoint does (test scaffolding, `testkit`). Returns the claims.
+#[cfg(feature = "testkit")]
 pub fn verify_assertion(jwt: &str, key_pem: &Secret) -> Result<serde_json::Value, AuthError> {
     let bad = |m: &str| AuthError::Credential(m.to_string());
     let der = pem_blocks(key_pem.expose(), "PRIVATE KEY").into_iter().next().ok_or_else(|| bad("no key"))?;

@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use crate::collectors::graph::auth::{AuthError, TokenProvider};
 use crate::collectors::graph::limiter::RateLimiter;
 use crate::collectors::graph::retry::{Failure, RetryPolicy};
-use crate::sample::rng::Rng;
+use crate::rng::Rng;
 
 /// One fetched page.
 #[derive(Debug, Clone)]

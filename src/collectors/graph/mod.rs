@@ -11,6 +11,7 @@ pub mod client;
 pub mod cloud;
 pub mod collect;
 pub mod limiter;
+#[cfg(feature = "testkit")]
 pub mod mock;
 pub mod retry;
 pub mod secret;

@@ -21,12 +21,13 @@ mod value;
 
 use std::rc::Rc;
 
+use crate::collectors::eventlog::element::{on_close, on_open};
 use crate::collectors::eventlog::record::EventRecord;
-use crate::collectors::eventlog::xml::{on_close, on_open};
+use template::render_piece;
 pub use template::tok;
 use template::{Fast, Op, Piece, Program};
 pub use value::vt;
-use value::{FILETIME_UNIX_EPOCH, Value, filetime_micros, push_normalised, push_utf16, render, render_piece};
+use value::{FILETIME_UNIX_EPOCH, Value, filetime_micros, push_normalised, push_utf16, render};
 
 /// Why a chunk is left to the crate.
 pub type Decline = &'static str;

@@ -3,32 +3,37 @@
 
 use std::rc::Rc;
 
-use super::value::{push_utf16, vt};
-use super::{Decline, u16le, u32le};
+pub use crate::evtx_format::tok;
+use crate::evtx_format::vt;
 
-/// BinXML tokens (MS-EVEN6 §2.2.12); the EVTX writer of the sample data writes the same.
-pub mod tok {
-    pub const EOF: u8 = 0x00;
-    pub const OPEN_START: u8 = 0x01;
-    pub const CLOSE_START: u8 = 0x02;
-    pub const CLOSE_EMPTY: u8 = 0x03;
-    pub const END_ELEMENT: u8 = 0x04;
-    pub const VALUE: u8 = 0x05;
-    pub const ATTRIBUTE: u8 = 0x06;
-    pub const CHAR_REF: u8 = 0x08;
-    pub const TEMPLATE_INSTANCE: u8 = 0x0c;
-    pub const NORMAL_SUBSTITUTION: u8 = 0x0d;
-    pub const OPTIONAL_SUBSTITUTION: u8 = 0x0e;
-    pub const FRAGMENT_HEADER: u8 = 0x0f;
-    /// The "more follows" bit of element, value, attribute and reference tokens.
-    pub const MORE: u8 = 0x40;
-}
+use super::value::{Value, push_normalised, push_utf16, render};
+use super::{Decline, u16le, u32le};
 
 /// One piece of element content or attribute value.
 #[derive(Debug)]
 pub(super) enum Piece {
     Lit(String),
     Sub(u16),
+}
+
+/// Renders one piece: a literal, or the value it substitutes.
+pub(super) fn render_piece(
+    out: &mut String,
+    piece: &Piece,
+    values: &[Value<'_>],
+    attr: bool,
+) -> Result<(), Decline> {
+    match piece {
+        Piece::Lit(s) => {
+            push_normalised(out, s, attr);
+            Ok(())
+        }
+        // A substitution past the values renders as nothing, as the crate does.
+        Piece::Sub(id) => match values.get(usize::from(*id)) {
+            Some((ty, b)) => render(out, *ty, b, attr),
+            None => Ok(()),
+        },
+    }
 }
 
 #[derive(Debug)]

@@ -4,58 +4,15 @@
 use std::fmt::Write as _;
 
 use super::Decline;
-use super::template::Piece;
+pub use crate::evtx_format::vt;
 
 /// 100 ns ticks between 1601-01-01 and 1970-01-01.
 pub(super) const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
 /// 10000-01-01T00:00:00Z as a FILETIME: later times do not render as four-digit years.
 const FILETIME_MAX: u64 = 2_650_467_744_000_000_000;
 
-/// Substitution value types (MS-EVEN6 §2.2.18).
-pub mod vt {
-    pub const NULL: u8 = 0x00;
-    pub const STRING: u8 = 0x01;
-    pub const INT8: u8 = 0x03;
-    pub const UINT8: u8 = 0x04;
-    pub const INT16: u8 = 0x05;
-    pub const UINT16: u8 = 0x06;
-    pub const INT32: u8 = 0x07;
-    pub const UINT32: u8 = 0x08;
-    pub const INT64: u8 = 0x09;
-    pub const UINT64: u8 = 0x0a;
-    pub const BOOL: u8 = 0x0d;
-    pub const BINARY: u8 = 0x0e;
-    pub const GUID: u8 = 0x0f;
-    pub const SIZE_T: u8 = 0x10;
-    pub const FILETIME: u8 = 0x11;
-    pub const SID: u8 = 0x13;
-    pub const HEX_INT32: u8 = 0x14;
-    pub const HEX_INT64: u8 = 0x15;
-    pub const BIN_XML: u8 = 0x21;
-    pub const STRING_ARRAY: u8 = 0x81;
-}
-
 /// A substitution value: its type and bytes.
 pub(super) type Value<'a> = (u8, &'a [u8]);
-
-pub(super) fn render_piece(
-    out: &mut String,
-    piece: &Piece,
-    values: &[Value<'_>],
-    attr: bool,
-) -> Result<(), Decline> {
-    match piece {
-        Piece::Lit(s) => {
-            push_normalised(out, s, attr);
-            Ok(())
-        }
-        // A substitution past the values renders as nothing, as the crate does.
-        Piece::Sub(id) => match values.get(usize::from(*id)) {
-            Some((ty, b)) => render(out, *ty, b, attr),
-            None => Ok(()),
-        },
-    }
-}
 
 /// Appends text as the XML reader would read it back from the crate's rendering: line ends
 /// normalised (in attributes, whitespace as spaces), characters XML cannot carry as `_`.

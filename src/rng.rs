@@ -1,5 +1,6 @@
-//! A small deterministic PRNG (SplitMix64) so sample data is byte-for-byte reproducible across
-//! platforms and crate versions.
+//! A small deterministic PRNG (SplitMix64): the sample generator's, so sample data is
+//! byte-for-byte reproducible across platforms and crate versions, and the Graph client's retry
+//! jitter. A leaf module, so neither borrows it from the other.
 
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
