@@ -25,7 +25,7 @@ pub async fn run(settings: &Settings, source: &CollectSource, quiet: bool) -> an
     let parse = |s: &Option<String>, what: &str| -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
         s.as_deref()
             .map(|t| {
-                crate::query::saved::parse_time(t, &chrono_tz::UTC, now)
+                crate::query::params::parse_time(t, &chrono_tz::UTC, now)
                     .map_err(|m| crate::Error::usage(format!("--{what}: {m}")).into())
             })
             .transpose()

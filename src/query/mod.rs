@@ -6,6 +6,7 @@ pub mod consistent;
 pub mod context;
 pub mod known_subquery;
 pub mod materialize;
+pub mod params;
 pub mod percentile;
 pub mod proven;
 pub mod saved;
