@@ -11,12 +11,12 @@ use crate::collectors::files::flatten::RowContext;
 use crate::collectors::files::{self, FileFormat, FileReport, Writers};
 use crate::collectors::ledger::{LedgerEntry, ledger_batch};
 use crate::error::{Error, Result};
-use crate::store::lake::{TableWriteSummary, write_batches};
 use crate::store::quarantine::Quarantine;
 use crate::store::schema::{
     AUDIT_EVENTS, CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, INGEST_LEDGER, REGISTRATION_DETAILS, USERS,
     WRITEBACK_EVENTS,
 };
+use crate::store::table_writer::{TableWriteSummary, write_batches};
 use crate::store::{Lake, TableWriter};
 
 /// How to import.

@@ -4,7 +4,9 @@ pub mod lake;
 pub mod layout;
 pub mod quarantine;
 pub mod schema;
+pub mod table_writer;
 pub mod verify;
 pub mod writer;
 
-pub use lake::{Lake, TableWriter};
+pub use lake::Lake;
+pub use table_writer::TableWriter;

@@ -227,7 +227,7 @@ fn dc_event(day: i64, id: i64, user: &str) -> sspr_analytics::collectors::eventl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merging_settled_days_early_gives_what_one_merge_at_the_end_gives() {
     use sspr_analytics::collectors::eventlog::EventRows;
-    use sspr_analytics::store::lake::TableWriter;
+    use sspr_analytics::store::TableWriter;
     use sspr_analytics::store::schema::DC_SECURITY_EVENTS;
     let batch = |evs: Vec<_>| {
         let mut rows = EventRows::with_capacity(1);

@@ -28,8 +28,8 @@ use crate::collectors::import::{ImportOptions, import};
 use crate::collectors::ledger::{LedgerEntry, ledger_batch};
 use crate::error::{Error, Result};
 use crate::store::Lake;
-use crate::store::lake::write_batches;
 use crate::store::schema::INGEST_LEDGER;
+use crate::store::table_writer::write_batches;
 
 /// What to collect and how.
 #[derive(Debug, Clone)]
