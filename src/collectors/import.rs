@@ -148,11 +148,9 @@ async fn import_locked(
     run_id: &str,
     started: chrono::DateTime<Utc>,
 ) -> Result<ImportSummary> {
-    let run_id = run_id.to_string();
-    let ingested_at = started.timestamp_micros();
     let (found, missing) = files::discover(paths);
-    let mut summary = ImportSummary { run_id: run_id.clone(), files: missing, ..Default::default() };
-    let mut quarantine = Quarantine::new(&run_id)?;
+    let mut summary = ImportSummary { run_id: run_id.to_string(), files: missing, ..Default::default() };
+    let mut quarantine = Quarantine::new(run_id)?;
     let mut writers = Writers {
         audit: TableWriter::new(lake, &AUDIT_EVENTS),
         registration: TableWriter::new(lake, &REGISTRATION_DETAILS),
@@ -180,6 +178,47 @@ async fn import_locked(
         summary.skipped += report.skipped;
         summary.files.push(report);
     };
+    read_files(&found, opts, started.timestamp_micros(), &mut writers, &mut quarantine, &mut land);
+    summary.parse_seconds = parse_start.elapsed().as_secs_f64();
+    let merge_start = std::time::Instant::now();
+    for w in [
+        writers.audit,
+        writers.registration,
+        writers.users,
+        writers.writeback,
+        writers.credential_provider,
+        writers.dc_security,
+    ] {
+        let t = w.finish().await?;
+        summary.rows_new += t.merge.rows_new;
+        summary.duplicates += t.merge.duplicates;
+        summary.partitions_published += t.partitions_published;
+        summary.tables.push(t);
+    }
+    summary.merge_seconds = merge_start.elapsed().as_secs_f64();
+    tracing::info!(
+        parse_seconds = summary.parse_seconds,
+        merge_seconds = summary.merge_seconds,
+        rows_new = summary.rows_new,
+        "Imported."
+    );
+    summary.quarantine_file = quarantine.publish(&lake.root).await?;
+    let entries = ledger_entries(&summary, started, Utc::now());
+    write_batches(lake, &INGEST_LEDGER, vec![ledger_batch(&entries)?]).await?;
+    Ok(summary)
+}
+
+/// Reads every file into the writers, handing each file's report to `land` in file order. Runs
+/// of small export files (Graph pages, hourly archive blobs) are parsed several at once, a file
+/// per worker; event logs and big files are read one at a time, each with its own parser threads.
+fn read_files(
+    found: &[PathBuf],
+    opts: &ImportOptions,
+    ingested_at: i64,
+    writers: &mut Writers,
+    quarantine: &mut Quarantine,
+    land: &mut dyn FnMut(String, Result<FileReport>),
+) {
     fn row_context<'n>(
         path: &std::path::Path,
         name: &'n str,
@@ -189,9 +228,6 @@ async fn import_locked(
         let snapshot = files::snapshot_date_for(path, opts.snapshot_date);
         RowContext { source_file: name, ingested_at: at, snapshot_date: crate::util::date32(snapshot) }
     }
-    // Small export files (Graph pages, hourly archive blobs) are parsed several at once and
-    // written in order; event logs and big files are read one at a time, each with its own
-    // parser threads.
     // Each file's event-log format (sniffed once), and whether it is a small export file.
     let kinds: Vec<(Option<eventlog::EventFormat>, bool)> = found
         .iter()
@@ -218,15 +254,14 @@ async fn import_locked(
                 |parsed| {
                     // Results come in input order, one per file.
                     let Some(path) = next.next() else { return };
-                    let name = files::display(path);
                     let result = match parsed {
-                        Ok(Ok(p)) => files::write_parsed(p, &mut writers, &mut quarantine),
+                        Ok(Ok(p)) => files::write_parsed(p, writers, quarantine),
                         Ok(Err(e)) => Err(e),
                         Err(panicked) => {
                             Err(Error::Input { path: path.clone(), message: panicked.to_string() })
                         }
                     };
-                    land(name, result);
+                    land(files::display(path), result);
                 },
             );
             i += run;
@@ -244,49 +279,32 @@ async fn import_locked(
                     source_tz: opts.source_tz,
                     threads: opts.threads,
                 };
-                eventlog::import_file(path, format, &ectx, &mut writers, &mut quarantine)
+                eventlog::import_file(path, format, &ectx, writers, quarantine)
             }
             None => files::import_file(
                 path,
                 opts.format,
                 &row_context(path, &name, opts, ingested_at),
                 opts.threads,
-                &mut writers,
-                &mut quarantine,
+                writers,
+                quarantine,
             ),
         };
         land(name, result);
     }
-    summary.parse_seconds = parse_start.elapsed().as_secs_f64();
-    let merge_start = std::time::Instant::now();
-    for w in [
-        writers.audit,
-        writers.registration,
-        writers.users,
-        writers.writeback,
-        writers.credential_provider,
-        writers.dc_security,
-    ] {
-        let t = w.finish().await?;
-        summary.rows_new += t.merge.rows_new;
-        summary.duplicates += t.merge.duplicates;
-        summary.partitions_published += t.partitions_published;
-        summary.tables.push(t);
-    }
-    summary.merge_seconds = merge_start.elapsed().as_secs_f64();
-    tracing::info!(
-        parse_seconds = summary.parse_seconds,
-        merge_seconds = summary.merge_seconds,
-        rows_new = summary.rows_new,
-        "Imported."
-    );
-    summary.quarantine_file = quarantine.publish(&lake.root).await?;
-    let finished = Utc::now();
+}
+
+/// The ledger rows of an import: one per file, and one for the run.
+fn ledger_entries(
+    summary: &ImportSummary,
+    started: chrono::DateTime<Utc>,
+    finished: chrono::DateTime<Utc>,
+) -> Vec<LedgerEntry> {
     let mut entries: Vec<LedgerEntry> = summary
         .files
         .iter()
         .map(|f| LedgerEntry {
-            run_id: run_id.clone(),
+            run_id: summary.run_id.clone(),
             source: "file".into(),
             item: f.path.clone(),
             format: Some(f.format.clone()).filter(|s| !s.is_empty()),
@@ -301,7 +319,7 @@ async fn import_locked(
         })
         .collect();
     entries.push(LedgerEntry {
-        run_id: run_id.clone(),
+        run_id: summary.run_id.clone(),
         source: "import".into(),
         item: "run".into(),
         records: Some(summary.records as i64),
@@ -313,6 +331,5 @@ async fn import_locked(
         finished_at: Some(finished),
         ..Default::default()
     });
-    write_batches(lake, &INGEST_LEDGER, vec![ledger_batch(&entries)?]).await?;
-    Ok(summary)
+    entries
 }

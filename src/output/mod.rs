@@ -198,12 +198,10 @@ fn plain_strings(batches: &[RecordBatch], schema: SchemaRef) -> Result<(Vec<Reco
     })
 }
 
-fn markdown(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>> {
-    let mut s = String::new();
-    let names: Vec<_> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    s.push_str(&format!("| {} |\n", names.join(" | ")));
-    s.push_str(&format!("|{}\n", names.iter().map(|_| "---|").collect::<String>()));
+/// Every row's cells as text (NULL as empty), in order: what the text formats lay out.
+pub(crate) fn text_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
     let opts = FormatOptions::default().with_null("");
+    let mut rows = Vec::new();
     for b in batches {
         let fmts = b
             .columns()
@@ -211,12 +209,20 @@ fn markdown(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         for row in 0..b.num_rows() {
-            let cells: Vec<String> = fmts
-                .iter()
-                .map(|f| f.value(row).to_string().replace('|', "\\|").replace('\n', " "))
-                .collect();
-            s.push_str(&format!("| {} |\n", cells.join(" | ")));
+            rows.push(fmts.iter().map(|f| f.value(row).to_string()).collect());
         }
+    }
+    Ok(rows)
+}
+
+fn markdown(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>> {
+    let mut s = String::new();
+    let names: Vec<_> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    s.push_str(&format!("| {} |\n", names.join(" | ")));
+    s.push_str(&format!("|{}\n", names.iter().map(|_| "---|").collect::<String>()));
+    for row in text_rows(batches)? {
+        let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|").replace('\n', " ")).collect();
+        s.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     Ok(s.into_bytes())
 }

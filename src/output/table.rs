@@ -8,7 +8,6 @@
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::error::Result;
@@ -65,18 +64,8 @@ fn cells(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Cells> {
         .iter()
         .map(|f| matches!(f.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8))
         .collect();
-    let opts = FormatOptions::default().with_null("");
-    let mut rows = Vec::new();
-    for b in batches {
-        let fmts = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        for row in 0..b.num_rows() {
-            rows.push(fmts.iter().map(|f| one_line(&f.value(row).to_string())).collect());
-        }
-    }
+    let rows =
+        super::text_rows(batches)?.into_iter().map(|row| row.iter().map(|c| one_line(c)).collect()).collect();
     Ok(Cells { headers, numeric, cuttable, rows })
 }
 
