@@ -6,7 +6,7 @@
 --   with that pair's own count and example message (the three always describe the same events).
 --   Event ids are shown as they are: Microsoft documents no catalogue for this source.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31
--- chart: bar x=computer y=errors
+-- chart: hbar x=computer y=errors
 WITH e AS (
   SELECT computer, event_id, coalesce(hresult, '') AS hresult, time_created, message
   FROM credential_provider_events

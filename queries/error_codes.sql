@@ -7,7 +7,7 @@
 --   from the catalogue (unknown codes shown as unknown), first and last seen, and the trend: events
 --   in the last seven days of the window against the seven days before. Needs `sspr build`.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31
--- chart: bar x=code y=events
+-- chart: hbar x=code y=events
 WITH e AS (
   SELECT * FROM error_events WHERE time >= $from AND time < $to
 ),

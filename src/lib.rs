@@ -8,6 +8,7 @@
 //! lake on disk: `cli → settings → commands → {collectors, store, query}`.
 #![forbid(unsafe_code)]
 
+pub mod charts;
 pub mod cli;
 pub mod collectors;
 pub mod commands;

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Topic modules; fixtures in `util`.
 
 mod build;
+mod charts;
 mod cli;
 mod collect_graph;
 mod eventlog;

@@ -1,0 +1,368 @@
+//! Charts: Arrow batches and a [`ChartSpec`] in, an SVG out (plotters). No `SessionContext` here:
+//! whoever ran the query hands over its rows, already in the report's time zone
+//! ([`crate::output::in_zone`]), so time labels read in that zone.
+//!
+//! One theme: dark-to-light marks that stay apart in grey print (each series also has its own
+//! marker shape), titles, axis names with units, a legend when there is more than one series,
+//! percentages on a 0–100 axis, and every bar labelled with its number. What cannot be drawn is
+//! still a readable panel: no rows (or only NULLs) say "no data in this window", one point or one
+//! category draw as such, thousands of categories become the top N and one "other" bar, long and
+//! non-ASCII labels are cut with an ellipsis (the table under the chart has them whole), and
+//! negative or huge values get an axis that holds them.
+
+pub mod spec;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, SchemaRef};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub use spec::{ChartKind, ChartSpec, Sort};
+
+use crate::error::{Error, Result};
+
+/// The size charts are drawn at (the report scales them to its column width).
+pub const WIDTH: u32 = 760;
+pub const HEIGHT: u32 = 380;
+/// Labels longer than this many characters are cut with an ellipsis.
+pub const MAX_LABEL: usize = 28;
+/// Marks of the series, dark to light: apart in colour and in grey print.
+pub const PALETTE: [RGBColor; 5] = [
+    RGBColor(0x1f, 0x3b, 0x73),
+    RGBColor(0xd9, 0x7a, 0x1e),
+    RGBColor(0x5a, 0x9b, 0x4a),
+    RGBColor(0x8e, 0x44, 0x8b),
+    RGBColor(0x9a, 0x9a, 0x9a),
+];
+const FONT: &str = "sans-serif";
+/// Grid lines: light, so the marks stand out.
+const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
+/// Pixels between bars.
+const BAR_GAP: u32 = 6;
+const NO_DATA: &str = "no data in this window";
+
+/// A chart's data: category labels and, per series, one value per label (`None` where NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data {
+    pub labels: Vec<String>,
+    pub series: Vec<(String, Vec<Option<f64>>)>,
+}
+
+/// Reads the spec's columns out of the rows: `x` as text labels, each `y` (or each value of
+/// `series`) as numbers.
+pub fn data(batches: &[RecordBatch], schema: &SchemaRef, spec: &ChartSpec, origin: &str) -> Result<Data> {
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    spec.check(origin, &names)?;
+    let rows = crate::output::text_rows(batches)?;
+    let col = |name: &str| names.iter().position(|n| n == name).expect("checked above");
+    let numbers = |name: &str| -> Result<Vec<Option<f64>>> {
+        let mut out = Vec::new();
+        for b in batches {
+            let c = cast(b.column(col(name)), &DataType::Float64)?;
+            let c = c.as_primitive::<Float64Type>();
+            out.extend((0..c.len()).map(|i| (!c.is_null(i) && c.value(i).is_finite()).then(|| c.value(i))));
+        }
+        Ok(out)
+    };
+    let xs: Vec<String> = rows.iter().map(|r| r[col(&spec.x)].clone()).collect();
+    let Some(series_col) = &spec.series else {
+        let series = spec.y.iter().map(|y| Ok((y.clone(), numbers(y)?))).collect::<Result<Vec<_>>>()?;
+        return Ok(Data { labels: xs, series });
+    };
+    // One series per value of `series`, over the distinct x values in their first order.
+    let keys: Vec<String> = rows.iter().map(|r| r[col(series_col)].clone()).collect();
+    let mut labels: Vec<String> = Vec::new();
+    for x in &xs {
+        if !labels.contains(x) {
+            labels.push(x.clone());
+        }
+    }
+    let mut series: Vec<(String, Vec<Option<f64>>)> = Vec::new();
+    for y in &spec.y {
+        let values = numbers(y)?;
+        for (i, key) in keys.iter().enumerate() {
+            let name = if spec.y.len() > 1 { format!("{key} {y}") } else { key.clone() };
+            let at = labels.iter().position(|l| *l == xs[i]).expect("every x is a label");
+            let slot = match series.iter().position(|(n, _)| *n == name) {
+                Some(s) => s,
+                None => {
+                    series.push((name, vec![None; labels.len()]));
+                    series.len() - 1
+                }
+            };
+            series[slot].1[at] = values[i];
+        }
+    }
+    Ok(Data { labels, series })
+}
+
+/// Orders bars and folds the ones past `limit` into one "other (N more)" bar (first series'
+/// values decide; the others follow).
+pub fn top_n(mut data: Data, sort: Sort, limit: usize) -> Data {
+    let key = |i: usize| data.series.first().and_then(|(_, v)| v[i]).unwrap_or(f64::NEG_INFINITY);
+    let mut order: Vec<usize> = (0..data.labels.len()).collect();
+    match sort {
+        Sort::Desc => order.sort_by(|&a, &b| key(b).total_cmp(&key(a))),
+        Sort::Asc => order.sort_by(|&a, &b| key(a).total_cmp(&key(b))),
+        Sort::None => {}
+    }
+    let keep = if order.len() > limit { limit - 1 } else { order.len() };
+    let rest: Vec<usize> = order[keep..].to_vec();
+    order.truncate(keep);
+    let mut labels: Vec<String> = order.iter().map(|&i| data.labels[i].clone()).collect();
+    if !rest.is_empty() {
+        labels.push(format!("other ({} more)", rest.len()));
+    }
+    for (_, values) in &mut data.series {
+        let mut v: Vec<Option<f64>> = order.iter().map(|&i| values[i]).collect();
+        if !rest.is_empty() {
+            let sum: f64 = rest.iter().filter_map(|&i| values[i]).sum();
+            v.push(Some(sum));
+        }
+        *values = v;
+    }
+    data.labels = labels;
+    data
+}
+
+/// Draws the chart as SVG.
+pub fn svg(data: &Data, spec: &ChartSpec, title: &str) -> Result<String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let has_values = data.series.iter().any(|(_, v)| v.iter().any(Option::is_some));
+        if data.labels.is_empty() || !has_values {
+            empty(&root, title)?;
+        } else {
+            match spec.kind {
+                ChartKind::Line => line(&root, data, spec, title)?,
+                ChartKind::Bar => {
+                    bars(&root, &top_n(data.clone(), spec.sort, spec.limit), spec, title, false)?
+                }
+                ChartKind::HBar => {
+                    bars(&root, &top_n(data.clone(), spec.sort, spec.limit), spec, title, true)?
+                }
+            }
+        }
+        root.present().map_err(draw_error)?;
+    }
+    Ok(out)
+}
+
+fn draw_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
+    Error::Table { table: "chart".into(), message: format!("drawing failed: {e}") }
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+fn empty(root: &Area<'_>, title: &str) -> Result<()> {
+    let titled = root.titled(&cut(title, 80), (FONT, 18)).map_err(draw_error)?;
+    let (w, h) = titled.dim_in_pixel();
+    let style = TextStyle::from((FONT, 16).into_font())
+        .color(&RGBColor(0x55, 0x55, 0x55))
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    titled.draw(&Text::new(NO_DATA, (w as i32 / 2, h as i32 / 2), style)).map_err(draw_error)?;
+    Ok(())
+}
+
+/// A label cut to `max` characters with an ellipsis.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The value axis: from 0 (or below, for negative values) to a little above the largest value;
+/// percentages on 0–100.
+fn value_range(data: &Data, percent: bool) -> (f64, f64) {
+    let values = data.series.iter().flat_map(|(_, v)| v.iter().flatten().copied());
+    let (lo, hi) = values.fold((0f64, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if percent && lo >= 0.0 && hi <= 100.0 {
+        return (0.0, 100.0);
+    }
+    let pad = |v: f64| if v == 0.0 { 0.0 } else { v * 1.12 };
+    let (lo, hi) = (pad(lo), pad(hi));
+    if hi - lo <= f64::EPSILON { (lo, lo + 1.0) } else { (lo, hi) }
+}
+
+/// A number as a label: whole numbers without decimals, others with one, large ones grouped.
+pub fn number(v: f64) -> String {
+    if v.abs() >= 1e15 {
+        return format!("{v:.3e}");
+    }
+    if v.fract() == 0.0 {
+        let s = format!("{}", v.abs() as i128);
+        let mut grouped = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        return if v < 0.0 { format!("-{grouped}") } else { grouped };
+    }
+    format!("{v:.1}")
+}
+
+fn axis_name(spec: &ChartSpec) -> String {
+    match &spec.units {
+        Some(u) => format!("{} ({u})", spec.y.join(", ")),
+        None if spec.percent() => format!("{} (%)", spec.y.join(", ")),
+        None => spec.y.join(", "),
+    }
+}
+
+fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal: bool) -> Result<()> {
+    let n = data.labels.len();
+    let (lo, hi) = value_range(data, spec.percent());
+    let values = &data.series[0].1;
+    let label_style = TextStyle::from((FONT, 11).into_font()).color(&BLACK);
+    let mut builder = ChartBuilder::on(root);
+    builder.caption(cut(title, 80), (FONT, 18)).margin(12);
+    if horizontal {
+        let longest = data.labels.iter().map(|l| cut(l, MAX_LABEL).chars().count()).max().unwrap_or(4);
+        builder.x_label_area_size(40).y_label_area_size((longest as u32 * 7 + 16).min(230));
+        // Segmented ranges are inclusive: `0..n - 1` is n slots.
+        let mut chart =
+            builder.build_cartesian_2d(lo..hi, (0..n - 1).into_segmented()).map_err(draw_error)?;
+        let labels = &data.labels;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(GRID)
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) if *i < n => cut(&labels[n - 1 - i], MAX_LABEL),
+                _ => String::new(),
+            })
+            .x_desc(axis_name(spec))
+            .x_label_formatter(&|v| number(*v))
+            .draw()
+            .map_err(draw_error)?;
+        // The first (largest) bar at the top; bars apart by a margin.
+        chart
+            .draw_series(
+                Histogram::horizontal(&chart)
+                    .style(PALETTE[0].filled())
+                    .margin(BAR_GAP)
+                    .data(values.iter().enumerate().filter_map(|(i, v)| Some((n - 1 - i, (*v)?)))),
+            )
+            .map_err(draw_error)?;
+        chart
+            .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                let v = (*v)?;
+                let style = label_style.clone().pos(Pos::new(HPos::Left, VPos::Center));
+                Some(Text::new(format!(" {}", number(v)), (v, SegmentValue::CenterOf(n - 1 - i)), style))
+            }))
+            .map_err(draw_error)?;
+    } else {
+        builder.x_label_area_size(56).y_label_area_size(64);
+        let mut chart =
+            builder.build_cartesian_2d((0..n - 1).into_segmented(), lo..hi).map_err(draw_error)?;
+        let labels = &data.labels;
+        // A label no wider than its bar (about 7 px a character at this size).
+        let max_label = ((WIDTH as usize - 110) / n.max(1) / 7).clamp(4, MAX_LABEL);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(GRID)
+            .x_labels(n)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) if *i < n => cut(&labels[*i], max_label),
+                _ => String::new(),
+            })
+            .x_desc(spec.x.clone())
+            .y_desc(axis_name(spec))
+            .y_label_formatter(&|v| number(*v))
+            .draw()
+            .map_err(draw_error)?;
+        chart
+            .draw_series(
+                Histogram::vertical(&chart)
+                    .style(PALETTE[0].filled())
+                    .margin(BAR_GAP)
+                    .data(values.iter().enumerate().filter_map(|(i, v)| Some((i, (*v)?)))),
+            )
+            .map_err(draw_error)?;
+        chart
+            .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                let v = (*v)?;
+                let style = label_style.clone().pos(Pos::new(HPos::Center, VPos::Bottom));
+                Some(Text::new(number(v), (SegmentValue::CenterOf(i), v), style))
+            }))
+            .map_err(draw_error)?;
+    }
+    Ok(())
+}
+
+fn line(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str) -> Result<()> {
+    let n = data.labels.len();
+    let (lo, hi) = value_range(data, spec.percent());
+    let mut chart = ChartBuilder::on(root)
+        .caption(cut(title, 80), (FONT, 18))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
+        .map_err(draw_error)?;
+    let labels = &data.labels;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .x_labels(n.min(8))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
+                cut(&labels[i as usize], 16)
+            } else {
+                String::new()
+            }
+        })
+        .x_desc(spec.x.clone())
+        .y_desc(axis_name(spec))
+        .y_label_formatter(&|v| number(*v))
+        .draw()
+        .map_err(draw_error)?;
+    for (k, (name, values)) in data.series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let points: Vec<(f64, f64)> =
+            values.iter().enumerate().filter_map(|(i, v)| Some((i as f64, (*v)?))).collect();
+        let drawn =
+            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2))).map_err(draw_error)?;
+        if data.series.len() > 1 {
+            drawn
+                .label(cut(name, 40))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        // A marker per point, a different shape per series (apart in grey print too).
+        match k % 3 {
+            0 => chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(draw_error)?,
+            1 => chart
+                .draw_series(points.iter().map(|&p| TriangleMarker::new(p, 4, color.filled())))
+                .map_err(draw_error)?,
+            _ => chart
+                .draw_series(points.iter().map(|&p| Cross::new(p, 4, color.stroke_width(2))))
+                .map_err(draw_error)?,
+        };
+    }
+    if data.series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(0xbb, 0xbb, 0xbb))
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(draw_error)?;
+    }
+    Ok(())
+}
