@@ -48,6 +48,8 @@ pub enum Command {
     Query(QueryArgs),
     /// List the saved queries.
     Queries(QueriesArgs),
+    /// Render dashboards (dashboards/*.toml) as self-contained HTML pages with charts.
+    Report(ReportArgs),
     /// Inspect the lake.
     Lake(LakeArgs),
     /// Synthetic sample data.
@@ -175,6 +177,39 @@ impl QueryArgs {
     pub fn plan_only(&self) -> bool {
         self.explain || self.analyze
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Dashboards to render (default: every one; `overview`, `operations`, `security` ship).
+    pub names: Vec<String>,
+    /// Folder the pages are written to (created when missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "html")]
+    pub format: ReportFormat,
+    /// Start of the window, as for `sspr query` (RFC 3339, YYYY-MM-DD, today, -30d, -12h).
+    #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the window (exclusive).
+    #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
+    pub to: Option<String>,
+    /// IANA time zone of the report (default: config `[query] tz`, else UTC).
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Folder of dashboard specs that replace or add to the shipped ones.
+    #[arg(long)]
+    pub dashboards_dir: Option<PathBuf>,
+    /// Folder of .sql files that override or extend the saved queries.
+    #[arg(long)]
+    pub queries_dir: Option<PathBuf>,
+}
+
+/// What `sspr report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained page per dashboard.
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ pub mod output;
 pub mod parallel;
 pub mod progress;
 pub mod query;
+pub mod report;
 pub mod rng;
 pub mod sample;
 pub mod settings;

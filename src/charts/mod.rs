@@ -68,7 +68,7 @@ pub fn data(batches: &[RecordBatch], schema: &SchemaRef, spec: &ChartSpec, origi
     let xs: Vec<String> = rows.iter().map(|r| r[col(&spec.x)].clone()).collect();
     let Some(series_col) = &spec.series else {
         let series = spec.y.iter().map(|y| Ok((y.clone(), numbers(y)?))).collect::<Result<Vec<_>>>()?;
-        return Ok(Data { labels: xs, series });
+        return Ok(Data { labels: distinct(xs), series });
     };
     // One series per value of `series`, over the distinct x values in their first order.
     let keys: Vec<String> = rows.iter().map(|r| r[col(series_col)].clone()).collect();
@@ -95,6 +95,20 @@ pub fn data(batches: &[RecordBatch], schema: &SchemaRef, spec: &ChartSpec, origi
         }
     }
     Ok(Data { labels, series })
+}
+
+/// Labels told apart: a value that repeats (two rows of one code, refined by another column) gets
+/// ` #2`, ` #3` … so no two bars read the same; the table under the chart has the other columns.
+fn distinct(labels: Vec<String>) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    labels
+        .into_iter()
+        .map(|l| {
+            let n = seen.entry(l.clone()).or_default();
+            *n += 1;
+            if *n == 1 { l } else { format!("{l} #{n}") }
+        })
+        .collect()
 }
 
 /// Orders bars and folds the ones past `limit` into one "other (N more)" bar (first series'
@@ -126,11 +140,17 @@ pub fn top_n(mut data: Data, sort: Sort, limit: usize) -> Data {
     data
 }
 
-/// Draws the chart as SVG.
+/// Draws the chart as SVG, titled, at [`WIDTH`] × [`HEIGHT`].
 pub fn svg(data: &Data, spec: &ChartSpec, title: &str) -> Result<String> {
+    svg_sized(data, spec, title, (WIDTH, HEIGHT))
+}
+
+/// Draws the chart as SVG at `size` pixels; an empty `title` leaves the caption out (the report's
+/// panel heading has it).
+pub fn svg_sized(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -> Result<String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
         let has_values = data.series.iter().any(|(_, v)| v.iter().any(Option::is_some));
         if data.labels.is_empty() || !has_values {
@@ -158,7 +178,11 @@ fn draw_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) ->
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
 fn empty(root: &Area<'_>, title: &str) -> Result<()> {
-    let titled = root.titled(&cut(title, 80), (FONT, 18)).map_err(draw_error)?;
+    let titled = if title.is_empty() {
+        root.clone()
+    } else {
+        root.titled(&cut(title, 80), (FONT, 18)).map_err(draw_error)?
+    };
     let (w, h) = titled.dim_in_pixel();
     let style = TextStyle::from((FONT, 16).into_font())
         .color(&RGBColor(0x55, 0x55, 0x55))
@@ -223,10 +247,15 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
     let values = &data.series[0].1;
     let label_style = TextStyle::from((FONT, 11).into_font()).color(&BLACK);
     let mut builder = ChartBuilder::on(root);
-    builder.caption(cut(title, 80), (FONT, 18)).margin(12);
+    if !title.is_empty() {
+        builder.caption(cut(title, 80), (FONT, 18));
+    }
+    builder.margin(12);
     if horizontal {
         let longest = data.labels.iter().map(|l| cut(l, MAX_LABEL).chars().count()).max().unwrap_or(4);
-        builder.x_label_area_size(40).y_label_area_size((longest as u32 * 7 + 16).min(230));
+        // Labels may take up to 45 % of the width; longer ones are cut (the table has them whole).
+        let room = root.dim_in_pixel().0 * 45 / 100;
+        builder.x_label_area_size(40).y_label_area_size((longest as u32 * 7 + 16).min(room));
         // Segmented ranges are inclusive: `0..n - 1` is n slots.
         let mut chart =
             builder.build_cartesian_2d(lo..hi, (0..n - 1).into_segmented()).map_err(draw_error)?;
@@ -267,7 +296,8 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
             builder.build_cartesian_2d((0..n - 1).into_segmented(), lo..hi).map_err(draw_error)?;
         let labels = &data.labels;
         // A label no wider than its bar (about 7 px a character at this size).
-        let max_label = ((WIDTH as usize - 110) / n.max(1) / 7).clamp(4, MAX_LABEL);
+        let max_label =
+            ((root.dim_in_pixel().0 as usize).saturating_sub(110) / n.max(1) / 7).clamp(4, MAX_LABEL);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -305,8 +335,11 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
 fn line(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str) -> Result<()> {
     let n = data.labels.len();
     let (lo, hi) = value_range(data, spec.percent());
-    let mut chart = ChartBuilder::on(root)
-        .caption(cut(title, 80), (FONT, 18))
+    let mut builder = ChartBuilder::on(root);
+    if !title.is_empty() {
+        builder.caption(cut(title, 80), (FONT, 18));
+    }
+    let mut chart = builder
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(64)

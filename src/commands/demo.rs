@@ -113,13 +113,25 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
             out.push_str(&String::from_utf8_lossy(&render_to(&batches, schema, OutputFormat::Table, width)?));
         }
     }
+    // The overview as a page to open in a browser.
+    let dashboards = crate::report::Dashboard::load_all(None, &registry)?;
+    let overview =
+        dashboards.iter().find(|d| d.name == "overview").context("the overview dashboard ships")?;
+    let window = crate::report::Window { from: None, to: None, tz };
+    let page = crate::report::run(&lake, &settings.query, &registry, overview, &window, chrono::Utc::now())
+        .await?
+        .html()?;
+    let page_path = dir.join("reports").join("overview.html");
+    std::fs::create_dir_all(dir.join("reports")).context("creating the reports folder")?;
+    std::fs::write(&page_path, page).with_context(|| format!("writing {}", page_path.display()))?;
     let report = verify::verify(&lake).await?;
     out.push_str(&format!(
-        "\n{} saved queries ran; lake verify: {} files, {} problems.\nLake: {}\nTry: sspr query reset_success_daily --lake {} --format csv\n",
+        "\n{} saved queries ran; lake verify: {} files, {} problems.\nLake: {}\nOverview report: {}\nTry: sspr query reset_success_daily --lake {} --format csv\n",
         outputs.len(),
         report.files_checked,
         report.problems.len(),
         lake_dir.display(),
+        page_path.display(),
         lake_dir.display()
     ));
     super::stdout(out.as_bytes())?;

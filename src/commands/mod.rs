@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod import;
 pub mod lake;
 pub mod query;
+pub mod report;
 pub mod sample;
 
 use std::io::Write;

@@ -14,6 +14,10 @@ fn demo_builds_a_lake_and_prints_the_headline_reports() {
     }
     assert!(out.contains("lake verify: ") && out.contains(" 0 problems"), "{out}");
     assert!(dir.path().join("lake/audit_events").is_dir());
+    // It ends with the overview report, whose path it prints.
+    let page = dir.path().join("reports/overview.html");
+    assert!(out.contains(&format!("Overview report: {}", page.display())), "{out}");
+    assert!(std::fs::read_to_string(&page).unwrap().contains("<svg"), "the page has its charts");
 }
 
 #[test]

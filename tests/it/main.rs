@@ -15,6 +15,7 @@ mod materialize;
 mod pack;
 mod proven;
 mod readme_examples;
+mod report;
 mod reports;
 mod string_lists;
 mod util;

@@ -80,6 +80,8 @@ fn expectation(command: &str) -> Option<&'static str> {
         ("lake stats", "audit_events"),
         ("sample generate", "wrote my-tenant"),
         ("--queries-dir my-queries", "source"),
+        ("report overview --out reports", "reports/overview.html"),
+        ("report security --out reports", "reports/security.html"),
     ];
     CHECKS.iter().find(|(k, _)| command.contains(k)).map(|(_, v)| *v)
 }

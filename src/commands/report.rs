@@ -1,0 +1,42 @@
+//! `sspr report [NAME…] --out DIR`
+
+use crate::cli::ReportArgs;
+use crate::error::Error;
+use crate::report::{self, Dashboard, Window};
+use crate::settings::{Settings, validate_tz};
+use crate::store::Lake;
+
+/// Writes one page per dashboard and prints each path; returns them.
+pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let tz = validate_tz(args.tz.as_deref().unwrap_or(&settings.tz))?;
+    let registry = super::query::registry(settings, args.queries_dir.as_deref())?;
+    let all = Dashboard::load_all(args.dashboards_dir.as_deref(), &registry)?;
+    let chosen: Vec<&Dashboard> = if args.names.is_empty() {
+        all.iter().collect()
+    } else {
+        args.names
+            .iter()
+            .map(|n| {
+                all.iter().find(|d| &d.name == n).ok_or_else(|| {
+                    Error::usage(format!(
+                        "no dashboard named {n:?} (known: {})",
+                        all.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let lake = Lake::open_existing(&settings.lake).await?;
+    let window = Window { from: args.from.clone(), to: args.to.clone(), tz };
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let mut written = Vec::new();
+    for d in chosen {
+        let page =
+            report::run(&lake, &settings.query, &registry, d, &window, chrono::Utc::now()).await?.html()?;
+        let path = args.out.join(format!("{}.html", d.name));
+        std::fs::write(&path, page).map_err(|e| Error::io(&path, e))?;
+        super::stdout(format!("{}\n", path.display()).as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,238 @@
+//! `sspr report`: each dashboard (`dashboards/*.toml`, see [`spec`]) as one self-contained HTML
+//! page: inline CSS and inline SVG charts, no script and no external request of any kind, so it
+//! can be opened from a mail, a share or a laptop without network, and printed ("Print to PDF"
+//! gives clean pages). A header names the tenant, the window, the time zone and when it was made,
+//! with the completeness line (stale or incomplete data in a visible warning); every panel shows
+//! its chart, what it means and what to do, and its table folded under it.
+
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+
+use crate::charts::{self, ChartSpec};
+use crate::error::Result;
+use crate::query::completeness::Completeness;
+use crate::query::consistent;
+use crate::query::context::QueryConfig;
+use crate::query::saved::Registry;
+use crate::store::Lake;
+pub use spec::{Dashboard, Panel, Size};
+
+/// The window and zone of a report, as `sspr query` takes them.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub tz: chrono_tz::Tz,
+}
+
+/// One panel's result.
+pub struct PanelResult {
+    pub title: String,
+    pub panel: Panel,
+    pub batches: Vec<RecordBatch>,
+    pub schema: SchemaRef,
+    pub svg: Option<String>,
+}
+
+/// A dashboard's queries run, and what the header needs.
+pub struct Rendered {
+    pub dashboard: Dashboard,
+    pub panels: Vec<PanelResult>,
+    pub tenant: Option<String>,
+    pub completeness: Completeness,
+    pub generated: DateTime<Utc>,
+    pub window: Window,
+}
+
+/// Runs every panel's query over `lake` and draws its chart.
+pub async fn run(
+    lake: &Lake,
+    cfg: &QueryConfig,
+    registry: &Registry,
+    dashboard: &Dashboard,
+    window: &Window,
+    now: DateTime<Utc>,
+) -> Result<Rendered> {
+    let mut panels = Vec::new();
+    for p in &dashboard.panels {
+        let q = registry.get(&p.query)?;
+        let mut given: BTreeMap<String, String> = p.params.clone();
+        for (k, v) in [("from", &window.from), ("to", &window.to)] {
+            if let Some(v) = v
+                && q.params.iter().any(|d| d.name == k)
+            {
+                given.insert(k.to_string(), v.clone());
+            }
+        }
+        if q.params.iter().any(|d| d.name == "tz") {
+            given.insert("tz".into(), window.tz.name().to_string());
+        }
+        let params = q.bind(&given, &window.tz)?;
+        let (batches, schema, _) =
+            consistent::collect(lake, cfg, &q.name, async |ctx| q.plan(ctx, params.clone()).await).await?;
+        let (batches, schema) = crate::output::in_zone(&batches, schema, window.tz.name())?;
+        let title = p.title.clone().unwrap_or_else(|| q.title.clone());
+        let chart = p.chart.as_deref().or(q.chart.as_deref()).unwrap_or("table");
+        let origin = format!("{}, panel {}", dashboard.origin, q.name);
+        let svg = match ChartSpec::parse(&origin, chart)? {
+            Some(spec) => {
+                let size = if p.size == Size::Half { (560, 340) } else { (900, 360) };
+                Some(charts::svg_sized(&charts::data(&batches, &schema, &spec, &origin)?, &spec, "", size)?)
+            }
+            None => None,
+        };
+        panels.push(PanelResult { title, panel: p.clone(), batches, schema, svg });
+    }
+    let ctx = crate::query::context::build_context(lake, cfg).await?;
+    let completeness = Completeness::of_lake(&ctx, lake, now).await?;
+    let tenant = tenant(&ctx).await;
+    Ok(Rendered {
+        dashboard: dashboard.clone(),
+        panels,
+        tenant,
+        completeness,
+        generated: now,
+        window: window.clone(),
+    })
+}
+
+/// The tenant the lake's audit events come from, when there is exactly one.
+async fn tenant(ctx: &datafusion::prelude::SessionContext) -> Option<String> {
+    let sql = "SELECT CAST(min(tenant_id) AS VARCHAR) AS t, count(DISTINCT tenant_id) AS n FROM audit_events";
+    let batches = ctx.sql(sql).await.ok()?.collect().await.ok()?;
+    let rows = crate::output::text_rows(&batches).ok()?;
+    let row = rows.first()?;
+    match row[1].as_str() {
+        "1" => Some(row[0].clone()),
+        "0" => None,
+        n => Some(format!("{} tenants", n)),
+    }
+}
+
+/// HTML text: `&`, `<`, `>`, `"` escaped.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = include_str!("report.css");
+
+impl Rendered {
+    /// The page.
+    pub fn html(&self) -> Result<String> {
+        let d = &self.dashboard;
+        let mut h = String::new();
+        let _ = write!(
+            h,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{}</title><style>{CSS}</style></head><body>\n<header><h1>{}</h1><p class=\"lead\">{}</p>\
+             <dl class=\"facts\">{}</dl>{}</header>\n<main>\n",
+            escape(&d.title),
+            escape(&d.title),
+            escape(&d.description),
+            self.facts(),
+            self.warning()
+        );
+        for p in &self.panels {
+            let rows: usize = p.batches.iter().map(|b| b.num_rows()).sum();
+            let class = if p.panel.size == Size::Half { "panel half" } else { "panel" };
+            let _ = write!(
+                h,
+                "<section class=\"{class}\" data-query=\"{}\"><h2>{}</h2>",
+                escape(&p.panel.query),
+                escape(&p.title)
+            );
+            if !p.panel.text.is_empty() {
+                let _ = write!(h, "<p class=\"explain\">{}</p>", escape(&p.panel.text));
+            }
+            match &p.svg {
+                Some(svg) => {
+                    let _ = write!(h, "<figure class=\"chart\">{svg}</figure>");
+                }
+                None if rows == 0 => h.push_str("<p class=\"empty\">no data in this window</p>"),
+                None => {}
+            }
+            let table = table_html(&p.batches, &p.schema)?;
+            if p.svg.is_some() {
+                let _ = write!(
+                    h,
+                    "<details><summary>Table: {rows} row{} ({})</summary>{table}</details>",
+                    if rows == 1 { "" } else { "s" },
+                    escape(&p.panel.query)
+                );
+            } else if rows > 0 {
+                h.push_str(&table);
+            }
+            h.push_str("</section>\n");
+        }
+        let _ = write!(
+            h,
+            "</main>\n<footer>sspr-analytics {} · saved queries and dashboards: <code>sspr queries</code>, <code>dashboards/*.toml</code></footer>\n</body></html>\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        Ok(h)
+    }
+
+    fn facts(&self) -> String {
+        let w = &self.window;
+        let window = match (&w.from, &w.to) {
+            (None, None) => "all data in the lake".to_string(),
+            (f, t) => format!("{} → {}", f.as_deref().unwrap_or("start"), t.as_deref().unwrap_or("now")),
+        };
+        let generated = self.generated.with_timezone(&w.tz).format("%Y-%m-%d %H:%M %Z").to_string();
+        [
+            ("Tenant", self.tenant.clone().unwrap_or_else(|| "no audit events".into())),
+            ("Window", window),
+            ("Time zone", w.tz.name().to_string()),
+            ("Generated", generated),
+        ]
+        .iter()
+        .map(|(k, v)| format!("<div><dt>{k}</dt><dd>{}</dd></div>", escape(v)))
+        .collect()
+    }
+
+    fn warning(&self) -> String {
+        let line = escape(&self.completeness.line());
+        if self.completeness.has_warning() {
+            format!("<p class=\"completeness warn\"><strong>Check the data:</strong> {line}</p>")
+        } else {
+            format!("<p class=\"completeness\">{line}</p>")
+        }
+    }
+}
+
+/// A result as an HTML table (every value whole; numbers right-aligned).
+fn table_html(batches: &[RecordBatch], schema: &SchemaRef) -> Result<String> {
+    let numeric: Vec<bool> = schema.fields().iter().map(|f| f.data_type().is_numeric()).collect();
+    let mut h = String::from("<div class=\"scroll\"><table><thead><tr>");
+    for f in schema.fields() {
+        let _ = write!(h, "<th>{}</th>", escape(f.name()));
+    }
+    h.push_str("</tr></thead><tbody>");
+    for row in crate::output::text_rows(batches)? {
+        h.push_str("<tr>");
+        for (i, cell) in row.iter().enumerate() {
+            let class = if numeric[i] { " class=\"num\"" } else { "" };
+            let _ = write!(h, "<td{class}>{}</td>", escape(cell));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table></div>");
+    Ok(h)
+}
