@@ -67,6 +67,9 @@ pub struct DemoArgs {
     /// Time zone for day buckets.
     #[arg(long, default_value = "UTC")]
     pub tz: String,
+    /// No charts under the headline tables (they are drawn only on a terminal anyway).
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +166,10 @@ pub struct QueryArgs {
     /// Folder of .sql files that override or extend the embedded saved queries.
     #[arg(long)]
     pub queries_dir: Option<PathBuf>,
+    /// Draw the query's chart (its `-- chart:` line) under the table, as Unicode bars or a
+    /// sparkline: only on a terminal, never when piped or with NO_COLOR.
+    #[arg(long, conflicts_with_all = ["explain", "analyze"])]
+    pub chart: bool,
     /// Show the logical and physical plan instead of running the query.
     #[arg(long)]
     pub explain: bool,

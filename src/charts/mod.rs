@@ -11,6 +11,7 @@
 //! negative or huge values get an axis that holds them.
 
 pub mod spec;
+pub mod term;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;

@@ -110,7 +110,22 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
                 .unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
             out.push_str(&format!("\n== {title} ({name}) ==\n"));
             let (batches, schema) = in_zone(batches, schema, tz.name())?;
-            out.push_str(&String::from_utf8_lossy(&render_to(&batches, schema, OutputFormat::Table, width)?));
+            out.push_str(&String::from_utf8_lossy(&render_to(
+                &batches,
+                schema.clone(),
+                OutputFormat::Table,
+                width,
+            )?));
+            // On a terminal, the query's chart under its table.
+            if let Some(w) = width.filter(|_| !args.no_charts && !crate::terminal::no_color())
+                && let Some(q) = registry.queries.iter().find(|q| q.name == *name)
+                && let Ok(Some(spec)) =
+                    crate::charts::ChartSpec::parse(&q.name, q.chart.as_deref().unwrap_or("table"))
+                && let Ok(data) = crate::charts::data(&batches, &schema, &spec, &q.name)
+            {
+                out.push('\n');
+                out.push_str(&crate::charts::term::text(&data, &spec, w));
+            }
         }
     }
     // The overview as a page to open in a browser.

@@ -63,6 +63,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         .await?;
         (b, s, c, q.sql.clone())
     };
+    let result_schema = schema.clone();
     let bytes = if args.plan_only() && format == OutputFormat::Table {
         explain_text(&batches)
     } else if format == OutputFormat::Parquet {
@@ -75,6 +76,15 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
     match &args.out {
         Some(p) => std::fs::write(p, bytes).map_err(|e| Error::io(p, e))?,
         None => super::stdout(&bytes)?,
+    }
+    if args.chart {
+        let chart = registry_chart(args, settings)?;
+        if let (Some(width), Some(spec)) = (chart_width(args, format), chart) {
+            let (batches, schema) = output::in_zone(&batches, result_schema, tz.name())?;
+            let origin = args.name.clone().unwrap_or_default();
+            let data = crate::charts::data(&batches, &schema, &spec, &origin)?;
+            super::stdout(format!("\n{}", crate::charts::term::text(&data, &spec, width)).as_bytes())?;
+        }
     }
     if !args.plan_only() && !quiet {
         // Under every report (on stderr, so piped data stays clean): is the data complete and
@@ -90,6 +100,24 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         }
     }
     Ok(())
+}
+
+/// The chart a `--chart` asks for: the saved query's `-- chart:` line (`None` for `table`).
+fn registry_chart(args: &QueryArgs, settings: &Settings) -> anyhow::Result<Option<crate::charts::ChartSpec>> {
+    let Some(name) = &args.name else {
+        return Err(Error::usage("--chart draws a saved query's chart; ad-hoc --sql has none").into());
+    };
+    let registry = registry(settings, args.queries_dir.as_deref())?;
+    let q = registry.get(name)?;
+    Ok(crate::charts::ChartSpec::parse(&q.name, q.chart.as_deref().unwrap_or("table"))?)
+}
+
+/// The width to draw a terminal chart at: only for a table on a terminal, without NO_COLOR.
+fn chart_width(args: &QueryArgs, format: OutputFormat) -> Option<usize> {
+    if args.out.is_some() || format != OutputFormat::Table || crate::terminal::no_color() {
+        return None;
+    }
+    crate::terminal::stdout_width()
 }
 
 /// The saved queries: the embedded ones, overridden by `--queries-dir` or the config's

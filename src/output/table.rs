@@ -18,6 +18,9 @@ const MIN_CUT_WIDTH: usize = 8;
 /// One table's cells as text, ready to lay out.
 struct Cells {
     headers: Vec<String>,
+    /// Each header as it is printed: one line, or two split at an underscore when the table
+    /// would not fit otherwise.
+    header_lines: Vec<Vec<String>>,
     /// Right-aligned (numbers).
     numeric: Vec<bool>,
     /// May be cut to fit (text; not numbers, times, dates or booleans).
@@ -35,24 +38,50 @@ pub fn render(batches: &[RecordBatch], schema: &SchemaRef, width: Option<usize>)
             None => text + "\n",
         });
     }
-    let natural: Vec<usize> = (0..cells.headers.len())
-        .map(|c| cells.rows.iter().map(|r| r[c].width()).chain([cells.headers[c].width()]).max().unwrap_or(0))
-        .collect();
+    let mut cells = cells;
     let Some(limit) = width else {
-        return Ok(grid(&cells, &natural));
+        return Ok(grid(&cells, &natural(&cells)));
     };
-    if total(&natural) <= limit {
-        return Ok(grid(&cells, &natural));
+    if total(&natural(&cells)) <= limit {
+        return Ok(grid(&cells, &natural(&cells)));
     }
+    // Too wide: long headers over narrow columns (`sspr_registered` over 4-digit counts) go on
+    // two lines before any value is cut.
+    if fit(&cells, &natural(&cells), limit).is_none() {
+        cells.header_lines = cells.headers.iter().map(|h| split_header(h)).collect();
+    }
+    let natural = natural(&cells);
     match fit(&cells, &natural, limit) {
         Some(widths) => {
             let mut out = grid(&cells, &widths);
-            out.push_str(&format!(
-                "(long values cut to fit {limit} columns; --format csv or json shows them whole)\n"
-            ));
+            // Only a cut value needs the note (two-line headers lose nothing).
+            if widths != natural {
+                out.push_str(&format!(
+                    "(long values cut to fit {limit} columns; --format csv or json shows them whole)\n"
+                ));
+            }
             Ok(out)
         }
         None => Ok(records(&cells, limit)),
+    }
+}
+
+/// Each column's natural width: its widest value or header line.
+fn natural(cells: &Cells) -> Vec<usize> {
+    (0..cells.headers.len())
+        .map(|c| {
+            let header = cells.header_lines[c].iter().map(|l| l.width()).max().unwrap_or(0);
+            cells.rows.iter().map(|r| r[c].width()).chain([header]).max().unwrap_or(0)
+        })
+        .collect()
+}
+
+/// A header split in two at the underscore nearest its middle (`sspr_` / `registered`).
+fn split_header(h: &str) -> Vec<String> {
+    let mid = h.len() / 2;
+    match h.match_indices('_').map(|(i, _)| i).min_by_key(|&i| i.abs_diff(mid)) {
+        Some(i) => vec![h[..=i].to_string(), h[i + 1..].to_string()],
+        None => vec![h.to_string()],
     }
 }
 
@@ -66,7 +95,8 @@ fn cells(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Cells> {
         .collect();
     let rows =
         super::text_rows(batches)?.into_iter().map(|row| row.iter().map(|c| one_line(c)).collect()).collect();
-    Ok(Cells { headers, numeric, cuttable, rows })
+    let header_lines = headers.iter().map(|h| vec![h.clone()]).collect();
+    Ok(Cells { headers, header_lines, numeric, cuttable, rows })
 }
 
 /// A value on one line: line breaks and tabs become spaces so the grid holds.
@@ -89,7 +119,10 @@ fn fit(cells: &Cells, natural: &[usize], limit: usize) -> Option<Vec<usize>> {
     let floor: Vec<usize> = natural
         .iter()
         .enumerate()
-        .map(|(c, &w)| if cells.cuttable[c] { w.min(cells.headers[c].width().max(MIN_CUT_WIDTH)) } else { w })
+        .map(|(c, &w)| {
+            let header = cells.header_lines[c].iter().map(|l| l.width()).max().unwrap_or(0);
+            if cells.cuttable[c] { w.min(header.max(MIN_CUT_WIDTH)) } else { w }
+        })
         .collect();
     let mut widths = natural.to_vec();
     while total(&widths) > limit {
@@ -117,7 +150,12 @@ fn grid(cells: &Cells, widths: &[usize]) -> String {
         s
     };
     let mut out = rule.clone();
-    out.push_str(&line(&cells.headers, true));
+    let header_rows = cells.header_lines.iter().map(Vec::len).max().unwrap_or(1);
+    for i in 0..header_rows {
+        let row: Vec<String> =
+            cells.header_lines.iter().map(|l| l.get(i).cloned().unwrap_or_default()).collect();
+        out.push_str(&line(&row, true));
+    }
     out.push_str(&rule);
     for r in &cells.rows {
         out.push_str(&line(r, false));
@@ -268,6 +306,32 @@ mod tests {
         let out = render(&[b], &schema, Some(80)).unwrap();
         assert!(widest_line(&out) <= 80, "{out}");
         assert!(out.contains("-[ record 2 ]") && out.contains("column_number_19 | 19000000"), "{out}");
+    }
+
+    #[test]
+    fn long_headers_over_narrow_numbers_go_on_two_lines_before_records() {
+        let names = [
+            "snapshot_date",
+            "user_type",
+            "users",
+            "sspr_registered",
+            "sspr_enabled",
+            "sspr_capable",
+            "mfa_capable",
+            "capable_pct",
+        ];
+        let fields: Vec<Field> = names.iter().map(|n| Field::new(*n, DataType::Int64, false)).collect();
+        let schema = Arc::new(Schema::new(fields));
+        let cols = names.iter().map(|_| Arc::new(Int64Array::from(vec![1314, 57])) as _).collect();
+        let b = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        // 113 columns on one header line; 83 on two, which a 100-column terminal holds.
+        let out = render(&[b], &schema, Some(100)).unwrap();
+        assert!(widest_line(&out) <= 100, "{out}");
+        assert!(!out.contains("-[ record"), "a table, not records: {out}");
+        assert!(out.contains("| sspr_") && out.contains("| registered"), "{out}");
+        assert!(!out.contains("values cut"), "nothing was cut: {out}");
+        assert_eq!(split_header("sspr_registered"), ["sspr_", "registered"]);
+        assert_eq!(split_header("users"), ["users"]);
     }
 
     #[test]

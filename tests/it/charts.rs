@@ -234,3 +234,33 @@ fn several_series_have_a_legend_and_their_own_markers() {
     assert_eq!(s.circles, 3, "circles for the first series, triangles for the second");
     assert!(s.elements.get("polygon").copied().unwrap_or(0) >= 2, "{:?}", s.elements);
 }
+
+/// Issue 21 item 5: `sspr query NAME --chart` draws the chart under the table on a terminal (a
+/// pseudo-terminal from `script`), and never when piped or with NO_COLOR.
+#[test]
+fn terminal_charts_only_on_a_terminal() {
+    let lake = crate::util::shared_lake_arg();
+    let bin = env!("CARGO_BIN_EXE_sspr");
+    let on_a_terminal = |no_color: bool| {
+        let cmd = format!("{bin} --lake {lake} -q query reset_success_daily --chart");
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]).env("COLUMNS", "100").env_remove("SSPR_LAKE");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let o = c.output().expect("script (util-linux) runs the binary on a pseudo-terminal");
+        assert!(o.status.success(), "{:?}", crate::util::text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let sparks = |s: &str| s.chars().any(|c| ('▁'..='█').contains(&c));
+    let shown = on_a_terminal(false);
+    assert!(sparks(&shown) && shown.contains("2026-11-01 … 2026-11-14"), "{shown}");
+    assert!(!sparks(&on_a_terminal(true)), "NO_COLOR: no chart");
+    let piped = crate::util::sspr(
+        &["--lake", &lake, "-q", "query", "reset_success_daily", "--chart"],
+        &[("NO_COLOR", "")],
+    );
+    assert!(piped.status.success() && !sparks(&crate::util::text(&piped).0), "piped: no chart");
+}

@@ -1,0 +1,113 @@
+//! Charts in the terminal, under a query's table (`sspr query NAME --chart`): bars as rows of
+//! `█` scaled to the width, a line as one sparkline per series. Plain Unicode, no colour, so
+//! it reads the same in any terminal; the caller draws it only when stdout is a terminal and
+//! `NO_COLOR` is unset.
+
+use unicode_width::UnicodeWidthStr;
+
+use super::{ChartKind, ChartSpec, Data, cut, number, top_n};
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The chart as text lines no wider than `width`.
+pub fn text(data: &Data, spec: &ChartSpec, width: usize) -> String {
+    let has_values = data.series.iter().any(|(_, v)| v.iter().any(Option::is_some));
+    if data.labels.is_empty() || !has_values {
+        return "(chart: no data in this window)\n".into();
+    }
+    match spec.kind {
+        ChartKind::Line => sparklines(data, width),
+        ChartKind::Bar | ChartKind::HBar => bars(&top_n(data.clone(), spec.sort, spec.limit), width),
+    }
+}
+
+fn bars(data: &Data, width: usize) -> String {
+    let values = &data.series[0].1;
+    let label_w = data.labels.iter().map(|l| cut(l, 24).width()).max().unwrap_or(0);
+    let numbers: Vec<String> = values.iter().map(|v| v.map(number).unwrap_or_default()).collect();
+    let number_w = numbers.iter().map(|n| n.len()).max().unwrap_or(0);
+    let room = width.saturating_sub(label_w + number_w + 3).max(4);
+    let max = values.iter().flatten().fold(0f64, |m, v| m.max(v.abs()));
+    let mut out = String::new();
+    for (i, label) in data.labels.iter().enumerate() {
+        let label = cut(label, 24);
+        let pad = " ".repeat(label_w - label.width());
+        let len = match values[i] {
+            Some(v) if max > 0.0 => ((v.abs() / max) * room as f64).round() as usize,
+            _ => 0,
+        };
+        let bar = "█".repeat(len.max(usize::from(values[i].is_some_and(|v| v != 0.0))));
+        out.push_str(&format!("{label}{pad} │{bar} {}\n", numbers[i]));
+    }
+    out
+}
+
+fn sparklines(data: &Data, width: usize) -> String {
+    let name_w = data.series.iter().map(|(n, _)| cut(n, 20).width()).max().unwrap_or(0);
+    let first = data.labels.first().cloned().unwrap_or_default();
+    let last = data.labels.last().cloned().unwrap_or_default();
+    let mut out = String::new();
+    for (name, values) in &data.series {
+        let present: Vec<f64> = values.iter().flatten().copied().collect();
+        let (lo, hi) =
+            present.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        // One character per point; a series longer than the room shows its last points.
+        let room = width.saturating_sub(name_w + 30).max(8);
+        let shown = &values[values.len().saturating_sub(room)..];
+        let spark: String = shown
+            .iter()
+            .map(|v| match v {
+                None => ' ',
+                Some(_) if hi <= lo => SPARKS[3],
+                Some(v) => SPARKS[(((v - lo) / (hi - lo)) * 7.0).round() as usize],
+            })
+            .collect();
+        let name = cut(name, 20);
+        let pad = " ".repeat(name_w - name.width());
+        let range =
+            if present.is_empty() { String::new() } else { format!(" {} – {}", number(lo), number(hi)) };
+        out.push_str(&format!("{name}{pad} {spark}{range}\n"));
+    }
+    out.push_str(&format!("{} {first} … {last}\n", " ".repeat(name_w)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(t: &str) -> ChartSpec {
+        ChartSpec::parse("t", t).unwrap().unwrap()
+    }
+
+    #[test]
+    fn bars_scale_to_the_width_and_carry_their_numbers() {
+        let d = Data {
+            labels: vec![
+                "SSPR_0014".into(),
+                "32015".into(),
+                "a very long reason that will not fit in the label column".into(),
+            ],
+            series: vec![("events".into(), vec![Some(55.0), Some(29.0), Some(1.0)])],
+        };
+        let t = text(&d, &spec("bar x=code y=events"), 80);
+        assert!(t.lines().all(|l| l.width() <= 80), "{t}");
+        let first = t.lines().next().unwrap();
+        assert!(first.starts_with("SSPR_0014") && first.ends_with(" 55"), "{t}");
+        assert!(first.matches('█').count() > t.lines().nth(1).unwrap().matches('█').count(), "{t}");
+        assert!(t.contains('…'), "{t}");
+    }
+
+    #[test]
+    fn a_line_is_a_sparkline_per_series_with_its_range() {
+        let d = Data {
+            labels: vec!["2026-11-01".into(), "2026-11-02".into(), "2026-11-03".into()],
+            series: vec![("success_rate_pct".into(), vec![Some(50.0), None, Some(75.0)])],
+        };
+        let t = text(&d, &spec("line x=day y=success_rate_pct"), 100);
+        assert!(t.contains("▁ █ 50 – 75"), "{t}");
+        assert!(t.contains("2026-11-01 … 2026-11-03"), "{t}");
+        let empty = Data { labels: vec![], series: vec![("v".into(), vec![])] };
+        assert_eq!(text(&empty, &spec("line x=a y=v"), 80), "(chart: no data in this window)\n");
+    }
+}
