@@ -217,6 +217,8 @@ pub struct ReportArgs {
 pub enum ReportFormat {
     /// One self-contained page per dashboard.
     Html,
+    /// One Markdown page per dashboard, its charts as SVG files beside it (for wikis and repos).
+    Md,
 }
 
 #[derive(Debug, Args)]

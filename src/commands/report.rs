@@ -1,6 +1,6 @@
 //! `sspr report [NAME…] --out DIR`
 
-use crate::cli::ReportArgs;
+use crate::cli::{ReportArgs, ReportFormat};
 use crate::error::Error;
 use crate::report::{self, Dashboard, Window};
 use crate::settings::{Settings, validate_tz};
@@ -30,11 +30,26 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<s
     let window = Window { from: args.from.clone(), to: args.to.clone(), tz };
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let mut written = Vec::new();
+    let write =
+        |path: &std::path::Path, bytes: &[u8]| std::fs::write(path, bytes).map_err(|e| Error::io(path, e));
     for d in chosen {
-        let page =
-            report::run(&lake, &settings.query, &registry, d, &window, chrono::Utc::now()).await?.html()?;
-        let path = args.out.join(format!("{}.html", d.name));
-        std::fs::write(&path, page).map_err(|e| Error::io(&path, e))?;
+        let rendered = report::run(&lake, &settings.query, &registry, d, &window, chrono::Utc::now()).await?;
+        let path = match args.format {
+            ReportFormat::Html => {
+                let path = args.out.join(format!("{}.html", d.name));
+                write(&path, rendered.html()?.as_bytes())?;
+                path
+            }
+            ReportFormat::Md => {
+                let (page, charts) = rendered.markdown()?;
+                for (file, svg) in charts {
+                    write(&args.out.join(file), svg.as_bytes())?;
+                }
+                let path = args.out.join(format!("{}.md", d.name));
+                write(&path, page.as_bytes())?;
+                path
+            }
+        };
         super::stdout(format!("{}\n", path.display()).as_bytes())?;
         written.push(path);
     }

@@ -217,6 +217,58 @@ impl Rendered {
     }
 }
 
+impl Rendered {
+    /// The page as Markdown, with each chart as an SVG file beside it: `(markdown, [(file name,
+    /// svg)])`. Charts are linked as `<dashboard>-<n>.svg`.
+    pub fn markdown(&self) -> Result<(String, Vec<(String, String)>)> {
+        let d = &self.dashboard;
+        let mut m = format!("# {}\n\n{}\n\n", d.title, d.description);
+        let w = &self.window;
+        let window = match (&w.from, &w.to) {
+            (None, None) => "all data in the lake".to_string(),
+            (f, t) => format!("{} → {}", f.as_deref().unwrap_or("start"), t.as_deref().unwrap_or("now")),
+        };
+        let _ = writeln!(
+            m,
+            "Tenant: {} · Window: {window} · Time zone: {} · Generated: {}\n",
+            self.tenant.as_deref().unwrap_or("no audit events"),
+            w.tz.name(),
+            self.generated.with_timezone(&w.tz).format("%Y-%m-%d %H:%M %Z")
+        );
+        let line = self.completeness.line();
+        if self.completeness.has_warning() {
+            let _ = writeln!(m, "> **Check the data:** {line}\n");
+        } else {
+            let _ = writeln!(m, "> {line}\n");
+        }
+        let mut files = Vec::new();
+        for (i, p) in self.panels.iter().enumerate() {
+            let _ = writeln!(m, "## {}\n", p.title);
+            if !p.panel.text.is_empty() {
+                let _ = writeln!(m, "{}\n", p.panel.text);
+            }
+            if let Some(svg) = &p.svg {
+                let file = format!("{}-{}.svg", d.name, i + 1);
+                let _ = writeln!(m, "![{}]({file})\n", p.title);
+                files.push((file, svg.clone()));
+            }
+            let rows: usize = p.batches.iter().map(|b| b.num_rows()).sum();
+            if rows == 0 {
+                m.push_str("_no data in this window_\n\n");
+            } else {
+                let table = crate::output::render(
+                    &p.batches,
+                    p.schema.clone(),
+                    crate::output::OutputFormat::Markdown,
+                )?;
+                m.push_str(&String::from_utf8_lossy(&table));
+                m.push('\n');
+            }
+        }
+        Ok((m, files))
+    }
+}
+
 /// A result as an HTML table (every value whole; numbers right-aligned).
 fn table_html(batches: &[RecordBatch], schema: &SchemaRef) -> Result<String> {
     let numeric: Vec<bool> = schema.fields().iter().map(|f| f.data_type().is_numeric()).collect();

@@ -132,3 +132,28 @@ fn the_pages_load_in_chromium_with_every_chart_and_print() {
         assert!(bytes.starts_with(b"%PDF") && bytes.len() > 20_000, "{name}: pdf");
     }
 }
+
+/// `--format md`: one Markdown page per dashboard with its charts as SVG files beside it; every
+/// chart it links exists, and every panel has its heading and table.
+#[test]
+fn markdown_pages_link_charts_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("md");
+    let o = sspr(
+        &["--lake", &shared_lake_arg(), "report", "--format", "md", "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    for name in DASHBOARDS {
+        let page = std::fs::read_to_string(out.join(format!("{name}.md"))).unwrap();
+        let spec =
+            std::fs::read_to_string(crate::util::repo().join(format!("dashboards/{name}.toml"))).unwrap();
+        assert_eq!(page.matches("\n## ").count(), spec.matches("[[panel]]").count(), "{name}");
+        for link in page.split("](").skip(1).map(|s| s.split(')').next().unwrap()) {
+            let svg =
+                std::fs::read_to_string(out.join(link)).unwrap_or_else(|_| panic!("{name}: {link} missing"));
+            assert!(svg.starts_with("<svg"), "{link}");
+        }
+        assert!(page.contains("**Check the data:**"), "{name}: the stale warning");
+    }
+}
