@@ -133,17 +133,9 @@ pub struct ImportArgs {
     pub no_build: bool,
 }
 
+/// The window and zone of a report, shared by `sspr query` and `sspr report`.
 #[derive(Debug, Args)]
-pub struct QueryArgs {
-    /// Saved query name (see `sspr queries`).
-    #[arg(required_unless_present = "sql", conflicts_with = "sql")]
-    pub name: Option<String>,
-    /// Ad-hoc read-only SQL instead of a saved query.
-    #[arg(long)]
-    pub sql: Option<String>,
-    /// Query parameter, repeatable: --param name=value.
-    #[arg(long = "param", value_name = "NAME=VALUE")]
-    pub params: Vec<String>,
+pub struct WindowArgs {
     /// Start of the window: RFC 3339, YYYY-MM-DD or `today` (local midnight in --tz), `-30d` /
     /// `-2w` (calendar days back, from local midnight), `-12h` / `-30m` (exactly that long ago);
     /// sets parameter `from`.
@@ -156,6 +148,21 @@ pub struct QueryArgs {
     /// shown (default: config `[query] tz`, else UTC).
     #[arg(long)]
     pub tz: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Saved query name (see `sspr queries`).
+    #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+    pub name: Option<String>,
+    /// Ad-hoc read-only SQL instead of a saved query.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// Query parameter, repeatable: --param name=value.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// Output format (default: from the --out file's extension, else table).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
@@ -195,15 +202,8 @@ pub struct ReportArgs {
     pub out: PathBuf,
     #[arg(long, value_enum, default_value = "html")]
     pub format: ReportFormat,
-    /// Start of the window, as for `sspr query` (RFC 3339, YYYY-MM-DD, today, -30d, -12h).
-    #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
-    pub from: Option<String>,
-    /// End of the window (exclusive).
-    #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
-    pub to: Option<String>,
-    /// IANA time zone of the report (default: config `[query] tz`, else UTC).
-    #[arg(long)]
-    pub tz: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// Folder of dashboard specs that replace or add to the shipped ones.
     #[arg(long)]
     pub dashboards_dir: Option<PathBuf>,

@@ -20,6 +20,17 @@ pub fn new_run_id() -> String {
     format!("{}-{}-{n}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
 }
 
+/// The files of `dir` (not its subfolders) whose extension is `ext`, sorted: the override
+/// folders of saved queries and dashboards.
+pub fn files_with_extension(dir: &std::path::Path, ext: &str) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// The cores this process may use (2 when the system cannot say).
 pub fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)

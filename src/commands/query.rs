@@ -15,14 +15,14 @@ use crate::store::Lake;
 
 pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::Result<()> {
     let format = OutputFormat::resolve(args.format, args.out.as_deref())?;
-    let tz_name = args.tz.clone().unwrap_or_else(|| settings.tz.clone());
+    let tz_name = args.window.tz.clone().unwrap_or_else(|| settings.tz.clone());
     let tz = validate_tz(&tz_name)?;
     // Refuse a bad name or parameter before touching the lake, so the message is about them.
     let registry =
         if args.sql.is_some() { None } else { Some(registry(settings, args.queries_dir.as_deref())?) };
     let lake = Lake::open_existing(&settings.lake).await?;
     let (batches, schema, ctx, sql_text) = if let Some(sql) = &args.sql {
-        if !args.params.is_empty() || args.from.is_some() || args.to.is_some() {
+        if !args.params.is_empty() || args.window.from.is_some() || args.window.to.is_some() {
             return Err(Error::usage(
                 "--param, --from and --to apply to saved queries; ad-hoc SQL takes literals",
             )
@@ -38,7 +38,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         let name = args.name.as_deref().unwrap_or_default();
         let q = registry.get(name)?;
         let mut given = parse_params(&args.params)?;
-        for (k, v) in [("from", &args.from), ("to", &args.to)] {
+        for (k, v) in [("from", &args.window.from), ("to", &args.window.to)] {
             if let Some(v) = v {
                 if !q.params.iter().any(|p| p.name == k) {
                     return Err(Error::usage(format!(

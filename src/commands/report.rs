@@ -8,7 +8,7 @@ use crate::store::Lake;
 
 /// Writes one page per dashboard and prints each path; returns them.
 pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
-    let tz = validate_tz(args.tz.as_deref().unwrap_or(&settings.tz))?;
+    let tz = validate_tz(args.window.tz.as_deref().unwrap_or(&settings.tz))?;
     let registry = super::query::registry(settings, args.queries_dir.as_deref())?;
     let all = Dashboard::load_all(args.dashboards_dir.as_deref(), &registry)?;
     let chosen: Vec<&Dashboard> = if args.names.is_empty() {
@@ -27,7 +27,7 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<s
             .collect::<Result<_, _>>()?
     };
     let lake = Lake::open_existing(&settings.lake).await?;
-    let window = Window { from: args.from.clone(), to: args.to.clone(), tz };
+    let window = Window { from: args.window.from.clone(), to: args.window.to.clone(), tz };
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let mut written = Vec::new();
     let write =

@@ -272,13 +272,7 @@ impl Registry {
             queries.push(SavedQuery::parse(origin, text)?);
         }
         if let Some(dir) = dir {
-            let mut files: Vec<_> = std::fs::read_dir(dir)
-                .map_err(|e| Error::io(dir, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-                .collect();
-            files.sort();
-            for f in files {
+            for f in crate::util::files_with_extension(dir, "sql").map_err(|e| Error::io(dir, e))? {
                 let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
                 let q = SavedQuery::parse(&f.display().to_string(), &text)?;
                 queries.retain(|x| x.name != q.name);

@@ -109,13 +109,7 @@ impl Dashboard {
             .map(|(name, text)| Dashboard::parse(name, &format!("dashboards/{name}.toml"), text, registry))
             .collect::<Result<_>>()?;
         if let Some(dir) = dir {
-            let mut files: Vec<_> = std::fs::read_dir(dir)
-                .map_err(|e| Error::io(dir, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            files.sort();
-            for f in files {
+            for f in crate::util::files_with_extension(dir, "toml").map_err(|e| Error::io(dir, e))? {
                 let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
                 let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 let d = Dashboard::parse(&name, &f.display().to_string(), &text, registry)?;
