@@ -242,9 +242,23 @@ fn axis_name(spec: &ChartSpec) -> String {
     }
 }
 
+/// The last slot of a segmented axis for `n` bars (inclusive ranges; at least two slots).
+fn last_slot(n: usize) -> usize {
+    n.max(2) - 1
+}
+
 fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal: bool) -> Result<()> {
     let n = data.labels.len();
     let (lo, hi) = value_range(data, spec.percent());
+    // A value too small for a pixel still gets a visible stub (its label carries the number).
+    let stub = (hi - lo) * 0.004;
+    let drawn: Vec<Option<f64>> = data.series[0]
+        .1
+        .iter()
+        .map(|v| v.map(|v| if v != 0.0 && v.abs() < stub { stub.copysign(v) } else { v }))
+        .collect();
+    // The axis holds the negative stubs too.
+    let lo = if drawn.iter().flatten().any(|v| *v < 0.0) { lo.min(-2.0 * stub) } else { lo };
     let values = &data.series[0].1;
     let label_style = TextStyle::from((FONT, 11).into_font()).color(&BLACK);
     let mut builder = ChartBuilder::on(root);
@@ -259,7 +273,7 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
         builder.x_label_area_size(40).y_label_area_size((longest as u32 * 7 + 16).min(room));
         // Segmented ranges are inclusive: `0..n - 1` is n slots.
         let mut chart =
-            builder.build_cartesian_2d(lo..hi, (0..n - 1).into_segmented()).map_err(draw_error)?;
+            builder.build_cartesian_2d(lo..hi, (0..last_slot(n)).into_segmented()).map_err(draw_error)?;
         let labels = &data.labels;
         chart
             .configure_mesh()
@@ -281,7 +295,7 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
                 Histogram::horizontal(&chart)
                     .style(PALETTE[0].filled())
                     .margin(BAR_GAP)
-                    .data(values.iter().enumerate().filter_map(|(i, v)| Some((n - 1 - i, (*v)?)))),
+                    .data(drawn.iter().enumerate().filter_map(|(i, v)| Some((n - 1 - i, (*v)?)))),
             )
             .map_err(draw_error)?;
         chart
@@ -294,7 +308,7 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
     } else {
         builder.x_label_area_size(56).y_label_area_size(64);
         let mut chart =
-            builder.build_cartesian_2d((0..n - 1).into_segmented(), lo..hi).map_err(draw_error)?;
+            builder.build_cartesian_2d((0..last_slot(n)).into_segmented(), lo..hi).map_err(draw_error)?;
         let labels = &data.labels;
         // A label no wider than its bar (about 7 px a character at this size).
         let max_label =
@@ -319,7 +333,7 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
                 Histogram::vertical(&chart)
                     .style(PALETTE[0].filled())
                     .margin(BAR_GAP)
-                    .data(values.iter().enumerate().filter_map(|(i, v)| Some((i, (*v)?)))),
+                    .data(drawn.iter().enumerate().filter_map(|(i, v)| Some((i, (*v)?)))),
             )
             .map_err(draw_error)?;
         chart

@@ -56,10 +56,26 @@ fn read(svg: &str) -> Svg {
     out
 }
 
-/// Rects filled with the first series' colour: the bars.
+/// Rects filled with the first series' colour: the bars. Every one must be visible (a bar of no
+/// width or height is a chart bug, not a bar).
 fn bars(svg: &str) -> usize {
     let c = charts::PALETTE[0];
-    svg.matches(&format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2)).count()
+    let fill = format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+    let rects: Vec<&str> =
+        svg.split("<rect").skip(1).filter(|r| r.split("/>").next().unwrap_or("").contains(&fill)).collect();
+    for r in &rects {
+        let attr = |name: &str| -> f64 {
+            let at =
+                r.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("{name} in {r}")) + name.len() + 3;
+            r[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        assert!(
+            attr("width") >= 1.0 && attr("height") >= 1.0,
+            "an invisible bar: <rect{}",
+            r.split("/>").next().unwrap()
+        );
+    }
+    rects.len()
 }
 
 async fn chart_of(query: &str) -> (Data, ChartSpec, String, Vec<serde_json::Value>) {
@@ -163,9 +179,16 @@ fn no_rows_or_only_nulls_say_no_data() {
 fn one_point_and_one_category_draw() {
     let d = data(vec!["2026-11-01".into()], vec![Some(42.0)]);
     assert_eq!(read(&charts::svg(&d, &spec("line x=x y=v"), "One").unwrap()).circles, 1);
-    let svg = charts::svg(&d, &spec("bar x=x y=v"), "One").unwrap();
-    assert_eq!(bars(&svg), 1);
-    assert!(read(&svg).texts.contains(&"42".to_string()));
+    for kind in ["bar", "hbar"] {
+        let svg = charts::svg(&d, &spec(&format!("{kind} x=x y=v")), "One").unwrap();
+        assert_eq!(bars(&svg), 1, "{kind}");
+        let s = read(&svg);
+        assert!(
+            s.texts.contains(&"42".to_string()) && s.texts.contains(&"2026-11-01".to_string()),
+            "{kind}: {:?}",
+            s.texts
+        );
+    }
 }
 
 #[test]
