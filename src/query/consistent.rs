@@ -18,21 +18,22 @@ use crate::store::Lake;
 pub const RETRIES: u32 = 4;
 const FIRST_PAUSE_MS: u64 = 50;
 
-/// What a read that raced a replace looks like: the new file read with the old file's layout.
+/// What a read that raced a replace looks like: the new file read with the old file's layout,
+/// which surfaces as any Parquet or Arrow decoding error (a corrupt footer, a Snappy error, a
+/// short read: "failed to fill whole buffer"), or as a file that vanished between listing and
+/// reading. A file that is really corrupt fails the same way after the retries, and is then named.
 pub fn raced_a_replace(e: &DataFusionError) -> bool {
     let text = e.to_string();
     [
-        "Corrupt footer",
-        "snappy",
+        "Parquet",
+        "parquet",
         "Snappy",
-        "out of range",
-        "Range",
+        "snappy",
+        "fill whole buffer",
         "EOF",
+        "out of range",
         "not found",
         "No such file",
-        "Invalid Parquet file",
-        "Parquet error",
-        "ArrowError",
     ]
     .iter()
     .any(|m| text.contains(m))
@@ -84,5 +85,24 @@ async fn with_bad_files(lake: &Lake, e: DataFusionError) -> String {
             bad.join("; ")
         ),
         _ => format!("{text}; a lake file could not be read: `sspr lake verify` names it"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The forms a raced read took in the loop test (tests/it/hardening.rs), and one that is not.
+    #[test]
+    fn raced_reads_are_recognised() {
+        for text in [
+            "Parquet error: Corrupt footer",
+            "Arrow error: Parquet argument error: External: failed to fill whole buffer",
+            "External error: snappy: corrupt input (expected valid offset but got offset 0)",
+            "Object Store error: Object at location /lake/x not found: No such file or directory",
+        ] {
+            assert!(raced_a_replace(&DataFusionError::Execution(text.into())), "{text}");
+        }
+        assert!(!raced_a_replace(&DataFusionError::Plan("table 'nope' not in schema".into())));
     }
 }
