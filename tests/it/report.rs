@@ -96,6 +96,39 @@ fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
         .unwrap_or_else(|e| panic!("chromium is needed for this test (.ci/run installs Debian's): {e}"))
 }
 
+/// What a page did in Chromium: the console messages it logged and the URLs it requested (the
+/// browser's own update and account checks, which the flags cannot all silence and which fail on
+/// a closed network, are not the page's and are left out).
+fn console_and_requests(url: &str, profile: &Path) -> (Vec<String>, Vec<String>) {
+    let net = profile.with_extension("netlog.json");
+    let o = chromium(
+        &["--enable-logging=stderr", "--v=0", &format!("--log-net-log={}", net.display()), "--dump-dom", url],
+        profile,
+    );
+    let console = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.contains("CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    let log = std::fs::read_to_string(&net).unwrap_or_default();
+    let mut requests: Vec<String> = log
+        .split("\"url\":\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|u| {
+            !u.starts_with("file:")
+                && !u.starts_with("data:")
+                && !u.starts_with("about:")
+                && !u.starts_with("chrome")
+        })
+        .filter(|u| !["google.com/", "googleapis.com/", "gstatic.com/"].iter().any(|h| u.contains(h)))
+        .map(str::to_string)
+        .collect();
+    requests.sort();
+    requests.dedup();
+    (console, requests)
+}
+
 #[test]
 fn the_pages_load_in_chromium_with_every_chart_and_print() {
     let dir = tempfile::tempdir().unwrap();
@@ -118,6 +151,10 @@ fn the_pages_load_in_chromium_with_every_chart_and_print() {
             html.matches("<figure class=\"chart\">").count(),
             "{name}"
         );
+        // No console message and no request of the page's own.
+        let (console, requests) = console_and_requests(&url, &dir.path().join(format!("net-{name}")));
+        assert!(console.is_empty(), "{name}: {console:?}");
+        assert!(requests.is_empty(), "{name}: {requests:?}");
         let png = dir.path().join(format!("{name}.png"));
         let shot = chromium(&[&format!("--screenshot={}", png.display()), &url], &profile);
         assert!(shot.status.success(), "{name}");
@@ -131,6 +168,13 @@ fn the_pages_load_in_chromium_with_every_chart_and_print() {
         let bytes = std::fs::read(&pdf).unwrap_or_default();
         assert!(bytes.starts_with(b"%PDF") && bytes.len() > 20_000, "{name}: pdf");
     }
+    // The check can fail: a page that logs an error and fetches from loopback is caught.
+    let bad = dir.path().join("bad.html");
+    std::fs::write(&bad, "<html><body><script>console.error('boom')</script><img src=\"http://127.0.0.1:9/x.png\"></body></html>").unwrap();
+    let (console, requests) =
+        console_and_requests(&format!("file://{}", bad.display()), &dir.path().join("net-bad"));
+    assert!(console.iter().any(|l| l.contains("boom")), "{console:?}");
+    assert_eq!(requests, ["http://127.0.0.1:9/x.png"]);
 }
 
 /// `--format md`: one Markdown page per dashboard with its charts as SVG files beside it; every
