@@ -21,7 +21,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
     let registry =
         if args.sql.is_some() { None } else { Some(registry(settings, args.queries_dir.as_deref())?) };
     let lake = Lake::open_existing(&settings.lake).await?;
-    let (batches, schema, ctx, sql_text) = if let Some(sql) = &args.sql {
+    let (batches, schema, ctx, sql_text, chart_text) = if let Some(sql) = &args.sql {
         if !args.params.is_empty() || args.window.from.is_some() || args.window.to.is_some() {
             return Err(Error::usage(
                 "--param, --from and --to apply to saved queries; ad-hoc SQL takes literals",
@@ -32,7 +32,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
             explained(saved::plan(ctx, "--sql", sql, Default::default()).await?, args)
         })
         .await?;
-        (b, s, c, sql.clone())
+        (b, s, c, sql.clone(), None)
     } else {
         let registry = registry.unwrap_or_default();
         let name = args.name.as_deref().unwrap_or_default();
@@ -61,7 +61,7 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
             explained(q.plan(ctx, params.clone()).await?, args)
         })
         .await?;
-        (b, s, c, q.sql.clone())
+        (b, s, c, q.sql.clone(), Some(q.chart.clone().unwrap_or_else(|| "table".into())))
     };
     let result_schema = schema.clone();
     let bytes = if args.plan_only() && format == OutputFormat::Table {
@@ -78,10 +78,14 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         None => super::stdout(&bytes)?,
     }
     if args.chart {
-        let chart = registry_chart(args, settings)?;
+        // The saved query's `-- chart:` line; ad-hoc SQL has none.
+        let Some(text) = &chart_text else {
+            return Err(Error::usage("--chart draws a saved query's chart; ad-hoc --sql has none").into());
+        };
+        let origin = args.name.clone().unwrap_or_default();
+        let chart = crate::charts::ChartSpec::parse(&origin, text)?;
         if let (Some(width), Some(spec)) = (chart_width(args, format), chart) {
             let (batches, schema) = output::in_zone(&batches, result_schema, tz.name())?;
-            let origin = args.name.clone().unwrap_or_default();
             let data = crate::charts::data(&batches, &schema, &spec, &origin)?;
             super::stdout(format!("\n{}", crate::charts::term::text(&data, &spec, width)).as_bytes())?;
         }
@@ -100,16 +104,6 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         }
     }
     Ok(())
-}
-
-/// The chart a `--chart` asks for: the saved query's `-- chart:` line (`None` for `table`).
-fn registry_chart(args: &QueryArgs, settings: &Settings) -> anyhow::Result<Option<crate::charts::ChartSpec>> {
-    let Some(name) = &args.name else {
-        return Err(Error::usage("--chart draws a saved query's chart; ad-hoc --sql has none").into());
-    };
-    let registry = registry(settings, args.queries_dir.as_deref())?;
-    let q = registry.get(name)?;
-    Ok(crate::charts::ChartSpec::parse(&q.name, q.chart.as_deref().unwrap_or("table"))?)
 }
 
 /// The width to draw a terminal chart at: only for a table on a terminal, without NO_COLOR.

@@ -31,6 +31,16 @@ pub struct Window {
     pub tz: chrono_tz::Tz,
 }
 
+impl Window {
+    /// The window as the page's header states it.
+    pub fn describe(&self) -> String {
+        match (&self.from, &self.to) {
+            (None, None) => "all data in the lake".to_string(),
+            (f, t) => format!("{} → {}", f.as_deref().unwrap_or("start"), t.as_deref().unwrap_or("now")),
+        }
+    }
+}
+
 /// One panel's result.
 pub struct PanelResult {
     pub title: String,
@@ -191,10 +201,7 @@ impl Rendered {
 
     fn facts(&self) -> String {
         let w = &self.window;
-        let window = match (&w.from, &w.to) {
-            (None, None) => "all data in the lake".to_string(),
-            (f, t) => format!("{} → {}", f.as_deref().unwrap_or("start"), t.as_deref().unwrap_or("now")),
-        };
+        let window = w.describe();
         let generated = self.generated.with_timezone(&w.tz).format("%Y-%m-%d %H:%M %Z").to_string();
         [
             ("Tenant", self.tenant.clone().unwrap_or_else(|| "no audit events".into())),
@@ -224,10 +231,7 @@ impl Rendered {
         let d = &self.dashboard;
         let mut m = format!("# {}\n\n{}\n\n", d.title, d.description);
         let w = &self.window;
-        let window = match (&w.from, &w.to) {
-            (None, None) => "all data in the lake".to_string(),
-            (f, t) => format!("{} → {}", f.as_deref().unwrap_or("start"), t.as_deref().unwrap_or("now")),
-        };
+        let window = w.describe();
         let _ = writeln!(
             m,
             "Tenant: {} · Window: {window} · Time zone: {} · Generated: {}\n",
