@@ -332,10 +332,26 @@ impl LakeLock {
             store.delete(&key).await?;
         }
         if let Some(file) = self.local.take() {
-            let _ = file.set_len(0);
-            drop(file);
+            release_local(file);
         }
         Ok(())
+    }
+}
+
+/// Empties and unlocks a local lock file. The explicit unlock matters: the lock belongs to the
+/// open file description, which a child process forked by another thread (between its fork and
+/// its exec) shares for a moment, so merely closing our descriptor could leave the lake locked
+/// for the next writer of this very process.
+fn release_local(file: File) {
+    let _ = file.set_len(0);
+    let _ = file.unlock();
+}
+
+impl Drop for LakeLock {
+    fn drop(&mut self) {
+        if let Some(file) = self.local.take() {
+            release_local(file);
+        }
     }
 }
 
@@ -343,6 +359,22 @@ impl LakeLock {
 mod tests {
     use super::*;
     use crate::store::schema::AUDIT_EVENTS;
+
+    /// A second descriptor of the lock file (what a child forked by another thread holds until it
+    /// execs) must not keep the lake locked once the writer is done.
+    #[tokio::test]
+    async fn a_released_lock_is_free_while_a_copy_of_its_descriptor_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = LakeRoot::parse(&dir.path().to_string_lossy()).unwrap();
+        let lock = LakeLock::acquire(&root).await.unwrap();
+        let copy = lock.local.as_ref().unwrap().try_clone().unwrap();
+        lock.release().await.unwrap();
+        let again = LakeLock::acquire(&root).await.expect("released, so free");
+        drop(again);
+        let dropped_with_copy = LakeLock::acquire(&root).await.expect("dropped, so free");
+        drop(copy);
+        drop(dropped_with_copy);
+    }
 
     #[test]
     fn partition_keys_round_trip() {

@@ -240,8 +240,18 @@ fn slice_dir(spool: &Path, run: &RunState, key: &str) -> PathBuf {
     }
 }
 
+/// The collector's state lock, unlocked explicitly when dropped: a child forked by another thread
+/// shares the lock's open file description until it execs, so closing ours is not enough.
+struct StateLock(std::fs::File);
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 /// One collector per state directory at a time (an advisory lock, released if the process dies).
-fn lock_state(state_dir: &Path) -> Result<std::fs::File> {
+fn lock_state(state_dir: &Path) -> Result<StateLock> {
     std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
     let p = state_dir.join("graph.lock");
     let f = std::fs::OpenOptions::new()
@@ -251,7 +261,7 @@ fn lock_state(state_dir: &Path) -> Result<std::fs::File> {
         .open(&p)
         .map_err(|e| Error::io(&p, e))?;
     match f.try_lock() {
-        Ok(()) => Ok(f),
+        Ok(()) => Ok(StateLock(f)),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
             location: state_dir.display().to_string(),
             holder: "another sspr collect graph".into(),
