@@ -5,7 +5,7 @@
 --   and admin role, with an all-users row first. Capable = registered and enabled by policy.
 -- params:
 -- settings: datafusion.optimizer.max_passes=1, datafusion.execution.target_partitions=1
--- chart: bar x=user_type y=capable_pct
+-- chart: bar x=user_type,role y=capable_pct sort=none
 -- Slices first, then the all-users row as the empty grouping set over the few slice rows: a
 -- grouping set over the 100k users would aggregate every user twice. Grouping on the raw
 -- is_admin flag (null counts as not admin) keeps the role text out of the per-user work, and

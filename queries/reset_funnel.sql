@@ -4,7 +4,7 @@
 --   verification options, verification started / completed, all verified, new password, reset),
 --   with the share of attempts and the conversion from the previous stage.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31
--- chart: bar x=stage y=attempts
+-- chart: funnel x=stage y=attempts
 -- Attempts are counted per (furthest stage, succeeded) first: a handful of rows to set against
 -- the stages instead of every attempt.
 WITH a AS (

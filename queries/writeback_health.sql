@@ -5,7 +5,7 @@
 --   gap_minutes, and connectivity errors per hour (events whose catalogue or message category is
 --   connectivity). One row per finding, oldest first.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, gap_minutes:int=15
--- chart: timeline x=starts y=kind
+-- chart: timeline x=starts end=ends y=kind series=computer
 WITH w AS (
   SELECT computer, provider, event_id, time_created, message, lower(coalesce(message, '')) AS lmessage
   FROM writeback_events

@@ -4,9 +4,10 @@ Parquet lake (raw and derived tables, reference CSVs, the step view) and prints 
 each, and the row count so the answers can be compared with `sspr query`.
 
 Usage: python3 benches/peer/duckdb_queries.py --lake LAKE [--runs 5] [--query NAME]
-`pip install duckdb`. Placeholders are bound with each query's defaults (`now` → --to). The two
-functions the project registers in DataFusion are DuckDB macros here: `local_date(ts, tz)` and
-`epoch_seconds(ts)`. Each run opens a fresh connection (like the Rust bench's fresh session).
+`pip install duckdb`. Placeholders are bound with each query's defaults (`now` → --to). The
+functions the project registers in DataFusion are DuckDB macros here: `local_date(ts, tz)`,
+`local_hour(ts, tz)`, `local_weekday(ts, tz)` and `epoch_seconds(ts)`. Each run opens a fresh
+connection (like the Rust bench's fresh session).
 """
 import argparse
 import glob
@@ -46,6 +47,8 @@ def connect():
                 con.execute(f"ALTER TABLE {name} ALTER {col} TYPE INTEGER")
     con.execute("CREATE MACRO local_date(ts, tz) AS CAST(timezone(tz, ts) AS DATE)")
     con.execute("CREATE MACRO epoch_seconds(ts) AS epoch_us(ts) / 1e6")
+    con.execute("CREATE MACRO local_hour(ts, tz) AS CAST(hour(timezone(tz, ts)) AS INTEGER)")
+    con.execute("CREATE MACRO local_weekday(ts, tz) AS CAST(isodow(timezone(tz, ts)) AS INTEGER)")
     for view in glob.glob(os.path.join(repo, "queries/views/*.sql")):
         con.execute("\n".join(l for l in open(view).read().splitlines() if not l.startswith("--")))
     return con

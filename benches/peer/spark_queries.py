@@ -4,9 +4,10 @@ what `sspr query` returns, to prove the saved queries are portable (queries/READ
 
 Usage: python3 benches/peer/spark_queries.py --lake LAKE [--sspr target/debug/sspr] [--query NAME]
 Needs `pip install pyspark==3.5.3` and a Java 17 runtime. Placeholders are bound with each
-query's default parameter values (`$to` of top_errors_this_week with --to). The two functions the
-project registers in DataFusion, `local_date(ts, tz)` and `epoch_seconds(ts)`, are registered here
-as Spark UDFs with the same meaning.
+query's default parameter values (`$to` of top_errors_this_week with --to). The functions the
+project registers in DataFusion, `local_date(ts, tz)`, `local_hour(ts, tz)`, `local_weekday(ts, tz)`
+(ISO: 1 Monday … 7 Sunday) and `epoch_seconds(ts)`, are registered here as Spark UDFs with the same
+meaning.
 """
 import argparse
 import datetime as dt
@@ -31,7 +32,7 @@ repo = saved_sql.REPO
 
 from pyspark.sql import SparkSession  # noqa: E402
 
-from pyspark.sql.types import DateType, DoubleType  # noqa: E402
+from pyspark.sql.types import DateType, DoubleType, IntegerType  # noqa: E402
 
 spark = (
     SparkSession.builder.master("local[2]")
@@ -63,11 +64,25 @@ def local_date(ts, tz):
     return ts.replace(tzinfo=dt.timezone.utc).astimezone(zoneinfo.ZoneInfo(tz)).date()
 
 
+def local_hour(ts, tz):
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=dt.timezone.utc).astimezone(zoneinfo.ZoneInfo(tz)).hour
+
+
+def local_weekday(ts, tz):
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=dt.timezone.utc).astimezone(zoneinfo.ZoneInfo(tz)).isoweekday()
+
+
 def epoch_seconds(ts):
     return None if ts is None else ts.replace(tzinfo=dt.timezone.utc).timestamp()
 
 
 spark.udf.register("local_date", local_date, DateType())
+spark.udf.register("local_hour", local_hour, IntegerType())
+spark.udf.register("local_weekday", local_weekday, IntegerType())
 spark.udf.register("epoch_seconds", epoch_seconds, DoubleType())
 for view in glob.glob(os.path.join(repo, "queries/views/*.sql")):
     text = open(view).read().replace("CREATE VIEW", "CREATE OR REPLACE TEMP VIEW")

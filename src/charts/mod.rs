@@ -10,12 +10,16 @@
 //! non-ASCII labels are cut with an ellipsis (the table under the chart has them whole), and
 //! negative or huge values get an axis that holds them.
 
+mod shapes;
 pub mod spec;
 pub mod term;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef, TimeUnit};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -44,10 +48,35 @@ const BAR_GAP: u32 = 6;
 const NO_DATA: &str = "no data in this window";
 
 /// A chart's data: category labels and, per series, one value per label (`None` where NULL).
-#[derive(Debug, Clone, PartialEq)]
+/// A timeline has its lanes as `labels` and its rows as `marks` instead.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Data {
     pub labels: Vec<String>,
     pub series: Vec<(String, Vec<Option<f64>>)>,
+    /// Timeline rows, in the query's order.
+    pub marks: Vec<Mark>,
+    /// The zone a timeline's time axis is labelled in (the time column's own zone).
+    pub zone: Option<chrono_tz::Tz>,
+}
+
+/// One row of a timeline: an instant (µs since 1970 UTC) or a span, in a lane, of a kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub start: i64,
+    pub end: Option<i64>,
+    pub lane: String,
+    pub kind: String,
+}
+
+impl Data {
+    /// Whether there is anything to draw (a heatmap of zeros has nothing to show either).
+    pub fn is_empty(&self, kind: ChartKind) -> bool {
+        match kind {
+            ChartKind::Timeline => self.marks.is_empty(),
+            ChartKind::Heatmap => !self.series.iter().any(|(_, v)| v.iter().flatten().any(|v| *v != 0.0)),
+            _ => self.labels.is_empty() || !self.series.iter().any(|(_, v)| v.iter().any(Option::is_some)),
+        }
+    }
 }
 
 /// Reads the spec's columns out of the rows: `x` as text labels, each `y` (or each value of
@@ -66,10 +95,27 @@ pub fn data(batches: &[RecordBatch], schema: &SchemaRef, spec: &ChartSpec, origi
         }
         Ok(out)
     };
-    let xs: Vec<String> = rows.iter().map(|r| r[col(&spec.x)].clone()).collect();
+    if spec.kind == ChartKind::Timeline {
+        return timeline_data(batches, &rows, spec, &col);
+    }
+    // Several x columns label a bar with their values joined, a value repeated (the "all" row's
+    // "all / all") once.
+    let x_cols: Vec<usize> = spec.x_columns().map(col).collect();
+    let xs: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let mut parts: Vec<&str> = Vec::new();
+            for &c in &x_cols {
+                if !parts.contains(&r[c].as_str()) {
+                    parts.push(&r[c]);
+                }
+            }
+            parts.join(" / ")
+        })
+        .collect();
     let Some(series_col) = &spec.series else {
         let series = spec.y.iter().map(|y| Ok((y.clone(), numbers(y)?))).collect::<Result<Vec<_>>>()?;
-        return Ok(Data { labels: distinct(xs), series });
+        return Ok(Data { labels: distinct(xs), series, ..Data::default() });
     };
     // One series per value of `series`, over the distinct x values in their first order.
     let keys: Vec<String> = rows.iter().map(|r| r[col(series_col)].clone()).collect();
@@ -95,7 +141,54 @@ pub fn data(batches: &[RecordBatch], schema: &SchemaRef, spec: &ChartSpec, origi
             series[slot].1[at] = values[i];
         }
     }
-    Ok(Data { labels, series })
+    Ok(Data { labels, series, ..Data::default() })
+}
+
+/// A timeline's marks: `x` (and `end`) as instants, `series` as the lane, `y` as the kind.
+fn timeline_data(
+    batches: &[RecordBatch],
+    rows: &[Vec<String>],
+    spec: &ChartSpec,
+    col: &dyn Fn(&str) -> usize,
+) -> Result<Data> {
+    let not_time = |name: &str, t: &DataType| Error::Query {
+        query: "chart".into(),
+        message: format!("-- chart: timeline: column {name} is {t}, not a timestamp"),
+    };
+    let instants = |name: &str| -> Result<(Vec<Option<i64>>, Option<chrono_tz::Tz>)> {
+        let mut out = Vec::new();
+        let mut zone = None;
+        for b in batches {
+            let c = b.column(col(name));
+            let DataType::Timestamp(_, tz) = c.data_type() else {
+                return Err(not_time(name, c.data_type()));
+            };
+            zone = tz.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
+            let micros = cast(c, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))?;
+            let micros = cast(&micros, &DataType::Int64)?;
+            let m = micros.as_primitive::<Int64Type>();
+            out.extend((0..m.len()).map(|i| (!m.is_null(i)).then(|| m.value(i))));
+        }
+        Ok((out, zone))
+    };
+    let (starts, zone) = instants(&spec.x)?;
+    let ends = match &spec.end {
+        Some(e) => instants(e)?.0,
+        None => vec![None; starts.len()],
+    };
+    let mut labels: Vec<String> = Vec::new();
+    let mut marks = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let lane = spec.series.as_ref().map(|s| row[col(s)].clone()).unwrap_or_default();
+        if !labels.contains(&lane) {
+            labels.push(lane.clone());
+        }
+        // A row with no start cannot be placed; the table under the chart still has it.
+        let Some(start) = starts[i] else { continue };
+        let end = ends[i].filter(|e| *e > start);
+        marks.push(Mark { start, end, lane, kind: row[col(&spec.y[0])].clone() });
+    }
+    Ok(Data { labels, series: Vec::new(), marks, zone })
 }
 
 /// Labels told apart: a value that repeats (two rows of one code, refined by another column) gets
@@ -115,7 +208,11 @@ fn distinct(labels: Vec<String>) -> Vec<String> {
 /// Orders bars and folds the ones past `limit` into one "other (N more)" bar (first series'
 /// values decide; the others follow).
 pub fn top_n(mut data: Data, sort: Sort, limit: usize) -> Data {
-    let key = |i: usize| data.series.first().and_then(|(_, v)| v[i]).unwrap_or(f64::NEG_INFINITY);
+    // The order is by the bar's whole length: all its segments when stacked.
+    let key = |i: usize| {
+        let parts: Vec<f64> = data.series.iter().filter_map(|(_, v)| v[i]).collect();
+        if parts.is_empty() { f64::NEG_INFINITY } else { parts.iter().sum() }
+    };
     let mut order: Vec<usize> = (0..data.labels.len()).collect();
     match sort {
         Sort::Desc => order.sort_by(|&a, &b| key(b).total_cmp(&key(a))),
@@ -149,12 +246,12 @@ pub fn svg(data: &Data, spec: &ChartSpec, title: &str) -> Result<String> {
 /// Draws the chart as SVG at `size` pixels; an empty `title` leaves the caption out (the report's
 /// panel heading has it).
 pub fn svg_sized(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -> Result<String> {
+    let size = fitted(data, spec, title, size);
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
-        let has_values = data.series.iter().any(|(_, v)| v.iter().any(Option::is_some));
-        if data.labels.is_empty() || !has_values {
+        if data.is_empty(spec.kind) {
             empty(&root, title)?;
         } else {
             match spec.kind {
@@ -165,6 +262,13 @@ pub fn svg_sized(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -
                 ChartKind::HBar => {
                     bars(&root, &top_n(data.clone(), spec.sort, spec.limit), spec, title, true)?
                 }
+                ChartKind::Stacked => {
+                    let folded = fold_series(data.clone(), PALETTE.len());
+                    shapes::stacked(&root, &top_n(folded, spec.sort, spec.limit), spec, title)?
+                }
+                ChartKind::Funnel => shapes::funnel(&root, data, spec, title)?,
+                ChartKind::Heatmap => shapes::heatmap(&root, data, spec, title)?,
+                ChartKind::Timeline => shapes::timeline(&root, data, spec, title)?,
             }
         }
         root.present().map_err(draw_error)?;
@@ -172,13 +276,41 @@ pub fn svg_sized(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -
     Ok(out)
 }
 
+/// A timeline of a few lanes needs less height than `size` gives: lanes of about 44 pixels, plus
+/// the axis, the legend and the title.
+fn fitted(data: &Data, spec: &ChartSpec, title: &str, (w, h): (u32, u32)) -> (u32, u32) {
+    if spec.kind != ChartKind::Timeline || data.is_empty(spec.kind) {
+        return (w, h);
+    }
+    let caption = if title.is_empty() { 0 } else { 30 };
+    (w, h.min(caption + 26 + 24 + 40 + 44 * data.labels.len().max(2) as u32))
+}
+
+/// At most `max` series: the largest `max - 1` by total and one "other" summing the rest (so
+/// every segment keeps a colour of its own).
+pub fn fold_series(mut data: Data, max: usize) -> Data {
+    if data.series.len() <= max {
+        return data;
+    }
+    let total = |v: &[Option<f64>]| v.iter().flatten().sum::<f64>();
+    data.series.sort_by(|a, b| total(&b.1).total_cmp(&total(&a.1)));
+    let rest = data.series.split_off(max - 1);
+    let n = data.labels.len();
+    let sum: Vec<Option<f64>> = (0..n)
+        .map(|i| {
+            let parts: Vec<f64> = rest.iter().filter_map(|(_, v)| v[i]).collect();
+            (!parts.is_empty()).then(|| parts.iter().sum())
+        })
+        .collect();
+    data.series.push((format!("other ({} more)", rest.len()), sum));
+    data
+}
+
 fn draw_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
     Error::Table { table: "chart".into(), message: format!("drawing failed: {e}") }
 }
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
-
-fn empty(root: &Area<'_>, title: &str) -> Result<()> {
+fn empty<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) -> Result<()> {
     let titled = if title.is_empty() {
         root.clone()
     } else {
@@ -236,10 +368,62 @@ pub fn number(v: f64) -> String {
 
 fn axis_name(spec: &ChartSpec) -> String {
     match &spec.units {
+        // Several columns of one unit (a stack's segments): the legend names them.
+        Some(u) if spec.y.len() > 1 => u.clone(),
         Some(u) => format!("{} ({u})", spec.y.join(", ")),
         None if spec.percent() => format!("{} (%)", spec.y.join(", ")),
         None => spec.y.join(", "),
     }
+}
+
+/// How a vertical chart labels its `n` slots in `width` pixels: every `every`-th label, cut to
+/// `chars` characters. Labels that fit are all shown; dates and times that do not are shown
+/// whole at a stride (a cut date reads as nothing); other text is cut to its slot.
+fn x_label_plan(labels: &[String], width: u32) -> (usize, usize) {
+    let slot = (width as usize).saturating_sub(110) / labels.len().max(1);
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1).min(MAX_LABEL);
+    if longest * 7 <= slot {
+        return (MAX_LABEL, 1);
+    }
+    let temporal = labels.iter().all(|l| l.starts_with(|c: char| c.is_ascii_digit()) && l.contains('-'));
+    if temporal {
+        (MAX_LABEL, (longest * 7 + 8).div_ceil(slot.max(1)))
+    } else {
+        ((slot / 7).clamp(4, MAX_LABEL), 1)
+    }
+}
+
+/// A chart of categories along x and values up.
+pub(crate) type CategoryChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<SegmentedCoord<RangedCoordusize>, RangedCoordf64>>;
+
+/// The grid and axes of a [`CategoryChart`]: a label per slot as [`x_label_plan`] says, the
+/// value axis named with its unit.
+fn category_mesh<DB: DrawingBackend>(
+    chart: &mut CategoryChart<'_, DB>,
+    labels: &[String],
+    spec: &ChartSpec,
+    width: u32,
+) -> Result<()> {
+    let n = labels.len();
+    // A label no wider than its bar (about 7 px a character at this size).
+    let (max_label, every) = x_label_plan(labels, width);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .x_labels(n)
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) if *i < n && i % every == 0 => cut(&labels[*i], max_label),
+            _ => String::new(),
+        })
+        .x_desc(spec.x_name())
+        .y_desc(axis_name(spec))
+        .y_label_formatter(&|v| number(*v))
+        .draw()
+        .map_err(draw_error)?;
+    Ok(())
 }
 
 /// The last slot of a segmented axis for `n` bars (inclusive ranges; at least two slots).
@@ -247,7 +431,13 @@ fn last_slot(n: usize) -> usize {
     n.max(2) - 1
 }
 
-fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal: bool) -> Result<()> {
+fn bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &Data,
+    spec: &ChartSpec,
+    title: &str,
+    horizontal: bool,
+) -> Result<()> {
     let n = data.labels.len();
     let (lo, hi) = value_range(data, spec.percent());
     // A value too small for a pixel still gets a visible stub (its label carries the number).
@@ -309,25 +499,7 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
         builder.x_label_area_size(56).y_label_area_size(64);
         let mut chart =
             builder.build_cartesian_2d((0..last_slot(n)).into_segmented(), lo..hi).map_err(draw_error)?;
-        let labels = &data.labels;
-        // A label no wider than its bar (about 7 px a character at this size).
-        let max_label =
-            ((root.dim_in_pixel().0 as usize).saturating_sub(110) / n.max(1) / 7).clamp(4, MAX_LABEL);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .x_labels(n)
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i < n => cut(&labels[*i], max_label),
-                _ => String::new(),
-            })
-            .x_desc(spec.x.clone())
-            .y_desc(axis_name(spec))
-            .y_label_formatter(&|v| number(*v))
-            .draw()
-            .map_err(draw_error)?;
+        category_mesh(&mut chart, &data.labels, spec, root.dim_in_pixel().0)?;
         chart
             .draw_series(
                 Histogram::vertical(&chart)
@@ -347,7 +519,12 @@ fn bars(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str, horizontal:
     Ok(())
 }
 
-fn line(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str) -> Result<()> {
+fn line<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &Data,
+    spec: &ChartSpec,
+    title: &str,
+) -> Result<()> {
     let n = data.labels.len();
     let (lo, hi) = value_range(data, spec.percent());
     let mut builder = ChartBuilder::on(root);
@@ -374,7 +551,7 @@ fn line(root: &Area<'_>, data: &Data, spec: &ChartSpec, title: &str) -> Result<(
                 String::new()
             }
         })
-        .x_desc(spec.x.clone())
+        .x_desc(spec.x_name())
         .y_desc(axis_name(spec))
         .y_label_formatter(&|v| number(*v))
         .draw()

@@ -1,5 +1,7 @@
-//! Charts in the terminal, under a query's table (`sspr query NAME --chart`): bars as rows of
-//! `█` scaled to the width, a line as one sparkline per series. Plain Unicode, no colour, so
+//! Charts in the terminal, under a query's table (`sspr query NAME --chart`): bars (stacked bars
+//! and funnels by their totals) as rows of `█` scaled to the width, a line as one sparkline per
+//! series, a heatmap as a grid of shades, a timeline as a row of marks per lane. Plain Unicode,
+//! no colour, so
 //! it reads the same in any terminal; the caller draws it only when stdout is a terminal and
 //! `NO_COLOR` is unset.
 
@@ -11,14 +13,87 @@ const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 
 /// The chart as text lines no wider than `width`.
 pub fn text(data: &Data, spec: &ChartSpec, width: usize) -> String {
-    let has_values = data.series.iter().any(|(_, v)| v.iter().any(Option::is_some));
-    if data.labels.is_empty() || !has_values {
+    if data.is_empty(spec.kind) {
         return "(chart: no data in this window)\n".into();
     }
     match spec.kind {
         ChartKind::Line => sparklines(data, width),
         ChartKind::Bar | ChartKind::HBar => bars(&top_n(data.clone(), spec.sort, spec.limit), width),
+        ChartKind::Stacked | ChartKind::Funnel => {
+            bars(&totals(&top_n(data.clone(), spec.sort, spec.limit)), width)
+        }
+        ChartKind::Heatmap => shades(data, width),
+        ChartKind::Timeline => lanes(data, width),
     }
+}
+
+/// One series: each label's sum over the series.
+fn totals(data: &Data) -> Data {
+    let sums = (0..data.labels.len())
+        .map(|i| {
+            let parts: Vec<f64> = data.series.iter().filter_map(|(_, v)| v[i]).collect();
+            (!parts.is_empty()).then(|| parts.iter().sum())
+        })
+        .collect();
+    Data { labels: data.labels.clone(), series: vec![("total".into(), sums)], ..Data::default() }
+}
+
+const SHADES: [char; 5] = ['·', '░', '▒', '▓', '█'];
+
+/// A heatmap as rows of shades, one character per column (zero is `·`), with the scale.
+fn shades(data: &Data, width: usize) -> String {
+    let name_w = data.series.iter().map(|(n, _)| cut(n, 12).width()).max().unwrap_or(0);
+    let max = data.series.iter().flat_map(|(_, v)| v.iter().flatten()).fold(0f64, |m, v| m.max(*v));
+    let room = width.saturating_sub(name_w + 1).max(8);
+    let mut out = String::new();
+    for (name, values) in &data.series {
+        let name = cut(name, 12);
+        let row: String = values
+            .iter()
+            .take(room)
+            .map(|v| match v {
+                None => ' ',
+                Some(v) if *v <= 0.0 || max <= 0.0 => SHADES[0],
+                Some(v) => SHADES[1 + ((v / max).sqrt() * 3.0).round() as usize],
+            })
+            .collect();
+        out.push_str(&format!("{name}{} {row}\n", " ".repeat(name_w - name.width())));
+    }
+    let first = data.labels.first().cloned().unwrap_or_default();
+    let last = data.labels.get(room.min(data.labels.len()).saturating_sub(1)).cloned().unwrap_or_default();
+    out.push_str(&format!("{} {first} … {last}   · 0  █ {}\n", " ".repeat(name_w), number(max)));
+    out
+}
+
+/// A timeline as one row per lane: `●` at each instant, `─` along each span, over the window.
+fn lanes(data: &Data, width: usize) -> String {
+    let name_w = data.labels.iter().map(|n| cut(n, 20).width()).max().unwrap_or(0);
+    let room = width.saturating_sub(name_w + 3).max(8);
+    let lo = data.marks.iter().map(|m| m.start).min().unwrap_or(0);
+    let hi = data.marks.iter().map(|m| m.end.unwrap_or(m.start)).max().unwrap_or(0).max(lo + 1);
+    let at = |t: i64| (((t - lo) as f64 / (hi - lo) as f64) * (room - 1) as f64).round() as usize;
+    let mut out = String::new();
+    for lane in &data.labels {
+        let mut row = vec![' '; room];
+        for m in data.marks.iter().filter(|m| m.lane == *lane) {
+            match m.end {
+                Some(end) => row[at(m.start)..=at(end)].iter_mut().for_each(|c| *c = '─'),
+                None => row[at(m.start)] = '●',
+            }
+        }
+        let name = cut(lane, 20);
+        let row: String = row.into_iter().collect();
+        out.push_str(&format!("{name}{} │{}\n", " ".repeat(name_w - name.width()), row.trim_end()));
+    }
+    let when = |t: i64| {
+        chrono::DateTime::from_timestamp_micros(t)
+            .map(|t| {
+                t.with_timezone(&data.zone.unwrap_or(chrono_tz::UTC)).format("%Y-%m-%d %H:%M").to_string()
+            })
+            .unwrap_or_default()
+    };
+    out.push_str(&format!("{}  {} … {}\n", " ".repeat(name_w), when(lo), when(hi)));
+    out
 }
 
 fn bars(data: &Data, width: usize) -> String {
@@ -89,6 +164,7 @@ mod tests {
                 "a very long reason that will not fit in the label column".into(),
             ],
             series: vec![("events".into(), vec![Some(55.0), Some(29.0), Some(1.0)])],
+            ..Data::default()
         };
         let t = text(&d, &spec("bar x=code y=events"), 80);
         assert!(t.lines().all(|l| l.width() <= 80), "{t}");
@@ -103,11 +179,12 @@ mod tests {
         let d = Data {
             labels: vec!["2026-11-01".into(), "2026-11-02".into(), "2026-11-03".into()],
             series: vec![("success_rate_pct".into(), vec![Some(50.0), None, Some(75.0)])],
+            ..Data::default()
         };
         let t = text(&d, &spec("line x=day y=success_rate_pct"), 100);
         assert!(t.contains("▁ █ 50 – 75"), "{t}");
         assert!(t.contains("2026-11-01 … 2026-11-03"), "{t}");
-        let empty = Data { labels: vec![], series: vec![("v".into(), vec![])] };
+        let empty = Data { labels: vec![], series: vec![("v".into(), vec![])], ..Data::default() };
         assert_eq!(text(&empty, &spec("line x=a y=v"), 80), "(chart: no data in this window)\n");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::TimeZone;
 use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::datasource::MemTable;
@@ -139,6 +139,8 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
         ctx.register_table(*name, Arc::new(mem))?;
     }
     ctx.register_udf(local_date_udf());
+    ctx.register_udf(local_hour_udf());
+    ctx.register_udf(local_weekday_udf());
     ctx.register_udf(epoch_seconds_udf());
     if cfg.extensions {
         ctx.register_udaf(crate::query::percentile::percentile_cont_udaf());
@@ -278,12 +280,49 @@ impl datafusion::logical_expr::ScalarUDFImpl for EpochSeconds {
 }
 
 pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
+    local_part_udf("local_date", DataType::Date32, |local| {
+        i32::try_from(local.div_euclid(LocalDays::DAY)).ok()
+    })
+}
+
+/// `local_hour(ts, tz)`: the hour of the day (0–23) of a UTC instant on the wall clock of an IANA
+/// time zone. Spark's equivalent is `hour(from_utc_timestamp(ts, tz))`.
+pub fn local_hour_udf() -> datafusion::logical_expr::ScalarUDF {
+    local_part_udf("local_hour", DataType::Int32, |local| Some(hour_of(local)))
+}
+
+/// `local_weekday(ts, tz)`: the ISO day of the week (1 Monday … 7 Sunday) of a UTC instant in an
+/// IANA time zone. Spark's equivalent is `weekday(from_utc_timestamp(ts, tz)) + 1`; DataFusion's
+/// own `date_part('dow', …)` counts from Sunday = 0, which is why this is a function of ours.
+pub fn local_weekday_udf() -> datafusion::logical_expr::ScalarUDF {
+    local_part_udf("local_weekday", DataType::Int32, |local| Some(weekday_of(local)))
+}
+
+/// The hour (0–23) of local microseconds since 1970-01-01.
+fn hour_of(local: i64) -> i32 {
+    (local.rem_euclid(LocalDays::DAY) / LocalDays::HOUR) as i32
+}
+
+/// The ISO weekday (1 Monday … 7 Sunday) of local microseconds since 1970-01-01, a Thursday.
+fn weekday_of(local: i64) -> i32 {
+    (local.div_euclid(LocalDays::DAY) + 3).rem_euclid(7) as i32 + 1
+}
+
+/// A function `name(ts, tz)` of the wall-clock time of a UTC instant in a constant IANA zone:
+/// `part` maps local microseconds since 1970-01-01 to the result (an `Int32`, or the days of a
+/// `Date32`).
+fn local_part_udf(
+    name: &'static str,
+    out: DataType,
+    part: fn(i64) -> Option<i32>,
+) -> datafusion::logical_expr::ScalarUDF {
+    let out_type = out.clone();
     create_udf(
-        "local_date",
+        name,
         vec![DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), DataType::Utf8],
-        DataType::Date32,
+        out,
         Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
+        Arc::new(move |args: &[ColumnarValue]| {
             let tz_name = match &args[1] {
                 ColumnarValue::Scalar(
                     ScalarValue::Utf8(Some(s))
@@ -291,29 +330,37 @@ pub fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
                     | ScalarValue::LargeUtf8(Some(s)),
                 ) => s.clone(),
                 _ => {
-                    return datafusion::common::exec_err!(
-                        "local_date: the time zone must be a constant string"
-                    );
+                    return datafusion::common::exec_err!("{name}: the time zone must be a constant string");
                 }
             };
             let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
                 datafusion::error::DataFusionError::Execution(format!("unknown time zone {tz_name:?}"))
             })?;
-            let days = LocalDays::new(tz);
+            let clock = LocalDays::new(tz);
+            let of = |m: i64| clock.local(m).and_then(part);
             match &args[0] {
                 ColumnarValue::Array(a) => {
                     let ts = a.as_any().downcast_ref::<TimestampMicrosecondArray>().ok_or_else(|| {
-                        datafusion::error::DataFusionError::Execution("local_date expects a timestamp".into())
+                        datafusion::error::DataFusionError::Execution(format!("{name} expects a timestamp"))
                     })?;
                     // Nulls stay null; an instant out of chrono's range (none in practice) too.
-                    let out: Date32Array = ts.unary_opt(|m| days.of(m));
-                    Ok(ColumnarValue::Array(Arc::new(out)))
+                    let out: ArrayRef = if out_type == DataType::Date32 {
+                        Arc::new(ts.unary_opt::<_, datafusion::arrow::datatypes::Date32Type>(of))
+                    } else {
+                        Arc::new(ts.unary_opt::<_, datafusion::arrow::datatypes::Int32Type>(of))
+                    };
+                    Ok(ColumnarValue::Array(out))
                 }
                 ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
-                    Ok(ColumnarValue::Scalar(ScalarValue::Date32(v.and_then(|m| days.of(m)))))
+                    let v = v.and_then(of);
+                    Ok(ColumnarValue::Scalar(if out_type == DataType::Date32 {
+                        ScalarValue::Date32(v)
+                    } else {
+                        ScalarValue::Int32(v)
+                    }))
                 }
                 other => {
-                    datafusion::common::exec_err!("local_date expects a timestamp, got {}", other.data_type())
+                    datafusion::common::exec_err!("{name} expects a timestamp, got {}", other.data_type())
                 }
             }
         }),
@@ -347,10 +394,16 @@ impl LocalDays {
         Some(i64::from(offset) * 1_000_000)
     }
 
+    #[cfg(test)]
     fn of(&self, micros: i64) -> Option<i32> {
+        i32::try_from(self.local(micros)?.div_euclid(Self::DAY)).ok()
+    }
+
+    /// The wall-clock time in the zone, as microseconds since 1970-01-01 00:00 local.
+    fn local(&self, micros: i64) -> Option<i64> {
         let (known_start, known_end, known_offset) = self.known.get();
         if (known_start..known_end).contains(&micros) {
-            return i32::try_from((micros + known_offset).div_euclid(Self::DAY)).ok();
+            return Some(micros + known_offset);
         }
         let hour = micros.div_euclid(Self::HOUR);
         let start = hour.checked_mul(Self::HOUR);
@@ -363,14 +416,14 @@ impl LocalDays {
             }
             _ => self.offset(micros)?,
         };
-        i32::try_from(micros.checked_add(offset)?.div_euclid(Self::DAY)).ok()
+        micros.checked_add(offset)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Datelike;
+    use chrono::{Datelike, Timelike};
 
     /// The hour-cached offset gives chrono's answer for every instant, across DST transitions,
     /// in zones with half- and quarter-hour offsets and a half-hour DST shift, and before 1970.
@@ -398,6 +451,15 @@ mod tests {
                 }
             }
             assert_eq!(days.of(i64::MAX), None, "{name}: out of chrono's range is null");
+            // The wall clock's hour and ISO weekday, as local_hour and local_weekday give them.
+            let mut m = 1_767_225_600_000_000_i64;
+            while m < 1_798_761_600_000_000 {
+                let want = chrono::Utc.timestamp_micros(m).unwrap().with_timezone(&tz);
+                let local = days.local(m).unwrap();
+                assert_eq!(hour_of(local), want.hour() as i32, "{name} at {m}");
+                assert_eq!(weekday_of(local), want.weekday().number_from_monday() as i32, "{name} at {m}");
+                m += 37 * 60 * 1_000_000 + 11;
+            }
         }
     }
 

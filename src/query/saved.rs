@@ -51,6 +51,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("new_users_unregistered"),
     include_query!("reset_funnel"),
     include_query!("reset_by_client_kind"),
+    include_query!("errors_by_hour"),
     include_query!("time_to_reset"),
     include_query!("top_errors_this_week"),
     include_query!("blocked_users"),

@@ -79,6 +79,31 @@ fn bars(svg: &str) -> usize {
 }
 
 async fn chart_of(query: &str) -> (Data, ChartSpec, String, Vec<serde_json::Value>) {
+    chart_with(query, None).await
+}
+
+/// The rects filled with `color` (x, y, width, height), in the order drawn.
+fn rects(svg: &str, color: plotters::style::RGBColor) -> Vec<[f64; 4]> {
+    let fill = format!("fill=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
+    svg.split("<rect")
+        .skip(1)
+        .map(|r| r.split("/>").next().unwrap_or(""))
+        .filter(|r| r.contains(&fill))
+        .map(|r| {
+            let attr = |name: &str| -> f64 {
+                let at = r.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                r[at..].split('"').next().unwrap().parse().unwrap()
+            };
+            [attr("x"), attr("y"), attr("width"), attr("height")]
+        })
+        .collect()
+}
+
+/// The query's chart, drawn with `spec` instead of its header's when given.
+async fn chart_with(
+    query: &str,
+    spec_text: Option<&str>,
+) -> (Data, ChartSpec, String, Vec<serde_json::Value>) {
     let (_d, lake) = shared_lake().await;
     let ctx = sspr_analytics::query::context::build_context(&lake, &Default::default()).await.unwrap();
     let reg = sspr_analytics::query::saved::Registry::load(None).unwrap();
@@ -86,10 +111,10 @@ async fn chart_of(query: &str) -> (Data, ChartSpec, String, Vec<serde_json::Valu
     let batches =
         sspr_analytics::query::saved::run(&ctx, q, &Default::default(), &chrono_tz::UTC).await.unwrap();
     let schema = batches[0].schema();
-    let spec = ChartSpec::parse(&q.name, q.chart.as_deref().unwrap()).unwrap().unwrap();
+    let spec = ChartSpec::parse(&q.name, spec_text.or(q.chart.as_deref()).unwrap()).unwrap().unwrap();
     let data = charts::data(&batches, &schema, &spec, &q.name).unwrap();
     let svg = charts::svg(&data, &spec, &q.title).unwrap();
-    dump(query, &svg);
+    dump(&format!("{query}-{:?}", spec.kind), &svg);
     let rows = query_rows(&lake, query, &[]).await;
     (data, spec, svg, rows)
 }
@@ -149,6 +174,151 @@ async fn horizontal_bars_label_each_machine() {
     }
 }
 
+/// A stacked bar per day: a segment per non-zero value of each column in its own colour, each
+/// day's total written on top, and each segment as tall as its share of the day (read back from
+/// the rects' heights).
+#[tokio::test]
+async fn stacked_bars_have_a_segment_per_value_and_the_days_totals() {
+    let spec = "stacked x=day y=sessions_succeeded,sessions_not_succeeded sort=none limit=400 units=attempts";
+    let (_, _, svg, rows) = chart_with("reset_success_daily", Some(spec)).await;
+    let s = read(&svg);
+    let n = |r: &serde_json::Value, c: &str| r[c].as_f64().unwrap();
+    let (ok, not_ok) = (rects(&svg, charts::PALETTE[0]), rects(&svg, charts::PALETTE[1]));
+    // The legend has one swatch of each colour (12 × 12); the segments are the rest.
+    let segments = |r: &[[f64; 4]]| r.iter().filter(|r| r[2] > 12.0).copied().collect::<Vec<_>>();
+    let (ok, not_ok) = (segments(&ok), segments(&not_ok));
+    assert_eq!(ok.len(), rows.iter().filter(|r| n(r, "sessions_succeeded") > 0.0).count());
+    assert_eq!(not_ok.len(), rows.iter().filter(|r| n(r, "sessions_not_succeeded") > 0.0).count());
+    for (i, r) in rows.iter().enumerate() {
+        let total = n(r, "sessions_started");
+        assert!(s.texts.contains(&charts::number(total)), "total {total} of {}: {:?}", r["day"], s.texts);
+        // Heights in pixels: each segment's share of its bar is the value's share of the day.
+        let (a, b) = (ok[i][3], not_ok[i][3]);
+        let want = n(r, "sessions_succeeded") / total;
+        assert!((a / (a + b) - want).abs() < 0.03, "{}: {a} and {b} px for {want}", r["day"]);
+    }
+    assert!(s.texts.contains(&"sessions_succeeded".to_string()), "the legend: {:?}", s.texts);
+    assert!(s.texts.contains(&"attempts".to_string()), "the value axis' unit: {:?}", s.texts);
+}
+
+/// The funnel: one bar per stage in the query's order, each as wide as its attempts, with its
+/// share of the first stage, which the chart works out itself and must match the query's own
+/// `pct_of_started`.
+#[tokio::test]
+async fn a_funnel_has_a_bar_per_stage_with_its_share_of_the_first() {
+    let (_, _, svg, rows) = chart_of("reset_funnel").await;
+    let s = read(&svg);
+    let drawn = rects(&svg, charts::PALETTE[0]);
+    assert_eq!(drawn.len(), rows.len(), "a bar per stage");
+    let first = rows[0]["attempts"].as_f64().unwrap();
+    for (r, bar) in rows.iter().zip(&drawn) {
+        let attempts = r["attempts"].as_f64().unwrap();
+        let label = format!(
+            "{} ({}%)",
+            charts::number(attempts),
+            charts::number(r["pct_of_started"].as_f64().unwrap())
+        );
+        assert!(s.texts.contains(&label), "{label} in {:?}", s.texts);
+        assert!(s.texts.contains(&r["stage"].as_str().unwrap().to_string()), "{:?}", s.texts);
+        let want = attempts / first * drawn[0][2];
+        assert!((bar[2] - want).abs() <= 1.5, "{}: {} px, want {want}", r["stage"], bar[2]);
+    }
+    // Top to bottom in stage order.
+    assert!(drawn.windows(2).all(|w| w[0][1] < w[1][1]), "{drawn:?}");
+}
+
+/// The heatmap: a cell per (weekday, hour) row, the busiest in the darkest shade, the counts
+/// written in the cells.
+#[tokio::test]
+async fn a_heatmap_has_a_cell_per_row_and_the_busiest_darkest() {
+    let (_, _, svg, rows) = chart_of("errors_by_hour").await;
+    let s = read(&svg);
+    assert_eq!(rows.len(), 7 * 24, "every weekday and hour");
+    let cells: usize = svg
+        .split("<rect")
+        .skip(1)
+        .filter(|r| {
+            let r = r.split("/>").next().unwrap_or("");
+            let attr = |name: &str| -> f64 {
+                let at = r.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                r[at..].split('"').next().unwrap().parse().unwrap()
+            };
+            // Not the background, not a legend swatch.
+            !r.contains("fill=\"#FFFFFF\"") && attr("width") > 12.0
+        })
+        .count();
+    assert_eq!(cells, rows.len(), "a cell per row");
+    let errors: Vec<u64> = rows.iter().map(|r| r["errors"].as_u64().unwrap()).collect();
+    let max = *errors.iter().max().unwrap();
+    let darkest = rects(&svg, charts::PALETTE[0]).iter().filter(|r| r[2] > 12.0).count();
+    assert_eq!(darkest, errors.iter().filter(|e| **e == max).count(), "the busiest cells are the darkest");
+    for e in errors.iter().filter(|e| **e > 0) {
+        assert!(s.texts.contains(&e.to_string()), "{e} in {:?}", s.texts);
+    }
+    for day in ["Mon", "Sun"] {
+        assert!(s.texts.contains(&day.to_string()), "{day}: {:?}", s.texts);
+    }
+}
+
+/// `errors_by_hour` puts each error in its weekday and hour on the wall clock of --tz: the same
+/// counts as placing every error_events time with chrono-tz here.
+#[tokio::test]
+async fn errors_by_hour_counts_each_error_at_its_local_hour() {
+    use chrono::{Datelike, Timelike};
+    let (_d, lake) = shared_lake().await;
+    let zone = "America/St_Johns";
+    let rows = query_rows(&lake, "errors_by_hour", &[("tz", zone)]).await;
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    let mut want = vec![0u64; 7 * 24];
+    for r in crate::util::sql_rows(&lake, "SELECT CAST(time AS STRING) AS t FROM error_events").await {
+        let t = r["t"].as_str().unwrap();
+        let utc = chrono::NaiveDateTime::parse_from_str(&t[..19], "%Y-%m-%dT%H:%M:%S")
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(&t[..19], "%Y-%m-%d %H:%M:%S"))
+            .unwrap()
+            .and_utc();
+        let local = utc.with_timezone(&tz);
+        want[local.weekday().num_days_from_monday() as usize * 24 + local.hour() as usize] += 1;
+    }
+    let got: Vec<u64> = rows.iter().map(|r| r["errors"].as_u64().unwrap()).collect();
+    assert_eq!(got, want);
+    assert!(want.iter().sum::<u64>() > 100, "the sample has errors to place");
+}
+
+/// The timeline: a lane per server, a marker per instant (circles for the first kind), a span per
+/// heartbeat gap, the kinds in the legend and times in the report's zone.
+#[tokio::test]
+async fn a_timeline_has_a_mark_per_row_in_its_lane() {
+    let (data, _, svg, rows) = chart_of("writeback_health").await;
+    let s = read(&svg);
+    let kinds: Vec<&str> = {
+        let mut k: Vec<&str> = Vec::new();
+        for r in &rows {
+            let kind = r["kind"].as_str().unwrap();
+            if !k.contains(&kind) {
+                k.push(kind);
+            }
+        }
+        k
+    };
+    for k in &kinds {
+        assert!(s.texts.contains(&k.to_string()), "{k} in the legend: {:?}", s.texts);
+    }
+    let circles = rows
+        .iter()
+        .filter(|r| r["ends"].is_null())
+        .filter(|r| kinds.iter().position(|k| *k == r["kind"].as_str().unwrap()).unwrap() % 3 == 0)
+        .count();
+    assert_eq!(s.circles, circles, "a circle per instant of the first and fourth kinds");
+    let spans = svg.matches("opacity=\"0.85\"").count();
+    assert_eq!(spans, rows.iter().filter(|r| !r["ends"].is_null()).count(), "a span per gap");
+    assert!(spans > 0, "the sample has heartbeat gaps");
+    assert_eq!(data.marks.len(), rows.len());
+    for r in &rows {
+        assert!(s.texts.contains(&r["computer"].as_str().unwrap().to_string()), "{:?}", s.texts);
+    }
+    assert!(s.texts.iter().any(|t| t == "time (UTC)"), "{:?}", s.texts);
+}
+
 /// With `SSPR_CHART_DUMP=DIR`, the charts are also written there, to be looked at.
 fn dump(name: &str, svg: &str) {
     if let Ok(dir) = std::env::var("SSPR_CHART_DUMP") {
@@ -162,14 +332,18 @@ fn spec(text: &str) -> ChartSpec {
 }
 
 fn data(labels: Vec<String>, values: Vec<Option<f64>>) -> Data {
-    Data { labels, series: vec![("v".into(), values)] }
+    Data { labels, series: vec![("v".into(), values)], ..Data::default() }
 }
 
 #[test]
 fn no_rows_or_only_nulls_say_no_data() {
     for d in [data(vec![], vec![]), data(vec!["a".into()], vec![None])] {
-        for kind in ["line", "bar", "hbar"] {
-            let svg = charts::svg(&d, &spec(&format!("{kind} x=x y=v")), "Empty").unwrap();
+        for kind in ["line", "bar", "hbar", "stacked", "funnel", "heatmap", "timeline"] {
+            let text = match kind {
+                "heatmap" => format!("{kind} x=x y=v series=s"),
+                _ => format!("{kind} x=x y=v"),
+            };
+            let svg = charts::svg(&d, &spec(&text), "Empty").unwrap();
             assert!(read(&svg).texts.iter().any(|t| t == "no data in this window"), "{kind}");
         }
     }
@@ -237,6 +411,86 @@ fn nulls_negative_and_huge_values_and_long_non_ascii_labels() {
     }
 }
 
+/// The kinds of this issue's second round at their edges: one category, one cell, one instant,
+/// negative and huge values, NULLs, long non-ASCII labels and 10,000 categories all draw, and
+/// every label stays cut to size.
+#[test]
+fn stacked_funnel_heatmap_and_timeline_at_their_edges() {
+    let long = "Žaneta Nováková — účet s velmi dlouhým jménem pro test".to_string();
+    let one = Data {
+        labels: vec![long.clone()],
+        series: vec![("ok".into(), vec![Some(3.0)]), ("failed".into(), vec![Some(-2.0)])],
+        ..Data::default()
+    };
+    let svg = charts::svg(&one, &spec("stacked x=x y=ok,failed"), "One").unwrap();
+    assert_eq!(rects(&svg, charts::PALETTE[0]).iter().filter(|r| r[2] > 12.0).count(), 1);
+    assert_eq!(
+        rects(&svg, charts::PALETTE[1]).iter().filter(|r| r[2] > 12.0).count(),
+        1,
+        "negative: below 0"
+    );
+    let huge = data(vec![long.clone(), "名前".into(), "null".into()], vec![Some(3.5e18), Some(7.0), None]);
+    let f = charts::svg(&huge, &spec("funnel x=x y=v"), "Funnel").unwrap();
+    dump("edges-funnel", &f);
+    let t = read(&f).texts;
+    assert_eq!(rects(&f, charts::PALETTE[0]).len(), 2, "NULL draws no bar; 7 next to 3.5e18 still shows");
+    assert!(t.iter().any(|t| t.starts_with("Žaneta") && t.ends_with('…')), "{t:?}");
+    // 10,000 stacked categories: the top N and one "other".
+    let labels: Vec<String> = (0..10_000).map(|i| format!("user{i}@contoso.example")).collect();
+    let many = Data {
+        labels: labels.clone(),
+        series: vec![
+            ("a".into(), (0..10_000).map(|i| Some(i as f64)).collect()),
+            ("b".into(), (0..10_000).map(|_| Some(1.0)).collect()),
+        ],
+        ..Data::default()
+    };
+    let m = charts::svg(&many, &spec("stacked x=x y=a,b limit=8"), "Many").unwrap();
+    assert_eq!(rects(&m, charts::PALETTE[1]).iter().filter(|r| r[2] > 12.0).count(), 8);
+    assert!(read(&m).texts.iter().any(|t| t.starts_with("other (99")), "{:?}", read(&m).texts);
+    // Seven series in a stack: four and "other", each its own colour.
+    let seven = Data {
+        labels: vec!["x".into()],
+        series: (0..7).map(|k| (format!("s{k}"), vec![Some(1.0 + k as f64)])).collect(),
+        ..Data::default()
+    };
+    let folded = charts::fold_series(seven, charts::PALETTE.len());
+    assert_eq!(folded.series.len(), 5);
+    assert_eq!(folded.series[4], ("other (3 more)".to_string(), vec![Some(6.0)]));
+    // One heatmap cell; a heatmap of only zeros has no data.
+    let cell =
+        Data { labels: vec!["0".into()], series: vec![("Mon".into(), vec![Some(4.0)])], ..Data::default() };
+    let h = charts::svg(&cell, &spec("heatmap x=h y=v series=d"), "Cell").unwrap();
+    assert_eq!(rects(&h, charts::PALETTE[0]).iter().filter(|r| r[2] > 12.0).count(), 1);
+    let zeros =
+        Data { labels: vec!["0".into()], series: vec![("Mon".into(), vec![Some(0.0)])], ..Data::default() };
+    let z = charts::svg(&zeros, &spec("heatmap x=h y=v series=d"), "Zeros").unwrap();
+    assert!(read(&z).texts.iter().any(|t| t == "no data in this window"));
+    // One instant on a timeline, and a span that ends where it starts plus a microsecond.
+    let marks = vec![
+        charts::Mark { start: 1_763_000_000_000_000, end: None, lane: long.clone(), kind: "started".into() },
+        charts::Mark {
+            start: 1_763_000_000_000_000,
+            end: Some(1_763_000_000_000_001),
+            lane: "名前".into(),
+            kind: "gap".into(),
+        },
+    ];
+    let tl = Data {
+        labels: vec![long, "名前".into()],
+        marks,
+        zone: Some(chrono_tz::Europe::Brussels),
+        ..Data::default()
+    };
+    let svg = charts::svg(&tl, &spec("timeline x=t y=k series=l"), "Instant").unwrap();
+    dump("edges-timeline", &svg);
+    let s = read(&svg);
+    assert_eq!(s.circles, 1);
+    let span = svg.split("<rect").find(|r| r.contains("opacity=\"0.85\"")).expect("the span");
+    assert!(!span.contains("width=\"0\""), "a span of a microsecond is still seen: {span}");
+    assert!(s.texts.iter().any(|t| t == "time (Europe/Brussels)"), "{:?}", s.texts);
+}
+
 #[test]
 fn several_series_have_a_legend_and_their_own_markers() {
     let d = Data {
@@ -245,6 +499,7 @@ fn several_series_have_a_legend_and_their_own_markers() {
             ("member".into(), vec![Some(1.0), Some(2.0), Some(3.0)]),
             ("guest".into(), vec![Some(3.0), Some(1.0), None]),
         ],
+        ..Data::default()
     };
     let svg = charts::svg(&d, &spec("line x=x y=v series=t"), "Two").unwrap();
     dump("two-series", &svg);
