@@ -41,6 +41,31 @@ pub fn big_tenant() -> PathBuf {
     dir
 }
 
+/// The bench tenant's lake (`<tenant>/lake`): imported from all three export formats on first use
+/// (not timed), and its derived tables built when they are missing or `build` is true. Returns
+/// the lake and, when it built, the build's seconds and summary line.
+pub fn bench_lake(
+    rt: &tokio::runtime::Runtime,
+    build: bool,
+) -> (sspr_analytics::store::Lake, Option<(f64, String)>) {
+    use sspr_analytics::collectors::import::{ImportOptions, import};
+    use sspr_analytics::query::context::QueryConfig;
+    let tenant = big_tenant();
+    let lake_dir = tenant.join("lake");
+    let lake = sspr_analytics::store::Lake::open(&lake_dir.to_string_lossy()).unwrap();
+    if !lake_dir.join("audit_events").exists() {
+        let inputs = ["graph", "diagnostic-archive", "log-analytics"].map(|d| tenant.join(d));
+        rt.block_on(import(&lake, &inputs, &ImportOptions::default(), &|_| {})).unwrap();
+    }
+    if !build && lake_dir.join("reset_attempts").exists() {
+        return (lake, None);
+    }
+    let t = std::time::Instant::now();
+    let s = rt.block_on(sspr_analytics::query::build::build(&lake, &QueryConfig::default(), true)).unwrap();
+    let per_table: Vec<String> = s.tables.iter().map(|t| format!("{} {} rows", t.table, t.rows)).collect();
+    (lake, Some((t.elapsed().as_secs_f64(), per_table.join(", "))))
+}
+
 /// Unique audit events of the tenant (all are in the Graph pages).
 pub fn audit_events(dir: &std::path::Path) -> u64 {
     let gt: serde_json::Value =

@@ -9,29 +9,16 @@
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sspr_analytics::collectors::import::{ImportOptions, import};
-use sspr_analytics::query::build::build;
 use sspr_analytics::query::context::{QueryConfig, build_context};
 use sspr_analytics::query::saved::{Registry, run};
-use sspr_analytics::store::Lake;
 
 fn bench_queries(c: &mut Criterion) {
-    let tenant = common::big_tenant();
-    let lake_dir = tenant.join("lake");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let lake = Lake::open(&lake_dir.to_string_lossy()).unwrap();
-    if !lake_dir.join("audit_events").exists() {
-        let inputs = ["graph", "diagnostic-archive", "log-analytics"].map(|d| tenant.join(d));
-        rt.block_on(import(&lake, &inputs, &ImportOptions::default(), &|_| {})).unwrap();
-    }
     // One full build, timed by hand (minutes on this tenant: too long for criterion's 10 samples);
     // SSPR_BENCH_BUILD=0 skips it when the derived tables are there from an earlier run.
-    if std::env::var("SSPR_BENCH_BUILD").as_deref() != Ok("0") || !lake_dir.join("reset_attempts").exists() {
-        let t = std::time::Instant::now();
-        let s = rt.block_on(build(&lake, &QueryConfig::default(), true)).unwrap();
-        let per_table: Vec<String> =
-            s.tables.iter().map(|t| format!("{} {} rows", t.table, t.rows)).collect();
-        println!("build/full: {:.1} s ({})", t.elapsed().as_secs_f64(), per_table.join(", "));
+    let (lake, built) = common::bench_lake(&rt, std::env::var("SSPR_BENCH_BUILD").as_deref() != Ok("0"));
+    if let Some((secs, tables)) = built {
+        println!("build/full: {secs:.1} s ({tables})");
     }
     let registry = Registry::load(None).unwrap();
     let mut g = c.benchmark_group("saved_query");

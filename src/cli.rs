@@ -219,6 +219,9 @@ pub enum ReportFormat {
     Html,
     /// One Markdown page per dashboard, its charts as SVG files beside it (for wikis and repos).
     Md,
+    /// One PNG image per chart, `<dashboard>-<n>-<query>.png` (for mail and slides), drawn with
+    /// the font the binary carries.
+    Png,
 }
 
 #[derive(Debug, Args)]

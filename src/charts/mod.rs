@@ -84,7 +84,7 @@ impl Data {
 pub fn data(batches: &[RecordBatch], schema: &SchemaRef, spec: &ChartSpec, origin: &str) -> Result<Data> {
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     spec.check(origin, &names)?;
-    let rows = crate::output::text_rows(batches)?;
+    let rows = crate::output::human_rows(batches)?;
     let col = |name: &str| names.iter().position(|n| n == name).expect("checked above");
     let numbers = |name: &str| -> Result<Vec<Option<f64>>> {
         let mut out = Vec::new();
@@ -246,44 +246,94 @@ pub fn svg(data: &Data, spec: &ChartSpec, title: &str) -> Result<String> {
 /// Draws the chart as SVG at `size` pixels; an empty `title` leaves the caption out (the report's
 /// panel heading has it).
 pub fn svg_sized(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -> Result<String> {
+    fonts();
     let size = fitted(data, spec, title, size);
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        if data.is_empty(spec.kind) {
-            empty(&root, title)?;
-        } else {
-            match spec.kind {
-                ChartKind::Line => line(&root, data, spec, title)?,
-                ChartKind::Bar => {
-                    bars(&root, &top_n(data.clone(), spec.sort, spec.limit), spec, title, false)?
-                }
-                ChartKind::HBar => {
-                    bars(&root, &top_n(data.clone(), spec.sort, spec.limit), spec, title, true)?
-                }
-                ChartKind::Stacked => {
-                    let folded = fold_series(data.clone(), PALETTE.len());
-                    shapes::stacked(&root, &top_n(folded, spec.sort, spec.limit), spec, title)?
-                }
-                ChartKind::Funnel => shapes::funnel(&root, data, spec, title)?,
-                ChartKind::Heatmap => shapes::heatmap(&root, data, spec, title)?,
-                ChartKind::Timeline => shapes::timeline(&root, data, spec, title)?,
-            }
-        }
+        draw(&root, data, spec, title)?;
         root.present().map_err(draw_error)?;
     }
     Ok(out)
 }
 
-/// A timeline of a few lanes needs less height than `size` gives: lanes of about 44 pixels, plus
-/// the axis, the legend and the title.
+/// Draws the chart as a PNG image at `size` pixels (for mail and slides), with the font the
+/// binary carries, so a machine with no fonts installed draws the same picture.
+pub fn png(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -> Result<Vec<u8>> {
+    fonts();
+    let (w, h) = fitted(data, spec, title, size);
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw(&root, data, spec, title)?;
+        root.present().map_err(draw_error)?;
+    }
+    let mut out = Vec::new();
+    let bad = |e: png::EncodingError| Error::Table { table: "chart".into(), message: format!("PNG: {e}") };
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(bad)?;
+    writer.write_image_data(&rgb).map_err(bad)?;
+    writer.finish().map_err(bad)?;
+    Ok(out)
+}
+
+/// The text font: Liberation Sans (SIL OFL 1.1, `assets/fonts/`), carried in the binary and
+/// registered once for the family every chart asks for. It sets the text metrics of SVG charts
+/// (the browser draws their text with its own sans-serif) and the glyphs of PNG charts.
+fn fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        const SANS: &[u8] =
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/LiberationSans-Regular.ttf"));
+        // The file is part of the source tree; a test draws with it, so it cannot be invalid.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, SANS);
+    });
+}
+
+/// Draws the chart (or the "no data" panel) on any backend.
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &Data,
+    spec: &ChartSpec,
+    title: &str,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(draw_error)?;
+    if data.is_empty(spec.kind) {
+        return empty(root, title);
+    }
+    match spec.kind {
+        ChartKind::Line => line(root, data, spec, title),
+        ChartKind::Bar => bars(root, &top_n(data.clone(), spec.sort, spec.limit), spec, title, false),
+        ChartKind::HBar => bars(root, &top_n(data.clone(), spec.sort, spec.limit), spec, title, true),
+        ChartKind::Stacked => {
+            let folded = fold_series(data.clone(), PALETTE.len());
+            shapes::stacked(root, &top_n(folded, spec.sort, spec.limit), spec, title)
+        }
+        ChartKind::Funnel => shapes::funnel(root, data, spec, title),
+        ChartKind::Heatmap => shapes::heatmap(root, data, spec, title),
+        ChartKind::Timeline => shapes::timeline(root, data, spec, title),
+    }
+}
+
+/// A chart of a few rows needs less height than `size` gives: timeline lanes of about 44 pixels
+/// and horizontal bars of about 30 (a single bar is not a slab across the panel), plus the axis,
+/// the legend and the title.
 fn fitted(data: &Data, spec: &ChartSpec, title: &str, (w, h): (u32, u32)) -> (u32, u32) {
-    if spec.kind != ChartKind::Timeline || data.is_empty(spec.kind) {
+    if data.is_empty(spec.kind) {
         return (w, h);
     }
     let caption = if title.is_empty() { 0 } else { 30 };
-    (w, h.min(caption + 26 + 24 + 40 + 44 * data.labels.len().max(2) as u32))
+    let rows = |n: usize| n.max(2) as u32;
+    match spec.kind {
+        ChartKind::Timeline => (w, h.min(caption + 26 + 24 + 40 + 44 * rows(data.labels.len()))),
+        ChartKind::HBar | ChartKind::Funnel => {
+            let bars = data.labels.len().min(spec.limit);
+            (w, h.min(caption + 24 + 40 + 30 * rows(bars)))
+        }
+        _ => (w, h),
+    }
 }
 
 /// At most `max` series: the largest `max - 1` by total and one "other" summing the rest (so

@@ -6,7 +6,8 @@ use crate::report::{self, Dashboard, Window};
 use crate::settings::{Settings, validate_tz};
 use crate::store::Lake;
 
-/// Writes one page per dashboard and prints each path; returns them.
+/// Writes one page per dashboard (one PNG per chart with `--format png`) and prints each path;
+/// returns them.
 pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let tz = validate_tz(args.window.tz.as_deref().unwrap_or(&settings.tz))?;
     let registry = super::query::registry(settings, args.queries_dir.as_deref())?;
@@ -35,6 +36,15 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<s
     for d in chosen {
         let rendered = report::run(&lake, &settings.query, &registry, d, &window, chrono::Utc::now()).await?;
         let path = match args.format {
+            ReportFormat::Png => {
+                for (file, png) in rendered.pngs()? {
+                    let path = args.out.join(file);
+                    write(&path, &png)?;
+                    super::stdout(format!("{}\n", path.display()).as_bytes())?;
+                    written.push(path);
+                }
+                continue;
+            }
             ReportFormat::Html => {
                 let path = args.out.join(format!("{}.html", d.name));
                 write(&path, rendered.html()?.as_bytes())?;

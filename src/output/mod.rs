@@ -200,13 +200,28 @@ fn plain_strings(batches: &[RecordBatch], schema: SchemaRef) -> Result<(Vec<Reco
 
 /// Every row's cells as text (NULL as empty), in order: what the text formats lay out.
 pub(crate) fn text_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
-    let opts = FormatOptions::default().with_null("");
+    rows_with(batches, &FormatOptions::default().with_null(""))
+}
+
+/// Rows as text for a reader, not a machine: times as `2026-11-14 18:24:44` on the wall clock
+/// of their column's zone (a report states its zone once, in its header), without the fraction
+/// of a second and the offset that make them wrap in a table cell or a chart label.
+pub(crate) fn human_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
+    const TIME: &str = "%Y-%m-%d %H:%M:%S";
+    let opts = FormatOptions::default()
+        .with_null("")
+        .with_timestamp_format(Some(TIME))
+        .with_timestamp_tz_format(Some(TIME));
+    rows_with(batches, &opts)
+}
+
+fn rows_with(batches: &[RecordBatch], opts: &FormatOptions<'_>) -> Result<Vec<Vec<String>>> {
     let mut rows = Vec::new();
     for b in batches {
         let fmts = b
             .columns()
             .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), opts))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         for row in 0..b.num_rows() {
             rows.push(fmts.iter().map(|f| f.value(row).to_string()).collect());

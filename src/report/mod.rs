@@ -48,6 +48,8 @@ pub struct PanelResult {
     pub batches: Vec<RecordBatch>,
     pub schema: SchemaRef,
     pub svg: Option<String>,
+    /// What the chart was drawn from, to draw it again at another size or as PNG.
+    pub chart: Option<(charts::Data, ChartSpec)>,
 }
 
 /// A dashboard's queries run, and what the header needs.
@@ -60,6 +62,16 @@ pub struct Rendered {
     pub window: Window,
 }
 
+/// One panel's query result, before its chart is drawn.
+pub struct PanelQuery {
+    pub title: String,
+    pub panel: Panel,
+    pub batches: Vec<RecordBatch>,
+    pub schema: SchemaRef,
+    /// The chart to draw (none for a table), and the name its errors give.
+    pub chart: Option<(ChartSpec, String)>,
+}
+
 /// Runs every panel's query over `lake` and draws its chart.
 pub async fn run(
     lake: &Lake,
@@ -69,6 +81,41 @@ pub async fn run(
     window: &Window,
     now: DateTime<Utc>,
 ) -> Result<Rendered> {
+    let queried = query_panels(lake, cfg, registry, dashboard, window).await?;
+    let mut panels = Vec::new();
+    for PanelQuery { title, panel, batches, schema, chart } in queried {
+        let (svg, chart) = match chart {
+            Some((spec, origin)) => {
+                let size = if panel.size == Size::Half { (560, 340) } else { (900, 360) };
+                let data = charts::data(&batches, &schema, &spec, &origin)?;
+                (Some(charts::svg_sized(&data, &spec, "", size)?), Some((data, spec)))
+            }
+            None => (None, None),
+        };
+        panels.push(PanelResult { title, panel, batches, schema, svg, chart });
+    }
+    let ctx = crate::query::context::build_context(lake, cfg).await?;
+    let completeness = Completeness::of_lake(&ctx, lake, now).await?;
+    let tenant = tenant(&ctx).await;
+    Ok(Rendered {
+        dashboard: dashboard.clone(),
+        panels,
+        tenant,
+        completeness,
+        generated: now,
+        window: window.clone(),
+    })
+}
+
+/// Runs every panel's query in the window, its times in the window's zone: the report without
+/// its charts and page (what the report benchmark sets the whole report against).
+pub async fn query_panels(
+    lake: &Lake,
+    cfg: &QueryConfig,
+    registry: &Registry,
+    dashboard: &Dashboard,
+    window: &Window,
+) -> Result<Vec<PanelQuery>> {
     let mut panels = Vec::new();
     for p in &dashboard.panels {
         let q = registry.get(&p.query)?;
@@ -90,26 +137,10 @@ pub async fn run(
         let title = p.title.clone().unwrap_or_else(|| q.title.clone());
         let chart = p.chart.as_deref().or(q.chart.as_deref()).unwrap_or("table");
         let origin = format!("{}, panel {}", dashboard.origin, q.name);
-        let svg = match ChartSpec::parse(&origin, chart)? {
-            Some(spec) => {
-                let size = if p.size == Size::Half { (560, 340) } else { (900, 360) };
-                Some(charts::svg_sized(&charts::data(&batches, &schema, &spec, &origin)?, &spec, "", size)?)
-            }
-            None => None,
-        };
-        panels.push(PanelResult { title, panel: p.clone(), batches, schema, svg });
+        let chart = ChartSpec::parse(&origin, chart)?.map(|spec| (spec, origin));
+        panels.push(PanelQuery { title, panel: p.clone(), batches, schema, chart });
     }
-    let ctx = crate::query::context::build_context(lake, cfg).await?;
-    let completeness = Completeness::of_lake(&ctx, lake, now).await?;
-    let tenant = tenant(&ctx).await;
-    Ok(Rendered {
-        dashboard: dashboard.clone(),
-        panels,
-        tenant,
-        completeness,
-        generated: now,
-        window: window.clone(),
-    })
+    Ok(panels)
 }
 
 /// The tenant the lake's audit events come from, when there is exactly one.
@@ -225,6 +256,21 @@ impl Rendered {
 }
 
 impl Rendered {
+    /// Every charted panel as a PNG image for mail and slides: `(file name, bytes)`, named
+    /// `<dashboard>-<n>-<query>.png` in panel order. Each picture stands alone, so its caption
+    /// carries the panel's title and the window.
+    pub fn pngs(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for (i, p) in self.panels.iter().enumerate() {
+            let Some((data, spec)) = &p.chart else { continue };
+            let size = if p.panel.size == Size::Half { (960, 560) } else { (1280, 560) };
+            let caption = format!("{} · {} ({})", p.title, self.window.describe(), self.window.tz.name());
+            let file = format!("{}-{}-{}.png", self.dashboard.name, i + 1, p.panel.query);
+            out.push((file, charts::png(data, spec, &caption, size)?));
+        }
+        Ok(out)
+    }
+
     /// The page as Markdown, with each chart as an SVG file beside it: `(markdown, [(file name,
     /// svg)])`. Charts are linked as `<dashboard>-<n>.svg`.
     pub fn markdown(&self) -> Result<(String, Vec<(String, String)>)> {
@@ -281,7 +327,7 @@ fn table_html(batches: &[RecordBatch], schema: &SchemaRef) -> Result<String> {
         let _ = write!(h, "<th>{}</th>", escape(f.name()));
     }
     h.push_str("</tr></thead><tbody>");
-    for row in crate::output::text_rows(batches)? {
+    for row in crate::output::human_rows(batches)? {
         h.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
             let class = if numeric[i] { " class=\"num\"" } else { "" };

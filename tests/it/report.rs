@@ -201,3 +201,52 @@ fn markdown_pages_link_charts_that_exist() {
         assert!(page.contains("**Check the data:**"), "{name}: the stale warning");
     }
 }
+
+/// Issue 21 item 2: `--format png` draws every charted panel as a PNG with the font the binary
+/// carries: one file per chart, the right size, the palette's marks in it, text drawn in the
+/// caption, and the same bytes whatever fonts the machine has (none are looked up: the run below
+/// has no fontconfig and no font folders to find).
+#[test]
+fn png_charts_are_drawn_with_the_carried_font() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &Path| {
+        let o = sspr(
+            &["--lake", &shared_lake_arg(), "report", "overview", "operations", "--format", "png", "--out"]
+                .into_iter()
+                .chain([out.to_str().unwrap()])
+                .collect::<Vec<_>>(),
+            &[("FONTCONFIG_FILE", "/dev/null"), ("XDG_DATA_HOME", "/nonexistent"), ("HOME", "/nonexistent")],
+        );
+        let (stdout, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        stdout.lines().map(PathBuf::from).collect::<Vec<_>>()
+    };
+    let files = run(&dir.path().join("a"));
+    let charted = |name: &str| {
+        let spec =
+            std::fs::read_to_string(crate::util::repo().join(format!("dashboards/{name}.toml"))).unwrap();
+        spec.split("[[panel]]").skip(1).filter(|p| !p.contains("chart = \"table\"")).count()
+    };
+    assert_eq!(files.len(), charted("overview") + charted("operations"), "{files:?}");
+    let dark = sspr_analytics::charts::PALETTE[0];
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("overview-") || name.starts_with("operations-"), "{name}");
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(f).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgb, "{name}");
+        assert!(info.width >= 960 && info.height >= 150, "{name}: {}×{}", info.width, info.height);
+        let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(3).collect();
+        let marks = px.iter().filter(|p| **p == [dark.0, dark.1, dark.2]).count();
+        assert!(marks > 200, "{name}: the first series' colour is drawn ({marks} px)");
+        // The caption's band (the top 24 rows) has dark text pixels: glyphs were drawn.
+        let caption = px[..info.width as usize * 24].iter().filter(|p| p.iter().all(|c| *c < 96)).count();
+        assert!(caption > 100, "{name}: caption text ({caption} dark px)");
+    }
+    let again = run(&dir.path().join("b"));
+    for (a, b) in files.iter().zip(&again) {
+        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{a:?}: the same picture every run");
+    }
+}
