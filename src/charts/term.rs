@@ -85,14 +85,20 @@ fn lanes(data: &Data, width: usize) -> String {
         let row: String = row.into_iter().collect();
         out.push_str(&format!("{name}{} │{}\n", " ".repeat(name_w - name.width()), row.trim_end()));
     }
-    let when = |t: i64| {
+    let when = |t: i64, format: &str| {
         chrono::DateTime::from_timestamp_micros(t)
-            .map(|t| {
-                t.with_timezone(&data.zone.unwrap_or(chrono_tz::UTC)).format("%Y-%m-%d %H:%M").to_string()
-            })
+            .map(|t| t.with_timezone(&data.zone.unwrap_or(chrono_tz::UTC)).format(format).to_string())
             .unwrap_or_default()
     };
-    out.push_str(&format!("{}  {} … {}\n", " ".repeat(name_w), when(lo), when(hi)));
+    // The window's ends under the lanes; without the year when the whole line would not fit.
+    let long = format!("{} … {}", when(lo, "%Y-%m-%d %H:%M"), when(hi, "%Y-%m-%d %H:%M"));
+    let ends = if name_w + 2 + long.width() <= width {
+        format!("{}  {long}", " ".repeat(name_w))
+    } else {
+        format!("{} … {}", when(lo, "%m-%d %H:%M"), when(hi, "%m-%d %H:%M"))
+    };
+    out.push_str(&ends);
+    out.push('\n');
     out
 }
 
@@ -186,5 +192,38 @@ mod tests {
         assert!(t.contains("2026-11-01 … 2026-11-03"), "{t}");
         let empty = Data { labels: vec![], series: vec![("v".into(), vec![])], ..Data::default() };
         assert_eq!(text(&empty, &spec("line x=a y=v"), 80), "(chart: no data in this window)\n");
+    }
+
+    #[test]
+    fn a_heatmap_is_rows_of_shades_and_a_timeline_rows_of_marks() {
+        let d = Data {
+            labels: vec!["0".into(), "1".into(), "2".into()],
+            series: vec![
+                ("Mon".into(), vec![Some(0.0), Some(9.0), Some(1.0)]),
+                ("Tue".into(), vec![Some(4.0), None, Some(0.0)]),
+            ],
+            ..Data::default()
+        };
+        let t = text(&d, &spec("heatmap x=h y=n series=d"), 80);
+        assert_eq!(t.lines().next(), Some("Mon ·█▒"), "square-root shades: {t}");
+        assert_eq!(t.lines().nth(1), Some("Tue ▓ ·"), "{t}");
+        assert!(t.contains("· 0  █ 9"), "{t}");
+        let hour = 3_600_000_000_i64;
+        let marks = vec![
+            super::super::Mark { start: 0, end: None, lane: "AADC01".into(), kind: "started".into() },
+            super::super::Mark {
+                start: 5 * hour,
+                end: Some(9 * hour),
+                lane: "AADC02".into(),
+                kind: "gap".into(),
+            },
+        ];
+        let tl = Data { labels: vec!["AADC01".into(), "AADC02".into()], marks, ..Data::default() };
+        let t = text(&tl, &spec("timeline x=t y=k series=c"), 30);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("AADC01 │●") && !lines[0].contains('─'), "{t}");
+        assert!(lines[1].starts_with("AADC02 │") && lines[1].ends_with('─'), "{t}");
+        assert!(t.contains("01-01 00:00 … 01-01 09:00"), "{t}");
+        assert!(t.lines().all(|l| l.width() <= 30), "{t}");
     }
 }
