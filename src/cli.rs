@@ -50,6 +50,8 @@ pub enum Command {
     Queries(QueriesArgs),
     /// Render dashboards (dashboards/*.toml) as self-contained HTML pages with charts.
     Report(ReportArgs),
+    /// Export the lake as Power BI-safe Parquet into a folder or storage account
+    Export(ExportArgs),
     /// Inspect the lake.
     Lake(LakeArgs),
     /// Synthetic sample data.
@@ -210,6 +212,30 @@ pub struct ReportArgs {
     /// Folder of .sql files that override or extend the saved queries.
     #[arg(long)]
     pub queries_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Target folder, share or URL (`az://`, `abfss://`); default: the config's `[export] to`.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Export the raw tables too (audit events, registration details, users, event logs).
+    #[arg(long)]
+    pub raw: bool,
+    /// Write again only partitions changed since a time (RFC 3339, YYYY-MM-DD, -1d, …) or since
+    /// the current export (`last`); the rest is copied from it.
+    #[arg(long, allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Exports kept in the target, this one included (default: config, else 3).
+    #[arg(long)]
+    pub keep: Option<usize>,
+    /// Replace identities by keyed tokens (key from SSPR_PSEUDONYM_KEY or the config's
+    /// `[export] pseudonym_key_file`, never a flag).
+    #[arg(long)]
+    pub pseudonymize: bool,
+    /// Print the manifest as JSON instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What `sspr report` writes.

@@ -14,6 +14,7 @@ pub mod collectors;
 pub mod commands;
 pub mod error;
 pub mod evtx_format;
+pub mod export;
 pub mod output;
 pub mod parallel;
 pub mod progress;

@@ -27,6 +27,23 @@ pub struct ConfigFile {
     pub graph: Option<crate::collectors::graph::settings::GraphSection>,
     /// Event-log routing additions (`sspr import` of Windows event logs).
     pub eventlog: Option<crate::collectors::eventlog::Routing>,
+    #[serde(default)]
+    pub export: ExportSection,
+}
+
+/// `[export]`: the Power BI export.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSection {
+    /// Default target folder or URL of `sspr export`.
+    pub to: Option<String>,
+    /// A file holding the pseudonymisation key (at least 32 bytes); `SSPR_PSEUDONYM_KEY` is the
+    /// other way. Never a flag.
+    pub pseudonym_key_file: Option<PathBuf>,
+    /// Tokenise user object ids too (default false: they are not personal in themselves).
+    pub pseudonymize_ids: Option<bool>,
+    /// Exports kept in the target (default 3).
+    pub keep: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +71,8 @@ pub struct Settings {
     pub config_path: Option<std::path::PathBuf>,
     /// Event-log routing: the defaults plus the config's `[eventlog]` additions.
     pub routing: crate::collectors::eventlog::Routing,
+    /// The `[export]` section.
+    pub export: ExportSection,
 }
 
 impl Settings {
@@ -92,6 +111,7 @@ impl Settings {
             tz,
             graph: file.graph,
             config_path: config.map(Path::to_path_buf),
+            export: file.export,
             routing: {
                 let mut r = crate::collectors::eventlog::Routing::default();
                 if let Some(extra) = &file.eventlog {
@@ -104,6 +124,24 @@ impl Settings {
 }
 
 impl Settings {
+    /// The pseudonymisation key: `SSPR_PSEUDONYM_KEY`, else the config's `pseudonym_key_file`.
+    /// Returns the key and where it came from, for errors.
+    pub fn pseudonym_key(&self) -> Result<(Vec<u8>, String)> {
+        if let Ok(k) = std::env::var(crate::export::pseudonym::KEY_ENV) {
+            return Ok((k.into_bytes(), crate::export::pseudonym::KEY_ENV.to_string()));
+        }
+        match &self.export.pseudonym_key_file {
+            Some(p) => Ok((
+                std::fs::read(p).map_err(|e| Error::io(p, e))?,
+                format!("export.pseudonym_key_file {}", p.display()),
+            )),
+            None => Err(Error::Config(format!(
+                "--pseudonymize needs a key: set {} or `pseudonym_key_file` in the config's [export] section",
+                crate::export::pseudonym::KEY_ENV
+            ))),
+        }
+    }
+
     /// Collector state (checkpoints, spool): `state_dir` if given, else `<lake>/_state` for a
     /// local lake, else `./sspr-state`.
     pub fn state_dir(&self, configured: Option<&Path>) -> PathBuf {

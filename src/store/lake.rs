@@ -42,6 +42,8 @@ pub struct PartitionFile {
     pub size: u64,
     /// What identifies this version of the file: the store's e-tag, else size and modification time.
     pub version: String,
+    /// When the file was last written.
+    pub modified: chrono::DateTime<chrono::Utc>,
 }
 
 /// What merging rows into one partition did.
@@ -137,6 +139,7 @@ impl Lake {
                         Some(tag) => format!("{}:{tag}", m.size),
                         None => format!("{}:{}", m.size, m.last_modified.timestamp_micros()),
                     },
+                    modified: m.last_modified,
                 })
             })
             .collect();
