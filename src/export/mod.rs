@@ -1,5 +1,6 @@
-//! `sspr export`: the lake's derived tables, the reference tables and (with `--raw`) the raw
-//! tables as Power BI-safe Parquet in a folder or a storage account a refresh reads.
+//! `sspr export`: the lake's derived tables, the user snapshots (`users`,
+//! `registration_details`), the reference tables and (with `--raw`) the other raw tables as Power
+//! BI-safe Parquet in a folder or a storage account a refresh reads.
 //!
 //! ```text
 //! <to>/_current.json                                   which export is complete and current
@@ -23,6 +24,7 @@
 //! complete while its unchanged files are byte-identical to the last one's, which is what Power
 //! BI's incremental refresh of date partitions wants.
 
+pub mod powerbi;
 pub mod pseudonym;
 
 use std::collections::BTreeMap;
@@ -38,7 +40,9 @@ use crate::error::{Error, Result};
 use crate::query::context::{REFERENCE_TABLES, reference_batch};
 use crate::store::Lake;
 use crate::store::layout::{LakeLock, LakeRoot};
-use crate::store::schema::{DERIVED_TABLES, RAW_TABLES, SCHEMA_VERSION, TableDef};
+use crate::store::schema::{
+    DERIVED_TABLES, RAW_TABLES, REGISTRATION_DETAILS, SCHEMA_VERSION, TableDef, USERS,
+};
 use crate::store::writer;
 
 /// The pointer a reader follows to the current export.
@@ -49,6 +53,10 @@ pub const MANIFEST: &str = "_export.json";
 pub const MANIFEST_FORMAT: u32 = 1;
 /// Exports kept (the current one included) unless `--keep` says otherwise.
 pub const DEFAULT_KEEP: usize = 3;
+
+/// The raw tables every export holds: the per-user snapshots a model's user dimension and
+/// per-user drill-down read (the event tables come with `--raw`).
+pub static DIMENSIONS: [&TableDef; 2] = [&REGISTRATION_DETAILS, &USERS];
 
 /// Which partitions an export writes again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +100,7 @@ pub struct Manifest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TableEntry {
     pub name: String,
-    /// `derived`, `reference` or `raw`.
+    /// `derived`, `dimension` (the user snapshots, always exported), `reference` or `raw`.
     pub kind: String,
     /// The DATE column its folders are named by (also inside every file); none for reference
     /// tables, which are one file.
@@ -232,8 +240,11 @@ async fn export_locked(
     let mut tables = Vec::new();
     let (mut written, mut carried) = (0, 0);
     let mut chosen: Vec<(&TableDef, &str)> = DERIVED_TABLES.iter().map(|t| (*t, "derived")).collect();
+    chosen.extend(DIMENSIONS.iter().map(|t| (*t, "dimension")));
     if opts.raw {
-        chosen.extend(RAW_TABLES.iter().map(|t| (*t, "raw")));
+        chosen.extend(
+            RAW_TABLES.iter().filter(|t| !DIMENSIONS.iter().any(|d| d.name == t.name)).map(|t| (*t, "raw")),
+        );
     }
     if let Some(p) = pseudo {
         p.learn(lake, chosen.iter().map(|(t, _)| *t)).await?;

@@ -14,6 +14,7 @@ mod known_subquery;
 mod lake;
 mod materialize;
 mod pack;
+mod powerbi;
 mod proven;
 mod readme_examples;
 mod report;
