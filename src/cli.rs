@@ -248,6 +248,8 @@ pub enum ReportFormat {
     /// One PNG image per chart, `<dashboard>-<n>-<query>.png` (for mail and slides), drawn with
     /// the font the binary carries.
     Png,
+    /// One Excel workbook per dashboard, a sheet per panel's table.
+    Xlsx,
 }
 
 #[derive(Debug, Args)]

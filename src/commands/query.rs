@@ -68,6 +68,11 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         explain_text(&batches)
     } else if format == OutputFormat::Parquet {
         output::render(&batches, schema, format)?
+    } else if format == OutputFormat::Xlsx {
+        // The sheet is named after the query, its times on the wall clock of --tz.
+        let (batches, schema) = output::in_zone(&batches, schema, tz.name())?;
+        let name = args.name.as_deref().unwrap_or("sql");
+        output::xlsx::workbook(&[output::xlsx::Sheet { name, batches: &batches, schema }])?
     } else {
         let (batches, schema) = output::in_zone(&batches, schema, tz.name())?;
         let width = if args.out.is_none() { crate::terminal::stdout_width() } else { None };

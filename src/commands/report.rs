@@ -45,6 +45,11 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<s
                 }
                 continue;
             }
+            ReportFormat::Xlsx => {
+                let path = args.out.join(format!("{}.xlsx", d.name));
+                write(&path, &rendered.xlsx()?)?;
+                path
+            }
             ReportFormat::Html => {
                 let path = args.out.join(format!("{}.html", d.name));
                 write(&path, rendered.html()?.as_bytes())?;

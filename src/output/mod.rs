@@ -1,4 +1,5 @@
-//! Rendering results: table, CSV, JSON (one array of row objects), NDJSON, Markdown, Parquet.
+//! Rendering results: table, CSV, JSON (one array of row objects), NDJSON, Markdown, Parquet,
+//! Excel.
 //! Everything renders into bytes; only the binary's edge writes them to stdout or a file.
 
 use datafusion::arrow::array::RecordBatch;
@@ -8,6 +9,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use crate::error::Result;
 
 pub mod table;
+pub mod xlsx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -17,6 +19,8 @@ pub enum OutputFormat {
     Ndjson,
     Markdown,
     Parquet,
+    /// An Excel workbook: one sheet, typed cells, the header frozen.
+    Xlsx,
 }
 
 impl OutputFormat {
@@ -30,6 +34,7 @@ impl OutputFormat {
             "ndjson" | "jsonl" => Self::Ndjson,
             "md" | "markdown" => Self::Markdown,
             "parquet" => Self::Parquet,
+            "xlsx" => Self::Xlsx,
             "txt" => Self::Table,
             _ => return None,
         })
@@ -44,6 +49,7 @@ impl OutputFormat {
             Self::Ndjson => "ndjson",
             Self::Markdown => "markdown",
             Self::Parquet => "parquet",
+            Self::Xlsx => "xlsx",
         }
     }
 
@@ -182,6 +188,7 @@ pub fn render_to(
             Ok(buf)
         }
         OutputFormat::Markdown => markdown(batches, &schema),
+        OutputFormat::Xlsx => xlsx::workbook(&[xlsx::Sheet { name: "result", batches, schema }]),
         OutputFormat::Parquet => {
             let (batches, schema) = plain_strings(batches, schema)?;
             Ok(crate::store::writer::encode_any(&batches, schema)?.to_vec())
@@ -244,7 +251,7 @@ fn markdown(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>> {
 
 /// Whether a format writes binary that must go to a file.
 pub fn needs_file(format: OutputFormat) -> bool {
-    format == OutputFormat::Parquet
+    matches!(format, OutputFormat::Parquet | OutputFormat::Xlsx)
 }
 
 /// Turns serialisable rows (e.g. `lake stats`) into a batch via JSON, so they print like queries.

@@ -256,6 +256,21 @@ impl Rendered {
 }
 
 impl Rendered {
+    /// The dashboard's tables as one Excel workbook: a sheet per panel, named after its query,
+    /// in panel order, times on the wall clock of the report's zone.
+    pub fn xlsx(&self) -> Result<Vec<u8>> {
+        let sheets: Vec<crate::output::xlsx::Sheet<'_>> = self
+            .panels
+            .iter()
+            .map(|p| crate::output::xlsx::Sheet {
+                name: &p.panel.query,
+                batches: &p.batches,
+                schema: p.schema.clone(),
+            })
+            .collect();
+        crate::output::xlsx::workbook(&sheets)
+    }
+
     /// Every charted panel as a PNG image for mail and slides: `(file name, bytes)`, named
     /// `<dashboard>-<n>-<query>.png` in panel order. Each picture stands alone, so its caption
     /// carries the panel's title and the window.

@@ -5,6 +5,7 @@ mod charts;
 mod cli;
 mod collect_graph;
 mod eventlog;
+mod excel;
 mod export;
 mod first_hour;
 mod fuzz;
