@@ -66,7 +66,9 @@ impl LakeRoot {
                     .with_url(location)
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
-                let (_, prefix) = object_store::parse_url(&url).map_err(|e| bad(e.to_string()))?;
+                // The prefix from the URL's path: `object_store::parse_url` would build a second
+                // store from the URL alone, without the environment's account or emulator.
+                let prefix = Path::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
                 let base = base_url(&url).map_err(|e| bad(e.to_string()))?;
                 Ok(Self {
                     location: location.to_string(),

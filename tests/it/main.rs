@@ -1,5 +1,6 @@
 //! The one integration-test binary. Topic modules; fixtures in `util`.
 
+mod azurite;
 mod build;
 mod charts;
 mod cli;
