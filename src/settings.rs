@@ -29,6 +29,78 @@ pub struct ConfigFile {
     pub eventlog: Option<crate::collectors::eventlog::Routing>,
     #[serde(default)]
     pub export: ExportSection,
+    /// Credentials and endpoint for an `az://` / `abfss://` lake or export target.
+    #[serde(default)]
+    pub storage: StorageSection,
+}
+
+/// `[storage]`: Azure Blob / ADLS Gen2 credentials. Secrets come from files, never from the config
+/// text itself; the standard `AZURE_STORAGE_*` environment variables win over every key.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// The storage account (else the URL's, else `AZURE_STORAGE_ACCOUNT_NAME`).
+    pub account: Option<String>,
+    /// A file holding the account key.
+    pub access_key_file: Option<PathBuf>,
+    /// A file holding a SAS token (`sv=…&sig=…`).
+    pub sas_token_file: Option<PathBuf>,
+    /// An app registration: client id, tenant id and a file holding its secret.
+    pub client_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    /// The client id of a user-assigned managed identity (with no other credential, the
+    /// machine's managed identity is used anyway).
+    pub managed_identity_client_id: Option<String>,
+    /// Another endpoint (a private endpoint, Azurite: `http://127.0.0.1:10000/devstoreaccount1`).
+    pub endpoint: Option<String>,
+    /// The Azurite emulator's well-known account.
+    pub use_emulator: Option<bool>,
+}
+
+impl StorageSection {
+    /// The section as `object_store` Azure options, secrets read from their files.
+    pub fn options(&self) -> Result<Vec<(String, String)>> {
+        let secret = |key: &str, p: &Path| -> Result<String> {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::Config(format!("storage.{key} {}: {e}", p.display())))?;
+            let text = text.trim().to_string();
+            if text.is_empty() {
+                return Err(Error::Config(format!("storage.{key} {} is empty", p.display())));
+            }
+            Ok(text)
+        };
+        let mut o = Vec::new();
+        let mut put = |k: &str, v: String| o.push((k.to_string(), v));
+        if let Some(a) = &self.account {
+            put("azure_storage_account_name", a.clone());
+        }
+        if let Some(p) = &self.access_key_file {
+            put("azure_storage_account_key", secret("access_key_file", p)?);
+        }
+        if let Some(p) = &self.sas_token_file {
+            put("azure_storage_sas_key", secret("sas_token_file", p)?.trim_start_matches('?').to_string());
+        }
+        if let Some(c) = self.client_id.as_ref().or(self.managed_identity_client_id.as_ref()) {
+            put("azure_storage_client_id", c.clone());
+        }
+        if let Some(t) = &self.tenant_id {
+            put("azure_storage_tenant_id", t.clone());
+        }
+        if let Some(p) = &self.client_secret_file {
+            put("azure_storage_client_secret", secret("client_secret_file", p)?);
+        }
+        if let Some(e) = &self.endpoint {
+            if e.starts_with("http://") {
+                put("allow_http", "true".into());
+            }
+            put("azure_storage_endpoint", e.clone());
+        }
+        if let Some(on) = self.use_emulator {
+            put("azure_storage_use_emulator", on.to_string());
+        }
+        Ok(o)
+    }
 }
 
 /// `[export]`: the Power BI export.
@@ -104,6 +176,10 @@ impl Settings {
         }
         let tz = file.query.tz.clone().unwrap_or_else(|| "UTC".into());
         validate_tz(&tz)?;
+        crate::store::layout::set_storage_options(file.storage.options().map_err(|e| match (e, config) {
+            (Error::Config(m), Some(p)) => Error::Config(format!("{}: {m}", p.display())),
+            (e, _) => e,
+        })?);
         Ok(Self {
             lake: lake_flag.map(str::to_string).or(file.lake).unwrap_or_else(|| "./lake".into()),
             queries_dir: file.queries_dir,

@@ -62,7 +62,8 @@ impl LakeRoot {
                 Self::local(location, path)
             }
             "az" | "adl" | "azure" | "abfs" | "abfss" => {
-                let store = object_store::azure::MicrosoftAzureBuilder::from_env()
+                let store = azure_builder()
+                    .map_err(|e| bad(e.to_string()))?
                     .with_url(location)
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
@@ -167,6 +168,38 @@ fn base_url(url: &Url) -> std::result::Result<Url, url::ParseError> {
 /// `<table>/<col>=YYYY-MM-DD/part-0.parquet`
 pub fn partition_rel(table: &TableDef, date: NaiveDate) -> String {
     format!("{}/{}={}/{}", table.name, table.partition_col, date.format("%Y-%m-%d"), PART_FILE)
+}
+
+/// Azure storage options from the config's `[storage]` section (`object_store` keys and values),
+/// set once at start-up by [`set_storage_options`].
+static STORAGE_OPTIONS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+/// Sets the config's Azure storage options for every `az://` / `abfss://` location this process
+/// opens (the lake, an export target). The environment's `AZURE_STORAGE_*` variables still win,
+/// as flags and the environment win over the config everywhere.
+pub fn set_storage_options(options: Vec<(String, String)>) {
+    let _ = STORAGE_OPTIONS.set(options);
+}
+
+/// An Azure builder with the config's options, then the environment's on top.
+fn azure_builder() -> std::result::Result<object_store::azure::MicrosoftAzureBuilder, object_store::Error> {
+    use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+    let mut b = MicrosoftAzureBuilder::new();
+    for (k, v) in STORAGE_OPTIONS.get().into_iter().flatten() {
+        let key: AzureConfigKey = k.parse()?;
+        b = b.with_config(key, v);
+    }
+    for (k, v) in std::env::vars() {
+        if k.starts_with("AZURE_")
+            && let Ok(key) = k.to_ascii_lowercase().parse::<AzureConfigKey>()
+        {
+            b = b.with_config(key, v);
+        }
+    }
+    if let Ok(endpoint) = std::env::var("IDENTITY_ENDPOINT") {
+        b = b.with_msi_endpoint(endpoint);
+    }
+    Ok(b)
 }
 
 /// Parses the partition date out of a file key relative to the table folder

@@ -253,3 +253,53 @@ fn one_writer_at_a_time_and_a_failed_writer_leaves_no_lock() {
         .count();
     assert_eq!(carried, 0, "the failed export was never current, so nothing is carried from it");
 }
+
+/// Credentials from the config's `[storage]` section, no environment: the account and a key
+/// file, against Azurite's endpoint, signed as for a real account (not emulator mode); a key file
+/// that is missing is an error naming it, and a wrong key is refused by the service.
+#[test]
+fn the_config_file_carries_the_account_and_its_key() {
+    let az = Azurite::start();
+    az.create_container("cfg");
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("account.key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let config = |key_file: &std::path::Path| {
+        let p = dir.path().join("sspr.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "lake = \"az://cfg/lake\"\n[storage]\naccount = \"{ACCOUNT}\"\naccess_key_file = \"{}\"\nendpoint = \"http://127.0.0.1:{}/{ACCOUNT}\"\n",
+                key_file.display(),
+                az.port
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let run = |cfg: &std::path::Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sspr"))
+            .arg("--config")
+            .arg(cfg)
+            .args(args)
+            .env_remove("SSPR_LAKE")
+            .env_remove("AZURE_STORAGE_USE_EMULATOR")
+            .output()
+            .unwrap()
+    };
+    let cfg = config(&key_file);
+    let graph = repo().join("sample-data/graph").to_string_lossy().into_owned();
+    ok(&run(&cfg, &["-q", "import", &graph]));
+    let stats = ok(&run(&cfg, &["lake", "stats", "--format", "json"]));
+    assert!(stats.contains("audit_events"), "{stats}");
+    let missing = run(&config(&dir.path().join("nope.key")), &["lake", "stats"]);
+    let (_, err) = text(&missing);
+    assert_eq!(missing.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("nope.key") && err.contains("storage.access_key_file") && err.contains("sspr.toml"),
+        "{err}"
+    );
+    std::fs::write(&key_file, KEY.replace('E', "F")).unwrap();
+    let wrong = run(&cfg, &["lake", "stats"]);
+    assert!(!wrong.status.success(), "a wrong key is refused: {:?}", text(&wrong));
+}
