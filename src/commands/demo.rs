@@ -133,9 +133,9 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
     let overview =
         dashboards.iter().find(|d| d.name == "overview").context("the overview dashboard ships")?;
     let window = crate::report::Window { from: None, to: None, tz };
-    let page = crate::report::run(&lake, &settings.query, &registry, overview, &window, chrono::Utc::now())
-        .await?
-        .html()?;
+    let header = crate::report::Header::of_lake(&lake, &settings.query, chrono::Utc::now()).await?;
+    let page =
+        crate::report::run(&lake, &settings.query, &registry, overview, &window, &header).await?.html()?;
     let page_path = dir.join("reports").join("overview.html");
     std::fs::create_dir_all(dir.join("reports")).context("creating the reports folder")?;
     std::fs::write(&page_path, page).with_context(|| format!("writing {}", page_path.display()))?;

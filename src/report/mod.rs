@@ -72,6 +72,24 @@ pub struct PanelQuery {
     pub chart: Option<(ChartSpec, String)>,
 }
 
+/// What every page of one `sspr report` run states in its header: the tenant, the completeness
+/// line and when it was made. Worked out once per run, not once per dashboard.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub tenant: Option<String>,
+    pub completeness: Completeness,
+    pub generated: DateTime<Utc>,
+}
+
+impl Header {
+    pub async fn of_lake(lake: &Lake, cfg: &QueryConfig, now: DateTime<Utc>) -> Result<Self> {
+        let ctx = crate::query::context::build_context(lake, cfg).await?;
+        let completeness = Completeness::of_lake(&ctx, lake, now).await?;
+        let tenant = tenant(&ctx).await;
+        Ok(Self { tenant, completeness, generated: now })
+    }
+}
+
 /// Runs every panel's query over `lake` and draws its chart.
 pub async fn run(
     lake: &Lake,
@@ -79,7 +97,7 @@ pub async fn run(
     registry: &Registry,
     dashboard: &Dashboard,
     window: &Window,
-    now: DateTime<Utc>,
+    header: &Header,
 ) -> Result<Rendered> {
     let queried = query_panels(lake, cfg, registry, dashboard, window).await?;
     let mut panels = Vec::new();
@@ -94,15 +112,12 @@ pub async fn run(
         };
         panels.push(PanelResult { title, panel, batches, schema, svg, chart });
     }
-    let ctx = crate::query::context::build_context(lake, cfg).await?;
-    let completeness = Completeness::of_lake(&ctx, lake, now).await?;
-    let tenant = tenant(&ctx).await;
     Ok(Rendered {
         dashboard: dashboard.clone(),
         panels,
-        tenant,
-        completeness,
-        generated: now,
+        tenant: header.tenant.clone(),
+        completeness: header.completeness.clone(),
+        generated: header.generated,
         window: window.clone(),
     })
 }
@@ -143,16 +158,18 @@ pub async fn query_panels(
     Ok(panels)
 }
 
-/// The tenant the lake's audit events come from, when there is exactly one.
+/// The tenant the lake's audit events come from, when there is exactly one. The smallest and
+/// largest tenant id answer that from the files' statistics without reading a row (a count of
+/// distinct ids read every audit event, a quarter of the report's time on 100,000 users).
 async fn tenant(ctx: &datafusion::prelude::SessionContext) -> Option<String> {
-    let sql = "SELECT CAST(min(tenant_id) AS VARCHAR) AS t, count(DISTINCT tenant_id) AS n FROM audit_events";
+    let sql = "SELECT CAST(min(tenant_id) AS VARCHAR) AS lo, CAST(max(tenant_id) AS VARCHAR) AS hi FROM audit_events";
     let batches = ctx.sql(sql).await.ok()?.collect().await.ok()?;
     let rows = crate::output::text_rows(&batches).ok()?;
     let row = rows.first()?;
-    match row[1].as_str() {
-        "1" => Some(row[0].clone()),
-        "0" => None,
-        n => Some(format!("{} tenants", n)),
+    match (row[0].as_str(), row[1].as_str()) {
+        ("", _) | (_, "") => None,
+        (lo, hi) if lo == hi => Some(lo.to_string()),
+        _ => Some("several tenants".to_string()),
     }
 }
 
