@@ -7,6 +7,8 @@
 //! - `report/full`: the same and the header (completeness line and tenant, once per run), every
 //!   chart drawn (SVG) and every page written out as HTML — `sspr report` minus the file writes.
 //!
+//! `report/header_only` and `report/charts_only` time the two parts `full` adds, each alone.
+//!
 //! The target: `full` at most 10 % over `queries_only`. `cargo bench --bench report` (the lake is
 //! imported and built on first use, untimed; `SSPR_BENCH_BUILD=1` rebuilds it).
 
@@ -50,6 +52,30 @@ fn bench_report(c: &mut Criterion) {
                 }
                 bytes
             })
+        })
+    });
+    // The parts of the difference, each alone: the header, and drawing every chart from query
+    // results fetched once outside the timed part.
+    g.bench_function("header_only", |b| {
+        b.iter(|| rt.block_on(report::Header::of_lake(&lake, &cfg, chrono::Utc::now())).unwrap())
+    });
+    let fetched: Vec<report::PanelQuery> = rt.block_on(async {
+        let mut all = Vec::new();
+        for d in &dashboards {
+            all.extend(report::query_panels(&lake, &cfg, &registry, d, &window).await.unwrap());
+        }
+        all
+    });
+    g.bench_function("charts_only", |b| {
+        b.iter(|| {
+            let mut bytes = 0;
+            for p in &fetched {
+                if let Some((spec, origin)) = &p.chart {
+                    let data = sspr_analytics::charts::data(&p.batches, &p.schema, spec, origin).unwrap();
+                    bytes += sspr_analytics::charts::svg_sized(&data, spec, "", (900, 360)).unwrap().len();
+                }
+            }
+            bytes
         })
     });
     g.finish();

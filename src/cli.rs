@@ -204,6 +204,10 @@ pub struct ReportArgs {
     pub out: PathBuf,
     #[arg(long, value_enum, default_value = "html")]
     pub format: ReportFormat,
+    /// Rows shown per table in HTML and Markdown pages (the rest is counted under the table;
+    /// xlsx has every row).
+    #[arg(long, default_value_t = crate::report::DEFAULT_MAX_ROWS)]
+    pub max_rows: usize,
     #[command(flatten)]
     pub window: WindowArgs,
     /// Folder of dashboard specs that replace or add to the shipped ones.

@@ -53,11 +53,11 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<s
             }
             ReportFormat::Html => {
                 let path = args.out.join(format!("{}.html", d.name));
-                write(&path, rendered.html()?.as_bytes())?;
+                write(&path, rendered.html_with(args.max_rows)?.as_bytes())?;
                 path
             }
             ReportFormat::Md => {
-                let (page, charts) = rendered.markdown()?;
+                let (page, charts) = rendered.markdown_with(args.max_rows)?;
                 for (file, svg) in charts {
                     write(&args.out.join(file), svg.as_bytes())?;
                 }

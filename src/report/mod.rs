@@ -190,9 +190,41 @@ pub fn escape(s: &str) -> String {
 
 const CSS: &str = include_str!("report.css");
 
+/// Rows a page shows per table unless `sspr report --max-rows` says otherwise: a page stays
+/// small enough to mail and open; the chart has the top of a long result, and `sspr query` or
+/// `--format xlsx` has all of it.
+pub const DEFAULT_MAX_ROWS: usize = 1_000;
+
+/// The first `n` rows of a result.
+fn first_rows(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    let mut left = n;
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = b.num_rows().min(left);
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    out
+}
+
+/// The line under a cut table.
+fn cut_note(shown: usize, rows: usize, query: &str) -> String {
+    format!(
+        "The first {shown} of {rows} rows; all of them: sspr query {query} --out {query}.csv (or sspr report --format xlsx)."
+    )
+}
+
 impl Rendered {
-    /// The page.
+    /// The page, each table cut to [`DEFAULT_MAX_ROWS`].
     pub fn html(&self) -> Result<String> {
+        self.html_with(DEFAULT_MAX_ROWS)
+    }
+
+    /// The page, each table cut to `max_rows` (the cut is said under it).
+    pub fn html_with(&self, max_rows: usize) -> Result<String> {
         let d = &self.dashboard;
         let mut h = String::new();
         let _ = write!(
@@ -226,7 +258,14 @@ impl Rendered {
                 None if rows == 0 => h.push_str("<p class=\"empty\">no data in this window</p>"),
                 None => {}
             }
-            let table = table_html(&p.batches, &p.schema)?;
+            let mut table = table_html(&first_rows(&p.batches, max_rows), &p.schema)?;
+            if rows > max_rows {
+                let _ = write!(
+                    table,
+                    "<p class=\"cut\">{}</p>",
+                    escape(&cut_note(max_rows, rows, &p.panel.query))
+                );
+            }
             if p.svg.is_some() {
                 let _ = write!(
                     h,
@@ -306,6 +345,11 @@ impl Rendered {
     /// The page as Markdown, with each chart as an SVG file beside it: `(markdown, [(file name,
     /// svg)])`. Charts are linked as `<dashboard>-<n>.svg`.
     pub fn markdown(&self) -> Result<(String, Vec<(String, String)>)> {
+        self.markdown_with(DEFAULT_MAX_ROWS)
+    }
+
+    /// [`Rendered::markdown`] with each table cut to `max_rows`.
+    pub fn markdown_with(&self, max_rows: usize) -> Result<(String, Vec<(String, String)>)> {
         let d = &self.dashboard;
         let mut m = format!("# {}\n\n{}\n\n", d.title, d.description);
         let w = &self.window;
@@ -339,11 +383,14 @@ impl Rendered {
                 m.push_str("_no data in this window_\n\n");
             } else {
                 let table = crate::output::render(
-                    &p.batches,
+                    &first_rows(&p.batches, max_rows),
                     p.schema.clone(),
                     crate::output::OutputFormat::Markdown,
                 )?;
                 m.push_str(&String::from_utf8_lossy(&table));
+                if rows > max_rows {
+                    let _ = writeln!(m, "\n_{}_", cut_note(max_rows, rows, &p.panel.query));
+                }
                 m.push('\n');
             }
         }

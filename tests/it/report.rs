@@ -250,3 +250,43 @@ fn png_charts_are_drawn_with_the_carried_font() {
         assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{a:?}: the same picture every run");
     }
 }
+
+/// A page shows at most `--max-rows` rows per table and says how many there are and how to get
+/// all of them; the xlsx and the query keep every row.
+#[test]
+fn long_tables_are_cut_on_the_page_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sspr(
+        &[
+            "--lake",
+            &shared_lake_arg(),
+            "report",
+            "overview",
+            "--max-rows",
+            "7",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let html = std::fs::read_to_string(dir.path().join("overview.html")).unwrap();
+    let section =
+        html.split("data-query=\"error_codes\"").nth(1).unwrap().split("</section>").next().unwrap();
+    assert_eq!(section.matches("<tr>").count(), 1 + 7, "the header and seven rows");
+    let rows = crate::util::sspr(
+        &["--lake", &shared_lake_arg(), "-q", "query", "error_codes", "--format", "json"],
+        &[],
+    );
+    let n = serde_json::from_slice::<Vec<serde_json::Value>>(&rows.stdout).unwrap().len();
+    assert!(n > 7);
+    assert!(
+        section.contains(&format!(
+            "The first 7 of {n} rows; all of them: sspr query error_codes --out error_codes.csv"
+        )),
+        "{section}"
+    );
+    let small = html.split("data-query=\"reset_funnel\"").nth(1).unwrap().split("</section>").next().unwrap();
+    assert_eq!(small.matches("<tr>").count(), 1 + 7, "the funnel's seven stages");
+    assert!(!small.contains("The first"), "a table within the limit is whole");
+}
