@@ -247,7 +247,7 @@ async fn export_locked(
         );
     }
     if let Some(p) = pseudo {
-        p.learn(lake, chosen.iter().map(|(t, _)| *t)).await?;
+        p.learn(lake).await?;
     }
     for (table, kind) in chosen {
         let mut entry = TableEntry {

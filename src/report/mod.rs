@@ -400,7 +400,18 @@ impl Rendered {
 
 /// A result as an HTML table (every value whole; numbers right-aligned).
 fn table_html(batches: &[RecordBatch], schema: &SchemaRef) -> Result<String> {
-    let numeric: Vec<bool> = schema.fields().iter().map(|f| f.data_type().is_numeric()).collect();
+    use datafusion::arrow::datatypes::DataType;
+    // Numbers right-aligned; numbers, dates and times kept on one line (a date broken after its
+    // year reads as two values).
+    let class: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            t if t.is_numeric() => " class=\"num\"",
+            DataType::Date32 | DataType::Timestamp(_, _) => " class=\"time\"",
+            _ => "",
+        })
+        .collect();
     let mut h = String::from("<div class=\"scroll\"><table><thead><tr>");
     for f in schema.fields() {
         let _ = write!(h, "<th>{}</th>", escape(f.name()));
@@ -409,8 +420,7 @@ fn table_html(batches: &[RecordBatch], schema: &SchemaRef) -> Result<String> {
     for row in crate::output::human_rows(batches)? {
         h.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let class = if numeric[i] { " class=\"num\"" } else { "" };
-            let _ = write!(h, "<td{class}>{}</td>", escape(cell));
+            let _ = write!(h, "<td{}>{}</td>", class[i], escape(cell));
         }
         h.push_str("</tr>");
     }
