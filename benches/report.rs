@@ -5,7 +5,8 @@
 //! - `report/queries_only`: every panel's query, bound and run as `sspr report` runs it, its rows
 //!   converted to the report's zone; no chart, no page;
 //! - `report/full`: the same and the header (completeness line and tenant, once per run), every
-//!   chart drawn (SVG) and every page written out as HTML — `sspr report` minus the file writes.
+//!   chart drawn (SVG) and every page written out as HTML — `sspr report` minus the file writes
+//!   ([`report::render_all`]: the header and the charts run beside the panels' queries).
 //!
 //! `report/header_only` and `report/charts_only` time the two parts `full` adds, each alone.
 //!
@@ -44,13 +45,12 @@ fn bench_report(c: &mut Criterion) {
     g.bench_function("full", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let mut bytes = 0;
-                let header = report::Header::of_lake(&lake, &cfg, chrono::Utc::now()).await.unwrap();
-                for d in &dashboards {
-                    let r = report::run(&lake, &cfg, &registry, d, &window, &header).await.unwrap();
-                    bytes += r.html().unwrap().len();
-                }
-                bytes
+                let all: Vec<&Dashboard> = dashboards.iter().collect();
+                let (_, pages) =
+                    report::render_all(&lake, &cfg, &registry, &all, &window, chrono::Utc::now())
+                        .await
+                        .unwrap();
+                pages.iter().map(|r| r.html().unwrap().len()).sum::<usize>()
             })
         })
     });

@@ -33,9 +33,9 @@ pub async fn run(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<s
     let mut written = Vec::new();
     let write =
         |path: &std::path::Path, bytes: &[u8]| std::fs::write(path, bytes).map_err(|e| Error::io(path, e));
-    let header = report::Header::of_lake(&lake, &settings.query, chrono::Utc::now()).await?;
-    for d in chosen {
-        let rendered = report::run(&lake, &settings.query, &registry, d, &window, &header).await?;
+    let (_, pages) =
+        report::render_all(&lake, &settings.query, &registry, &chosen, &window, chrono::Utc::now()).await?;
+    for (d, rendered) in chosen.iter().zip(pages) {
         let path = match args.format {
             ReportFormat::Png => {
                 for (file, png) in rendered.pngs()? {

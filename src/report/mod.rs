@@ -90,7 +90,7 @@ impl Header {
     }
 }
 
-/// Runs every panel's query over `lake` and draws its chart.
+/// Runs every panel's query over `lake` and draws its chart: [`render_all`] for one dashboard.
 pub async fn run(
     lake: &Lake,
     cfg: &QueryConfig,
@@ -99,18 +99,62 @@ pub async fn run(
     window: &Window,
     header: &Header,
 ) -> Result<Rendered> {
-    let queried = query_panels(lake, cfg, registry, dashboard, window).await?;
-    let mut panels = Vec::new();
-    for PanelQuery { title, panel, batches, schema, chart } in queried {
-        let (svg, chart) = match chart {
-            Some((spec, origin)) => {
-                let size = if panel.size == Size::Half { (560, 340) } else { (900, 360) };
-                let data = charts::data(&batches, &schema, &spec, &origin)?;
-                (Some(charts::svg_sized(&data, &spec, "", size)?), Some((data, spec)))
+    let mut drawing = Vec::new();
+    for p in &dashboard.panels {
+        let q = query_panel(lake, cfg, registry, dashboard, p, window).await?;
+        drawing.push(tokio::task::spawn_blocking(move || draw(q)));
+    }
+    rendered(dashboard, drawing, header, window).await
+}
+
+/// Every dashboard of one `sspr report` run, with the header worked out once. The header's
+/// queries run beside the panels' queries, and each chart is drawn on a blocking thread as soon
+/// as its rows are in, while the next panel's query runs: neither waits on the critical path
+/// (issue 21 item 7: the report costs little more than its queries).
+pub async fn render_all(
+    lake: &Lake,
+    cfg: &QueryConfig,
+    registry: &Registry,
+    dashboards: &[&Dashboard],
+    window: &Window,
+    now: DateTime<Utc>,
+) -> Result<(Header, Vec<Rendered>)> {
+    let panels = async {
+        let mut all = Vec::new();
+        for d in dashboards {
+            let mut drawing = Vec::new();
+            for p in &d.panels {
+                let q = query_panel(lake, cfg, registry, d, p, window).await?;
+                drawing.push(tokio::task::spawn_blocking(move || draw(q)));
             }
-            None => (None, None),
-        };
-        panels.push(PanelResult { title, panel, batches, schema, svg, chart });
+            all.push(drawing);
+        }
+        Ok::<_, crate::error::Error>(all)
+    };
+    let (header, panels) = tokio::join!(Header::of_lake(lake, cfg, now), panels);
+    let (header, panels) = (header?, panels?);
+    let mut out = Vec::new();
+    for (d, drawing) in dashboards.iter().zip(panels) {
+        out.push(rendered(d, drawing, &header, window).await?);
+    }
+    Ok((header, out))
+}
+
+type Drawing = tokio::task::JoinHandle<Result<PanelResult>>;
+
+/// The page's value once every chart of it is drawn.
+async fn rendered(
+    dashboard: &Dashboard,
+    drawing: Vec<Drawing>,
+    header: &Header,
+    window: &Window,
+) -> Result<Rendered> {
+    let mut panels = Vec::new();
+    for h in drawing {
+        panels.push(h.await.map_err(|e| crate::error::Error::Query {
+            query: dashboard.origin.clone(),
+            message: format!("drawing a chart failed: {e}"),
+        })??);
     }
     Ok(Rendered {
         dashboard: dashboard.clone(),
@@ -120,6 +164,20 @@ pub async fn run(
         generated: header.generated,
         window: window.clone(),
     })
+}
+
+/// Draws one panel's chart (none for a table) at the panel's size.
+fn draw(q: PanelQuery) -> Result<PanelResult> {
+    let PanelQuery { title, panel, batches, schema, chart } = q;
+    let (svg, chart) = match chart {
+        Some((spec, origin)) => {
+            let size = if panel.size == Size::Half { (560, 340) } else { (900, 360) };
+            let data = charts::data(&batches, &schema, &spec, &origin)?;
+            (Some(charts::svg_sized(&data, &spec, "", size)?), Some((data, spec)))
+        }
+        None => (None, None),
+    };
+    Ok(PanelResult { title, panel, batches, schema, svg, chart })
 }
 
 /// Runs every panel's query in the window, its times in the window's zone: the report without
@@ -133,29 +191,41 @@ pub async fn query_panels(
 ) -> Result<Vec<PanelQuery>> {
     let mut panels = Vec::new();
     for p in &dashboard.panels {
-        let q = registry.get(&p.query)?;
-        let mut given: BTreeMap<String, String> = p.params.clone();
-        for (k, v) in [("from", &window.from), ("to", &window.to)] {
-            if let Some(v) = v
-                && q.params.iter().any(|d| d.name == k)
-            {
-                given.insert(k.to_string(), v.clone());
-            }
-        }
-        if q.params.iter().any(|d| d.name == "tz") {
-            given.insert("tz".into(), window.tz.name().to_string());
-        }
-        let params = q.bind(&given, &window.tz)?;
-        let (batches, schema, _) =
-            consistent::collect(lake, cfg, &q.name, async |ctx| q.plan(ctx, params.clone()).await).await?;
-        let (batches, schema) = crate::output::in_zone(&batches, schema, window.tz.name())?;
-        let title = p.title.clone().unwrap_or_else(|| q.title.clone());
-        let chart = p.chart.as_deref().or(q.chart.as_deref()).unwrap_or("table");
-        let origin = format!("{}, panel {}", dashboard.origin, q.name);
-        let chart = ChartSpec::parse(&origin, chart)?.map(|spec| (spec, origin));
-        panels.push(PanelQuery { title, panel: p.clone(), batches, schema, chart });
+        panels.push(query_panel(lake, cfg, registry, dashboard, p, window).await?);
     }
     Ok(panels)
+}
+
+/// One panel's query, bound to the window and run on one consistent snapshot of the lake.
+async fn query_panel(
+    lake: &Lake,
+    cfg: &QueryConfig,
+    registry: &Registry,
+    dashboard: &Dashboard,
+    p: &Panel,
+    window: &Window,
+) -> Result<PanelQuery> {
+    let q = registry.get(&p.query)?;
+    let mut given: BTreeMap<String, String> = p.params.clone();
+    for (k, v) in [("from", &window.from), ("to", &window.to)] {
+        if let Some(v) = v
+            && q.params.iter().any(|d| d.name == k)
+        {
+            given.insert(k.to_string(), v.clone());
+        }
+    }
+    if q.params.iter().any(|d| d.name == "tz") {
+        given.insert("tz".into(), window.tz.name().to_string());
+    }
+    let params = q.bind(&given, &window.tz)?;
+    let (batches, schema, _) =
+        consistent::collect(lake, cfg, &q.name, async |ctx| q.plan(ctx, params.clone()).await).await?;
+    let (batches, schema) = crate::output::in_zone(&batches, schema, window.tz.name())?;
+    let title = p.title.clone().unwrap_or_else(|| q.title.clone());
+    let chart = p.chart.as_deref().or(q.chart.as_deref()).unwrap_or("table");
+    let origin = format!("{}, panel {}", dashboard.origin, q.name);
+    let chart = ChartSpec::parse(&origin, chart)?.map(|spec| (spec, origin));
+    Ok(PanelQuery { title, panel: p.clone(), batches, schema, chart })
 }
 
 /// The tenant the lake's audit events come from, when there is exactly one. The smallest and
