@@ -52,6 +52,9 @@ pub struct StorageSection {
     /// The client id of a user-assigned managed identity (with no other credential, the
     /// machine's managed identity is used anyway).
     pub managed_identity_client_id: Option<String>,
+    /// Where the app registration's token comes from: the public cloud's
+    /// `https://login.microsoftonline.com` unless set (a national cloud's login host).
+    pub authority_host: Option<String>,
     /// Another endpoint (a private endpoint, Azurite: `http://127.0.0.1:10000/devstoreaccount1`).
     pub endpoint: Option<String>,
     /// The Azurite emulator's well-known account.
@@ -89,6 +92,9 @@ impl StorageSection {
         }
         if let Some(p) = &self.client_secret_file {
             put("azure_storage_client_secret", secret("client_secret_file", p)?);
+        }
+        if let Some(h) = &self.authority_host {
+            put("azure_authority_host", h.trim_end_matches('/').to_string());
         }
         if let Some(e) = &self.endpoint {
             if e.starts_with("http://") {

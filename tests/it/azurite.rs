@@ -3,7 +3,7 @@
 //! with its own instance and container. The binary reaches it the way a user's shell does: the
 //! standard `AZURE_STORAGE_USE_EMULATOR` that `object_store` reads, and Azurite's blob URL.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -35,19 +35,38 @@ fn azurite_bin() -> PathBuf {
 struct Azurite {
     child: Child,
     port: u16,
+    /// `http`, or `https` with OAuth (bearer tokens) accepted beside SharedKey.
+    scheme: &'static str,
 }
 
 impl Azurite {
     fn start() -> Self {
+        Self::start_with(&["--loose"], "http")
+    }
+
+    /// Over HTTPS with a self-signed certificate for 127.0.0.1 (made with `openssl`), accepting
+    /// bearer tokens: Azurite's `--oauth basic` checks a token's lifetime, issuer and audience
+    /// (not its signature), and only over HTTPS.
+    fn start_oauth(dir: &std::path::Path) -> Self {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let o = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl (.ci/run installs it)");
+        assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
+        let (cert, key) = (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned());
+        Self::start_with(&["--oauth", "basic", "--cert", &cert, "--key", &key], "https")
+    }
+
+    fn start_with(extra: &[&str], scheme: &'static str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(azurite_bin())
-            .args([
-                "--silent",
-                "--inMemoryPersistence",
-                "--skipApiVersionCheck",
-                "--loose",
-                "--disableTelemetry",
-            ])
+            .args(["--silent", "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry"])
+            .args(extra)
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -58,7 +77,7 @@ impl Azurite {
             assert!(Instant::now() < deadline, "Azurite did not listen on {port} within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self { child, port }
+        Self { child, port, scheme }
     }
 
     /// The environment that points `object_store` (and so `sspr`) at this instance.
@@ -81,15 +100,23 @@ impl Azurite {
         );
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(KEY).unwrap());
         let signature = b64.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
-        let request = format!(
-            "PUT /{ACCOUNT}/{name}?restype=container HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nx-ms-date: {date}\r\nx-ms-version: {version}\r\nAuthorization: SharedKey {ACCOUNT}:{signature}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        );
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        assert!(reply.starts_with("HTTP/1.1 201"), "create container {name}: {reply}");
+        let url = format!("{}://127.0.0.1:{}/{ACCOUNT}/{name}?restype=container", self.scheme, self.port);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let status = rt.block_on(async {
+            // The certificate of `start_oauth` is self-signed: this request is to loopback only.
+            let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+            let reply = client
+                .put(&url)
+                .header("x-ms-date", &date)
+                .header("x-ms-version", version)
+                .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"))
+                .header("Content-Length", "0")
+                .send()
+                .await
+                .unwrap();
+            (reply.status().as_u16(), reply.text().await.unwrap_or_default())
+        });
+        assert_eq!(status.0, 201, "create container {name}: {}", status.1);
     }
 
     /// Runs `sspr` against this instance.
@@ -117,7 +144,8 @@ fn ok(o: &Output) -> String {
 }
 
 /// Import (with its build), query, verify and export on `az://`, and the same answers as the
-/// local sample lake; the export is complete, incremental, and readable as a lake.
+/// local sample lake; the export is complete, incremental, readable as a lake, and read by
+/// pyarrow and DuckDB with the profile a local export has.
 #[test]
 fn the_lake_and_the_export_round_trip_on_azure_blob() {
     let az = Azurite::start();
@@ -183,6 +211,11 @@ fn the_lake_and_the_export_round_trip_on_azure_blob() {
         assert_eq!(n[0]["n"], t["rows"], "{}", t["name"]);
     }
     assert_ne!(first["export_id"], second["export_id"]);
+    // pyarrow reads every exported table from the account itself, DuckDB a copy of it: the same
+    // Power BI-safe profile and the manifest's rows as a local export (issue 22: "the same export
+    // to Azurite passes the same checks").
+    let tables = crate::export::profile(&export_lake, Some(az.port));
+    assert_eq!(tables.len(), second["tables"].as_array().unwrap().len());
 }
 
 /// The writer lock on Azure: of two imports started together one is refused (exit 4, naming the
@@ -277,16 +310,7 @@ fn the_config_file_carries_the_account_and_its_key() {
         .unwrap();
         p
     };
-    let run = |cfg: &std::path::Path, args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sspr"))
-            .arg("--config")
-            .arg(cfg)
-            .args(args)
-            .env_remove("SSPR_LAKE")
-            .env_remove("AZURE_STORAGE_USE_EMULATOR")
-            .output()
-            .unwrap()
-    };
+    let run = |cfg: &std::path::Path, args: &[&str]| with_config(cfg, args, &[]);
     let cfg = config(&key_file);
     let graph = repo().join("sample-data/graph").to_string_lossy().into_owned();
     ok(&run(&cfg, &["-q", "import", &graph]));
@@ -299,7 +323,246 @@ fn the_config_file_carries_the_account_and_its_key() {
         err.contains("nope.key") && err.contains("storage.access_key_file") && err.contains("sspr.toml"),
         "{err}"
     );
+    // An account SAS (read and list) in a file instead of the key: reads work, a write is
+    // refused by the service.
+    let sas_file = dir.path().join("account.sas");
+    std::fs::write(&sas_file, format!("?{}\n", account_sas("rl"))).unwrap();
+    let sas_cfg = dir.path().join("sas.toml");
+    std::fs::write(
+        &sas_cfg,
+        format!(
+            "lake = \"az://cfg/lake\"\n[storage]\naccount = \"{ACCOUNT}\"\nsas_token_file = \"{}\"\nendpoint = \"http://127.0.0.1:{}/{ACCOUNT}\"\n",
+            sas_file.display(),
+            az.port
+        ),
+    )
+    .unwrap();
+    let by_sas = ok(&run(&sas_cfg, &["lake", "stats", "--format", "json"]));
+    assert_eq!(by_sas, stats, "the same lake through the SAS");
+    let write = run(&sas_cfg, &["-q", "import", "--no-build", &graph]);
+    let (_, err) = text(&write);
+    assert!(!write.status.success() && err.contains("403"), "a read-only SAS cannot write: {err}");
     std::fs::write(&key_file, KEY.replace('E', "F")).unwrap();
     let wrong = run(&cfg, &["lake", "stats"]);
     assert!(!wrong.status.success(), "a wrong key is refused: {:?}", text(&wrong));
+}
+
+/// Runs `sspr --config CFG ARGS` with only the config's credentials (and `env`), not the
+/// emulator's.
+fn with_config(cfg: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sspr"));
+    c.arg("--config").arg(cfg).args(args).env_remove("SSPR_LAKE").env_remove("AZURE_STORAGE_USE_EMULATOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// An account SAS for the emulator's account (blob service; service, container and object
+/// level) with `permissions`, valid for an hour, signed with its key as the service checks it.
+fn account_sas(permissions: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (version, expiry) =
+        ("2021-08-06", (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ"));
+    let to_sign = format!("{ACCOUNT}\n{permissions}\nb\nsco\n\n{expiry}\n\n\n{version}\n\n");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(KEY).unwrap());
+    let signature = b64.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sv", version)
+        .append_pair("ss", "b")
+        .append_pair("srt", "sco")
+        .append_pair("sp", permissions)
+        .append_pair("se", &expiry.to_string())
+        .append_pair("sig", &signature)
+        .finish();
+    q
+}
+
+const TENANT: &str = "6f1c0e8a-2b7d-4c55-9a3e-1d2f3a4b5c6d";
+const APP: &str = "3c9a1f70-aaaa-4bbb-8ccc-0123456789ab";
+const SECRET: &str = "app-secret-from-a-file";
+const IDENTITY: &str = "9e8d7c6b-1111-4222-8333-444455556666";
+
+/// A loopback stand-in for Entra ID's two token services that `object_store` asks for a storage
+/// token: the client-credentials endpoint (`{authority}/{tenant}/oauth2/v2.0/token`) and the
+/// managed-identity endpoint (IMDS). It answers as they do, with a JWT for
+/// `https://storage.azure.com` that Azurite's `--oauth basic` accepts, and logs each request.
+struct TokenService {
+    port: u16,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TokenService {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = log.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Ok(line) = answer_token_request(stream) {
+                    seen.lock().unwrap().push(line);
+                }
+            }
+        });
+        Self { port, log }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// A token as Entra ID shapes one (header, claims, signature), for `audience`.
+fn jwt(audience: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({
+        "aud": audience, "iss": format!("https://sts.windows.net/{TENANT}/"), "tid": TENANT,
+        "iat": now - 60, "nbf": now - 60, "exp": now + 3600, "oid": APP, "ver": "1.0",
+    });
+    format!(
+        "{}.{}.{}",
+        b64.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+        b64.encode(claims.to_string()),
+        b64.encode(b"not-checked-by-azurite")
+    )
+}
+
+/// Answers one request; returns the line the log keeps (method, path and who asked).
+fn answer_token_request(stream: TcpStream) -> std::io::Result<String> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    let (mut length, mut metadata) = (0usize, false);
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (name, value) = h.split_once(':').unwrap_or((h, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().unwrap_or(0),
+            "metadata" => metadata = value.trim() == "true",
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let mut parts = request.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let form = |s: &[u8]| -> std::collections::HashMap<String, String> {
+        url::form_urlencoded::parse(s).into_owned().collect()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let (status, reply, who) = if method == "POST" && path == format!("/{TENANT}/oauth2/v2.0/token") {
+        let f = form(&body);
+        let who = f.get("client_id").cloned().unwrap_or_default();
+        let good = who == APP
+            && f.get("client_secret").map(String::as_str) == Some(SECRET)
+            && f.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && f.get("scope").map(String::as_str) == Some("https://storage.azure.com/.default");
+        if good {
+            let token = jwt("https://storage.azure.com");
+            (
+                "200 OK",
+                serde_json::json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}),
+                who,
+            )
+        } else {
+            let e = "AADSTS7000215: Invalid client secret provided.";
+            ("401 Unauthorized", serde_json::json!({"error": "invalid_client", "error_description": e}), who)
+        }
+    } else if method == "GET" && path == "/msi" && metadata {
+        let q = form(query.as_bytes());
+        let who = q.get("client_id").cloned().unwrap_or_default();
+        // Another identity gets a token for another resource, which the storage service refuses.
+        let audience = if who == IDENTITY { "https://storage.azure.com" } else { "https://vault.azure.net" };
+        let ok = q.get("resource").map(String::as_str) == Some("https://storage.azure.com");
+        let token = jwt(audience);
+        let expires = (now + 3600).to_string();
+        let reply = serde_json::json!({"access_token": token, "expires_on": expires, "token_type": "Bearer"});
+        (if ok { "200 OK" } else { "400 Bad Request" }, reply, who)
+    } else {
+        ("404 Not Found", serde_json::json!({"error": "not_found"}), String::new())
+    };
+    let reply = reply.to_string();
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+        reply.len()
+    )?;
+    Ok(format!("{method} {path} {who} {}", &status[..3]))
+}
+
+/// Issue 22 item 4's other two credentials, an app registration's client secret and a managed
+/// identity, both from the config's `[storage]` section: `object_store` fetches a bearer token
+/// from the (loopback) token service and Azurite, over HTTPS with OAuth on, accepts it. A wrong
+/// secret is refused by the token service, and a token for another resource by the storage
+/// service, each with a non-zero exit that says so.
+#[test]
+fn a_client_secret_and_a_managed_identity_reach_storage_with_bearer_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let az = Azurite::start_oauth(dir.path());
+    az.create_container("oauth");
+    let tokens = TokenService::start();
+    let secret_file = dir.path().join("client.secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let endpoint = format!("https://127.0.0.1:{}/{ACCOUNT}", az.port);
+    let write_config = |name: &str, credential: &str| {
+        let p = dir.path().join(name);
+        let text = format!(
+            "lake = \"az://oauth/lake\"\n[storage]\naccount = \"{ACCOUNT}\"\nendpoint = \"{endpoint}\"\n{credential}"
+        );
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let app = write_config(
+        "app.toml",
+        &format!(
+            "client_id = \"{APP}\"\ntenant_id = \"{TENANT}\"\nclient_secret_file = \"{}\"\nauthority_host = \"{}\"\n",
+            secret_file.display(),
+            tokens.url()
+        ),
+    );
+    let identity = write_config("identity.toml", &format!("managed_identity_client_id = \"{IDENTITY}\"\n"));
+    let stranger = write_config("stranger.toml", "managed_identity_client_id = \"someone-else\"\n");
+    // Azurite's certificate is self-signed, and the token service is plain HTTP on loopback:
+    // both only in this test.
+    let env = [
+        ("AZURE_ALLOW_INVALID_CERTIFICATES", "true".to_string()),
+        ("AZURE_ALLOW_HTTP", "true".to_string()),
+        ("AZURE_MSI_ENDPOINT", format!("{}/msi", tokens.url())),
+    ];
+    let run = |cfg: &std::path::Path, args: &[&str]| with_config(cfg, args, &env);
+    let graph = repo().join("sample-data/graph").to_string_lossy().into_owned();
+    ok(&run(&app, &["-q", "import", &graph]));
+    let by_app = ok(&run(&app, &["-q", "query", "reset_success_daily", "--format", "json"]));
+    let by_identity = ok(&run(&identity, &["-q", "query", "reset_success_daily", "--format", "json"]));
+    assert_eq!(by_app, by_identity, "one lake, whichever credential reads it");
+    assert!(by_app.contains("succeeded"), "{by_app}");
+    let log = tokens.log();
+    assert!(log.iter().any(|l| l == &format!("POST /{TENANT}/oauth2/v2.0/token {APP} 200")), "{log:?}");
+    assert!(log.iter().any(|l| l == &format!("GET /msi {IDENTITY} 200")), "{log:?}");
+    // A wrong secret: the token service refuses it, and the error says what was refused.
+    std::fs::write(&secret_file, "not-the-secret").unwrap();
+    let refused = run(&app, &["lake", "stats"]);
+    let (_, err) = text(&refused);
+    assert!(!refused.status.success(), "{err}");
+    assert!(err.contains("AADSTS7000215") || err.contains("401"), "{err}");
+    // A token for another resource: the storage service refuses it.
+    let refused = run(&stranger, &["lake", "stats"]);
+    let (_, err) = text(&refused);
+    assert!(!refused.status.success(), "{err}");
+    assert!(err.contains("403") || err.to_ascii_lowercase().contains("audience"), "{err}");
 }

@@ -287,59 +287,29 @@ fn pyarrow_and_duckdb_read_every_exported_table() {
     let to = dir.path().join("out");
     run_export(&shared_lake_arg(), &to, &["--raw"], &[]);
     let (cur, m) = current(&to);
-    let script = r#"
-import json, sys, pathlib
-import pyarrow.parquet as pq, duckdb
-root = pathlib.Path(sys.argv[1])
-manifest = json.load(open(root / "_export.json"))
-bad, tables = [], {}
-allowed = {"string", "bool", "int32", "int64", "double", "date32[day]", "timestamp[us, tz=UTC]"}
-con = duckdb.connect()
-for t in manifest["tables"]:
-    files = sorted((root / t["name"]).rglob("*.parquet"))
-    schemas = set()
-    for f in files:
-        pf = pq.ParquetFile(f)
-        md = pf.metadata
-        arrow = pf.schema_arrow
-        schemas.add(str(arrow))
-        for fld in arrow:
-            if str(fld.type) not in allowed:
-                bad.append(f"{f.name}:{fld.name}:{fld.type}")
-        if t["partition_column"] and t["partition_column"] not in arrow.names:
-            bad.append(f"{f}: no {t['partition_column']} column")
-        if md.format_version != "1.0":
-            bad.append(f"{f}: format {md.format_version}")
-        for rg in range(md.num_row_groups):
-            for c in range(md.num_columns):
-                col = md.row_group(rg).column(c)
-                if col.compression != "SNAPPY":
-                    bad.append(f"{f}:{col.path_in_schema}:{col.compression}")
-                if any(e.startswith("DELTA") or e == "BYTE_STREAM_SPLIT" for e in col.encodings):
-                    bad.append(f"{f}:{col.path_in_schema}:{col.encodings}")
-                if col.physical_type == "INT96":
-                    bad.append(f"{f}:{col.path_in_schema}: INT96")
-    if len(schemas) > 1:
-        bad.append(f"{t['name']}: {len(schemas)} schemas")
-    pattern = str(root / t["name"] / "**" / "*.parquet")
-    n = con.execute(f"SELECT count(*) FROM read_parquet('{pattern}', hive_partitioning = false)").fetchone()[0]
-    pa_rows = sum(pq.read_table(f, partitioning=None).num_rows for f in files)
-    tables[t["name"]] = [t["rows"], pa_rows, n]
-print(json.dumps({"bad": bad[:10], "tables": tables}))
-"#;
-    let o = Command::new("python3")
-        .args(["-c", script])
-        .arg(to.join(&cur.export_id))
-        .output()
-        .expect("python3 with pyarrow and duckdb (tests/requirements.txt)");
+    let tables = profile(&to.join(&cur.export_id).to_string_lossy(), None);
+    assert_eq!(tables.len(), m.tables.len());
+    assert!(tables["audit_events"][0].as_u64().unwrap() > 1000);
+}
+
+/// Runs `export_profile.py` on one export generation (a folder, or `az://…` on Azurite at the
+/// given port) and checks its verdict: no profile fault, and the manifest's, pyarrow's and
+/// DuckDB's row counts agree for every table. Returns the counts by table.
+pub fn profile(root: &str, azurite_port: Option<u16>) -> serde_json::Map<String, serde_json::Value> {
+    let script = crate::util::repo().join("tests/it/export_profile.py");
+    let mut c = Command::new("python3");
+    c.arg(script).arg(root);
+    if let Some(port) = azurite_port {
+        c.arg(port.to_string());
+    }
+    let o = c.output().expect("python3 with pyarrow and duckdb (tests/requirements.txt)");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["bad"], serde_json::json!([]), "{r}");
-    let tables = r["tables"].as_object().unwrap();
-    assert_eq!(tables.len(), m.tables.len());
-    for (name, counts) in tables {
+    let tables = r["tables"].as_object().unwrap().clone();
+    for (name, counts) in &tables {
         let c = counts.as_array().unwrap();
         assert!(c[0] == c[1] && c[1] == c[2], "{name}: manifest, pyarrow, DuckDB rows: {c:?}");
     }
-    assert!(tables["audit_events"][0].as_u64().unwrap() > 1000);
+    tables
 }
