@@ -166,7 +166,9 @@ fn model(tables: &[(String, std::sync::Arc<Schema>)]) -> String {
 
 fn expressions() -> String {
     // The reader every table query calls: _current.json first, then the export it names.
-    let reader = r#"(table as text) as table =>
+    // With `dated`, the files of partition folders (`<column>=YYYY-MM-DD`) outside
+    // RangeStart..RangeEnd are skipped unread: an incremental refresh reads only its days.
+    let reader = r#"(table as text, optional dated as nullable logical) as table =>
 		let
 		    Root = Text.TrimEnd(ExportRoot, {"/", "\"}),
 		    FromAdls = ExportSource = "ADLS",
@@ -174,12 +176,14 @@ fn expressions() -> String {
 		    Folder = if FromAdls then Root & "/" & Pointer[export_id] & "/" & table else Root & "\" & Pointer[export_id] & "\" & table,
 		    Files = if FromAdls then AzureStorage.DataLake(Folder, [HierarchicalNavigation = false]) else Folder.Files(Folder),
 		    Parquet = Table.SelectRows(Files, each [Extension] = ".parquet"),
-		    Read = Table.AddColumn(Parquet, "Data", each Parquet.Document([Content])),
+		    DayOf = (path as text) as date => Date.FromText(Text.AfterDelimiter(Text.TrimEnd(path, {"/", "\"}), "=", {0, RelativePosition.FromEnd})),
+		    InRange = if dated = true then Table.SelectRows(Parquet, each DayOf([Folder Path]) >= Date.From(RangeStart) and DayOf([Folder Path]) < Date.From(RangeEnd)) else Parquet,
+		    Read = Table.AddColumn(InRange, "Data", each Parquet.Document([Content])),
 		    Combined = Table.Combine(Read[Data])
 		in
 		    Combined"#;
     format!(
-        "/// The export root: a folder or share (C:\\sspr\\powerbi-export) or an ADLS Gen2 URL\n/// (https://account.dfs.core.windows.net/filesystem/path).\nexpression ExportRoot = \"C:\\sspr\\powerbi-export\" meta [IsParameterQuery = true, Type = \"Text\", IsParameterQueryRequired = true]\n\n/// Folder (a local folder or share, refreshed through a gateway) or ADLS (no gateway).\nexpression ExportSource = \"Folder\" meta [IsParameterQuery = true, List = {{\"Folder\", \"ADLS\"}}, DefaultValue = \"Folder\", Type = \"Text\", IsParameterQueryRequired = true]\n\n/// One exported table: every .parquet file of it in the export _current.json names.\nexpression SsprTable =\n\t\t{reader}\n"
+        "/// The export root: a folder or share (C:\\sspr\\powerbi-export) or an ADLS Gen2 URL\n/// (https://account.dfs.core.windows.net/filesystem/path).\nexpression ExportRoot = \"C:\\sspr\\powerbi-export\" meta [IsParameterQuery = true, Type = \"Text\", IsParameterQueryRequired = true]\n\n/// Folder (a local folder or share, refreshed through a gateway) or ADLS (no gateway).\nexpression ExportSource = \"Folder\" meta [IsParameterQuery = true, List = {{\"Folder\", \"ADLS\"}}, DefaultValue = \"Folder\", Type = \"Text\", IsParameterQueryRequired = true]\n\n/// One exported table: every .parquet file of it in the export _current.json names.\nexpression SsprTable =\n\t\t{reader}\n\n/// Incremental refresh (Power BI's RangeStart/RangeEnd): the dated tables load the days from\n/// RangeStart up to, not including, RangeEnd. The defaults span every date, so without a refresh\n/// policy every row loads; a policy set on a table in Desktop moves them per refresh.\nexpression RangeStart = #datetime(2000, 1, 1, 0, 0, 0) meta [IsParameterQuery = true, Type = \"DateTime\", IsParameterQueryRequired = true]\n\nexpression RangeEnd = #datetime(2100, 1, 1, 0, 0, 0) meta [IsParameterQuery = true, Type = \"DateTime\", IsParameterQueryRequired = true]\n"
     )
 }
 
@@ -283,11 +287,19 @@ fn table(name: &str, schema: &Schema) -> String {
     }
     let types: Vec<String> =
         schema.fields().iter().map(|f| format!("{{\"{}\", {}}}", f.name(), m_type(f.data_type()))).collect();
+    // A derived table is dated by its partition column: its files and rows are filtered to
+    // RangeStart..RangeEnd, the filter an incremental refresh policy needs on the table.
+    let dated = DERIVED_TABLES.iter().find(|t| t.name == name).map(|t| t.partition_col);
+    let (args, last) = match dated {
+        Some(_) => (format!("\"{name}\", true"), "InRange"),
+        None => (format!("\"{name}\""), "Typed"),
+    };
     let _ = write!(
         s,
-        "\tpartition {} = m\n\t\tmode: import\n\t\tsource =\n\t\t\t\tlet\n\t\t\t\t    Source = SsprTable(\"{name}\"),\n\t\t\t\t    Typed = Table.TransformColumnTypes(Source, {{{}}})\n\t\t\t\tin\n\t\t\t\t    Typed\n",
+        "\tpartition {} = m\n\t\tmode: import\n\t\tsource =\n\t\t\t\tlet\n\t\t\t\t    Source = SsprTable({args}),\n\t\t\t\t    Typed = Table.TransformColumnTypes(Source, {{{}}}){}\n\t\t\t\tin\n\t\t\t\t    {last}\n",
         quoted(name),
-        types.join(", ")
+        types.join(", "),
+        dated.map(|c| format!(",\n\t\t\t\t    InRange = Table.SelectRows(Typed, each [{c}] >= Date.From(RangeStart) and [{c}] < Date.From(RangeEnd))")).unwrap_or_default()
     );
     s
 }

@@ -34,6 +34,9 @@ struct Table {
     columns: BTreeMap<String, String>,
     reads: Option<String>,
     typed: BTreeSet<String>,
+    /// The column its rows are filtered on for incremental refresh (RangeStart..RangeEnd), when
+    /// its files are filtered too.
+    ranged: Option<String>,
 }
 
 fn unquote(s: &str) -> String {
@@ -57,6 +60,15 @@ fn read_tables() -> BTreeMap<String, Table> {
                 t.columns.insert(column.clone().expect("a data type belongs to a column"), ty.to_string());
             } else if let Some(at) = line.find("SsprTable(\"") {
                 t.reads = Some(line[at + 11..].split('"').next().unwrap().to_string());
+                if line[at..].starts_with(&format!("SsprTable(\"{}\", true)", t.reads.as_ref().unwrap())) {
+                    t.ranged = Some(String::new());
+                }
+            } else if let Some(rest) = line.trim().strip_prefix("InRange = Table.SelectRows(Typed, each [") {
+                let c = rest.split(']').next().unwrap();
+                let filter = format!("{c}] >= Date.From(RangeStart) and [{c}] < Date.From(RangeEnd))");
+                assert_eq!(rest, filter, "{name}: {line}");
+                assert_eq!(t.ranged.as_deref(), Some(""), "{name}: its files are filtered too");
+                t.ranged = Some(c.to_string());
             }
             if let Some(at) = line.find("TransformColumnTypes(") {
                 for part in line[at..].split("{\"").skip(1) {
@@ -104,6 +116,24 @@ fn the_model_and_a_real_export_agree_table_by_table_and_column_by_column() {
         for c in mt.columns.keys() {
             assert!(exported.contains(c.as_str()), "the model's {}.{c} is not in the export", t.name);
         }
+        // Incremental refresh: every derived table is filtered on its partition column (a date),
+        // so a refresh policy can be set on it; the others load whole.
+        if t.kind == "derived" {
+            let column = t.partition_column.as_deref().expect("a derived table is partitioned");
+            assert_eq!(mt.ranged.as_deref(), Some(column), "{}: filtered on RangeStart..RangeEnd", t.name);
+            assert_eq!(mt.columns[column], "dateTime", "{}.{column}", t.name);
+        } else {
+            assert_eq!(mt.ranged, None, "{}: a dimension or reference table loads whole", t.name);
+        }
+    }
+    let expressions = std::fs::read_to_string(
+        repo()
+            .join(format!("dashboards/powerbi/{}.SemanticModel/definition/expressions.tmdl", powerbi::NAME)),
+    )
+    .unwrap();
+    for p in ["RangeStart", "RangeEnd"] {
+        let line = expressions.lines().find(|l| l.starts_with(&format!("expression {p} = "))).unwrap();
+        assert!(line.contains("#datetime(") && line.contains("Type = \"DateTime\""), "{line}");
     }
     // Every model table reads the export (or is the date table, or built from one that does).
     for (name, t) in &model {
