@@ -60,14 +60,14 @@ pub fn data(batches: &[RecordBatch], schema: &SchemaRef, spec: &ChartSpec, origi
         return timeline_data(batches, &rows, spec, &col);
     }
     // Several x columns label a bar with their values joined, a value repeated (the "all" row's
-    // "all / all") once.
+    // "all / all") once and an empty one (an error code with no detail) left out.
     let x_cols: Vec<usize> = spec.x_columns().map(col).collect();
     let xs: Vec<String> = rows
         .iter()
         .map(|r| {
             let mut parts: Vec<&str> = Vec::new();
             for &c in &x_cols {
-                if !parts.contains(&r[c].as_str()) {
+                if !r[c].is_empty() && !parts.contains(&r[c].as_str()) {
                     parts.push(&r[c]);
                 }
             }

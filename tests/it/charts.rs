@@ -542,3 +542,35 @@ fn terminal_charts_only_on_a_terminal() {
     );
     assert!(piped.status.success() && !sparks(&crate::util::text(&piped).0), "piped: no chart");
 }
+
+/// Several x columns label a bar with their values joined; a value repeated ("all / all") shows
+/// once and an empty one (an error code with no detail) is left out, not drawn as "32015 / ".
+#[test]
+fn labels_of_several_columns_leave_out_repeats_and_blanks() {
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("code", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, true),
+        Field::new("events", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(StringArray::from(vec!["6329", "6329", "32015", "all"])),
+            std::sync::Arc::new(StringArray::from(vec![
+                Some("RestrictionPreventsPasswordChange"),
+                Some("RemoteSamAccessDenied"),
+                None,
+                Some("all"),
+            ])),
+            std::sync::Arc::new(Int64Array::from(vec![8, 7, 29, 44])),
+        ],
+    )
+    .unwrap();
+    let d = charts::data(&[batch], &schema, &spec("hbar x=code,detail y=events sort=none"), "t").unwrap();
+    assert_eq!(
+        d.labels,
+        ["6329 / RestrictionPreventsPasswordChange", "6329 / RemoteSamAccessDenied", "32015", "all"]
+    );
+}
