@@ -55,6 +55,9 @@ pub struct MergeStats {
     pub rows_new: usize,
     /// Rows offered whose key was already present (in the partition or earlier in the run).
     pub duplicates: usize,
+    /// Of the duplicates, rows whose key is stored under another partition (tables whose key
+    /// spans partitions, see [`crate::store::ids`]).
+    pub elsewhere: usize,
     pub published: bool,
 }
 
@@ -64,6 +67,7 @@ impl MergeStats {
         self.rows_after += o.rows_after;
         self.rows_new += o.rows_new;
         self.duplicates += o.duplicates;
+        self.elsewhere += o.elsewhere;
         self.published |= o.published;
     }
 }
@@ -218,6 +222,7 @@ fn merge_and_encode(
         rows_after,
         rows_new,
         duplicates: offered - rows_new,
+        elsewhere: 0,
         published: rows_new > 0,
     };
     if rows_new == 0 {

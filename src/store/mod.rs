@@ -1,5 +1,6 @@
 //! The Parquet lake: table schemas, layout, the Power BI-safe writer, merge and verification.
 
+pub mod ids;
 pub mod lake;
 pub mod layout;
 pub mod quarantine;

@@ -12,7 +12,10 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
+use crate::store::ids::{KeyDays, Moved};
 use crate::store::lake::{Lake, MergeStats};
 use crate::store::schema::TableDef;
 use crate::util::from_date32;
@@ -64,6 +67,18 @@ pub struct TableWriter {
     /// Merges started early, by partition (at most one each; later rows wait for `finish`).
     early: BTreeMap<i32, tokio::task::JoinHandle<Result<MergeStats>>>,
     spill_count: usize,
+    /// For a table whose key spans partitions: the day each key offered so far went to, and the
+    /// lake's keys (read once, by the first merge).
+    keys: Option<Keys>,
+}
+
+/// What a writer of a table whose key spans partitions checks each row against.
+struct Keys {
+    run: KeyDays,
+    lake: Arc<tokio::sync::OnceCell<KeyDays>>,
+    /// Rows of this run left out because the run gave their key another day first.
+    moved: usize,
+    first: Option<Moved>,
 }
 
 /// What a [`TableWriter`] did.
@@ -95,6 +110,12 @@ impl TableWriter {
             offered: 0,
             early: BTreeMap::new(),
             spill_count: 0,
+            keys: table.key_across_partitions.then(|| Keys {
+                run: KeyDays::default(),
+                lake: Arc::new(tokio::sync::OnceCell::new()),
+                moved: 0,
+                first: None,
+            }),
         }
     }
 
@@ -116,8 +137,11 @@ impl TableWriter {
         for d in settled {
             let buf = self.parts.remove(&d).expect("key from the map");
             self.buffered -= buf.bytes;
-            let (lake, table) = (self.lake.clone(), self.table);
-            self.early.insert(d, rt.spawn(async move { merge_buffered(&lake, table, d, buf).await }));
+            let (lake, table, keys) = (self.lake.clone(), self.table, self.lake_keys());
+            self.early.insert(
+                d,
+                rt.spawn(async move { merge_buffered(&lake, table, d, buf, keys.as_deref()).await }),
+            );
         }
     }
 
@@ -139,6 +163,22 @@ impl TableWriter {
         let parts = split_by_partition(&batch, self.table)?;
         let span = parts.first().zip(parts.last()).map(|((lo, _), (hi, _))| (*lo, *hi));
         for (d, part) in parts {
+            let part = match &mut self.keys {
+                // A key the run already gave another day keeps that day.
+                Some(keys) => {
+                    let (part, moved) = keys.run.keep(self.table, d, &part)?;
+                    keys.run.record(self.table, d, &part)?;
+                    keys.moved += moved.len();
+                    if keys.first.is_none() {
+                        keys.first = moved.into_iter().next();
+                    }
+                    part
+                }
+                None => part,
+            };
+            if part.num_rows() == 0 {
+                continue;
+            }
             let size = part.get_array_memory_size();
             let buf = self.parts.entry(d).or_default();
             buf.bytes += size;
@@ -200,11 +240,27 @@ impl TableWriter {
             })??;
             count(d, stats, &mut summary);
         }
+        if let Some(keys) = &self.keys
+            && let Some(m) = &keys.first
+        {
+            tracing::warn!(
+                "{}: {} row(s) of this run not stored: the run gave their {} another day first (first: {} on {}, again on {})",
+                self.table.name,
+                keys.moved,
+                self.table.key_cols.join(", "),
+                m.key,
+                m.stored,
+                m.offered
+            );
+            summary.merge.duplicates += keys.moved;
+            summary.merge.elsewhere += keys.moved;
+        }
         let parts = std::mem::take(&mut self.parts);
         let parallel = crate::util::cores();
-        let (lake, table) = (&self.lake, self.table);
+        let lake_keys = self.lake_keys();
+        let (lake, table, keys) = (&self.lake, self.table, lake_keys.as_deref());
         let results: Vec<(i32, Result<MergeStats>)> = futures::stream::iter(parts)
-            .map(|(d, buf)| async move { (d, merge_buffered(lake, table, d, buf).await) })
+            .map(|(d, buf)| async move { (d, merge_buffered(lake, table, d, buf, keys).await) })
             .buffer_unordered(parallel)
             .collect()
             .await;
@@ -227,8 +283,23 @@ impl Drop for TableWriter {
     }
 }
 
-/// Merges one partition's buffered rows (spilled ones read back first) into the lake.
-async fn merge_buffered(lake: &Lake, table: &'static TableDef, d: i32, buf: PartBuf) -> Result<MergeStats> {
+impl TableWriter {
+    /// The lake's keys, for a table whose key spans partitions.
+    fn lake_keys(&self) -> Option<Arc<tokio::sync::OnceCell<KeyDays>>> {
+        self.keys.as_ref().map(|k| k.lake.clone())
+    }
+}
+
+/// Merges one partition's buffered rows (spilled ones read back first) into the lake. With
+/// `keys` (a table whose key spans partitions), rows whose key the lake stores under another
+/// day are left out first; the first merge of the run reads the lake's keys.
+async fn merge_buffered(
+    lake: &Lake,
+    table: &'static TableDef,
+    d: i32,
+    buf: PartBuf,
+    keys: Option<&tokio::sync::OnceCell<KeyDays>>,
+) -> Result<MergeStats> {
     let mut batches = Vec::new();
     for p in &buf.spills {
         let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
@@ -238,7 +309,30 @@ async fn merge_buffered(lake: &Lake, table: &'static TableDef, d: i32, buf: Part
         let _ = std::fs::remove_file(p);
     }
     batches.extend(buf.batches);
-    lake.merge_partition(table, from_date32(d), batches).await
+    let mut moved = Vec::new();
+    if let Some(keys) = keys {
+        let stored = keys.get_or_try_init(|| KeyDays::of_lake(lake, table)).await?;
+        for b in &mut batches {
+            let (kept, m) = stored.keep(table, d, b)?;
+            *b = kept;
+            moved.extend(m);
+        }
+    }
+    let mut stats = lake.merge_partition(table, from_date32(d), batches).await?;
+    if let Some(m) = moved.first() {
+        tracing::warn!(
+            "{}: {} row(s) for {} not stored: their {} is stored under another day (first: {} on {})",
+            table.name,
+            moved.len(),
+            m.offered,
+            table.key_cols.join(", "),
+            m.key,
+            m.stored
+        );
+    }
+    stats.duplicates += moved.len();
+    stats.elsewhere += moved.len();
+    Ok(stats)
 }
 
 /// Convenience for tests and small writes: merges batches into their partitions at once.

@@ -447,3 +447,51 @@ fn a_full_disk_fails_cleanly_and_the_run_is_recorded() {
     );
     assert_eq!(text(&ledger).0, "n\n1\n", "the failed run is in the ledger: {:?}", text(&ledger));
 }
+
+/// Item 11: an audit event's `id` is its identity whatever day its time puts it under. A second
+/// export that gives a stored event another time (an export in local time, a re-stamped copy),
+/// or one that holds an id twice under two days, does not store it twice: the row stored first
+/// (or seen first in the run) stays, the others count as duplicates, and the import says so.
+#[tokio::test]
+async fn one_audit_id_is_stored_once_whatever_day_an_export_gives_it() {
+    use crate::util::{audit_record, import_paths, sql_rows};
+    let (dir, lake) = temp_lake();
+    let step = "User submitted their user ID";
+    let page = |records: &[(&str, &str)]| {
+        let r: Vec<String> = records.iter().map(|(id, t)| audit_record(id, t, step)).collect();
+        format!("{{\"value\":[{}]}}", r.join(","))
+    };
+    let first = write(
+        dir.path(),
+        "a/page.json",
+        &page(&[("a-1", "2026-11-02T23:30:00Z"), ("a-2", "2026-11-03T10:00:00Z")]),
+    );
+    import_paths(&lake, &[first]).await;
+    let second = write(
+        dir.path(),
+        "b/page.json",
+        &page(&[
+            ("a-1", "2026-11-03T00:30:00Z"),
+            ("a-2", "2026-11-09T10:00:00Z"),
+            ("a-3", "2026-11-05T10:00:00Z"),
+            ("a-3", "2026-11-07T10:00:00Z"),
+            ("a-4", "2026-11-07T11:00:00Z"),
+        ]),
+    );
+    let s = import_paths(&lake, &[second]).await;
+    let rows = sql_rows(
+        &lake,
+        "SELECT id, CAST(event_date AS VARCHAR) AS day, count(*) AS n FROM audit_events GROUP BY id, event_date ORDER BY id, day",
+    )
+    .await;
+    let got: Vec<(String, String, i64)> = rows
+        .iter()
+        .map(|r| {
+            (r["id"].as_str().unwrap().into(), r["day"].as_str().unwrap().into(), r["n"].as_i64().unwrap())
+        })
+        .collect();
+    let want = [("a-1", "2026-11-02"), ("a-2", "2026-11-03"), ("a-3", "2026-11-05"), ("a-4", "2026-11-07")]
+        .map(|(id, day)| (id.to_string(), day.to_string(), 1));
+    assert_eq!(got, want, "each id once, where it was first stored or first seen");
+    assert_eq!((s.rows_new, s.duplicates), (2, 3), "{s:?}");
+}

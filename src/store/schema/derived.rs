@@ -96,6 +96,7 @@ pub static RESET_ATTEMPTS: TableDef = TableDef {
     // the day partition still bounds it.
     sort_cols: &[cols::INITIATED_BY, cols::OUTCOME, cols::STARTED_AT, cols::CORRELATION_ID],
     key_cols: &[cols::CORRELATION_ID, cols::INITIATED_BY],
+    key_across_partitions: false,
     source_api: "sspr build (queries/derived/reset_attempts.sql)",
     plain_cols: &[cols::CORRELATION_ID, cols::STARTED_AT, cols::ENDED_AT, cols::DURATION_SECONDS],
     // Pages of 4,096 rows instead of 20,000: with 120k attempts a day, a 20,000-row page at each
@@ -109,6 +110,7 @@ pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
     partition_col: cols::SNAPSHOT_DATE,
     sort_cols: &[cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
     key_cols: &[cols::SNAPSHOT_DATE, cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
+    key_across_partitions: false,
     source_api: "sspr build (queries/derived/registration_coverage_daily.sql)",
     plain_cols: &[],
     page_rows: PAGE_ROWS,
@@ -119,6 +121,7 @@ pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
     partition_col: cols::OPERATION_DATE,
     sort_cols: &[cols::STARTED_AT, cols::TRACKING_ID],
     key_cols: &[cols::TRACKING_ID, cols::COMPUTER],
+    key_across_partitions: false,
     source_api: "sspr build (queries/derived/writeback_operations.sql)",
     plain_cols: &[cols::TRACKING_ID, cols::STARTED_AT],
     page_rows: PAGE_ROWS,
@@ -129,6 +132,7 @@ pub static ERROR_EVENTS: TableDef = TableDef {
     partition_col: cols::EVENT_DATE,
     sort_cols: &[cols::TIME, cols::SOURCE, cols::CODE],
     key_cols: &[cols::TIME, cols::SOURCE, cols::CODE, cols::CORRELATION_ID, cols::SUBJECT],
+    key_across_partitions: false,
     source_api: "sspr build (queries/derived/error_events.sql)",
     plain_cols: &[],
     page_rows: PAGE_ROWS,

@@ -210,6 +210,11 @@ pub struct TableDef {
     pub sort_cols: &'static [&'static str],
     /// The natural key rows are de-duplicated on when a partition is merged.
     pub key_cols: &'static [&'static str],
+    /// The key names one row in the whole table, not only in its partition: the key holds no
+    /// column the partition follows from (an audit event's `id`, while two exports may give it
+    /// two times on two days). A new row whose key is stored, or seen earlier in the run, under
+    /// another partition is a duplicate ([`crate::store::ids`]).
+    pub key_across_partitions: bool,
     /// Source API recorded in the footer.
     pub source_api: &'static str,
     /// Columns whose values are (nearly) all distinct: written PLAIN, without the dictionary the
