@@ -27,6 +27,9 @@ pub struct Cli {
     /// Only errors on stderr, no progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log lines as text or as JSON objects (one per line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +55,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Export the lake as Power BI-safe Parquet into a folder or storage account
     Export(ExportArgs),
+    /// The unattended job: collect, import watched folders, build, reports, export, manifest.
+    Nightly(NightlyArgs),
+    /// Check the config file: every key resolved, where it came from, secrets masked.
+    Config(ConfigArgs),
     /// Inspect the lake.
     Lake(LakeArgs),
     /// Synthetic sample data.
@@ -353,4 +360,34 @@ mod tests {
             (d.users, d.days, d.seed, d.end_date, d.session_rate)
         );
     }
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct NightlyArgs {
+    /// The report date, the name of the reports/<date>/ folder (default: today in the report zone).
+    #[arg(long)]
+    pub date: Option<chrono::NaiveDate>,
+    /// Print the run manifest as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and print every key resolved: its value (secrets masked) and where it
+    /// came from (file and line, environment variable, or the default).
+    Check,
 }

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
     // `demo` builds its own lake in --dir; a --lake typed on its command line would be ignored, so
     // it is refused (SSPR_LAKE or a config's `lake` are left alone: they serve the other commands).
     if matches!(cli.command, Command::Demo(_))
@@ -74,11 +74,21 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Report(a) => commands::report::run(&settings, a).await.map(|_| true),
         Command::Export(a) => commands::export::run(&settings, a).await.map(|_| true),
         Command::Lake(a) => commands::lake::run(&settings, &a.command).await,
+        Command::Nightly(a) => {
+            let code = commands::nightly::run(&settings, a).await?;
+            // 0 complete; 3 partial; 1 failed (the manifest and summary name what).
+            Ok(match code {
+                0 => true,
+                3 => false,
+                _ => return Err(anyhow::anyhow!("the nightly run failed: see its manifest")),
+            })
+        }
+        Command::Config(_) => commands::nightly::check(&settings).map(|_| true),
         Command::Sample(a) => commands::sample::run(&a.command).map(|_| true),
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, format: sspr_analytics::cli::LogFormat) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -87,10 +97,12 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(sspr_analytics::terminal::color_stderr())
-        .with_target(false)
-        .init();
+    let fmt =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        sspr_analytics::cli::LogFormat::Json => fmt.json().flatten_event(true).init(),
+        sspr_analytics::cli::LogFormat::Text => {
+            fmt.with_ansi(sspr_analytics::terminal::color_stderr()).init()
+        }
+    }
 }

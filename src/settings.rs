@@ -32,6 +32,46 @@ pub struct ConfigFile {
     /// Credentials and endpoint for an `az://` / `abfss://` lake or export target.
     #[serde(default)]
     pub storage: StorageSection,
+    /// `sspr nightly`: what the unattended job collects, imports, reports and exports.
+    #[serde(default)]
+    pub nightly: NightlySection,
+}
+
+/// `[nightly]`: the unattended job (`sspr nightly`). Every step is on when what it needs is
+/// configured: Graph when `[graph]` is, the export when `[export] to` is.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NightlySection {
+    /// Where `<date>/` folders of reports go (default `reports`, beside a local lake).
+    pub reports_dir: Option<PathBuf>,
+    /// Saved queries written as CSV and Markdown (default: every saved query).
+    pub queries: Option<Vec<String>>,
+    /// Dashboards written as HTML (default: every dashboard).
+    pub dashboards: Option<Vec<String>>,
+    /// Collect from Microsoft Graph (default: when `[graph]` is configured).
+    pub collect_graph: Option<bool>,
+    /// Folders whose new export files are imported (`[[nightly.watch]]`).
+    #[serde(default)]
+    pub watch: Vec<WatchFolder>,
+    /// Export for Power BI to `[export] to` (default: when it is set).
+    pub export: Option<bool>,
+    /// Report folders older than this many days are removed (default: all kept).
+    pub keep_reports_days: Option<u32>,
+    /// IANA zone of event-log times written without an offset, as `sspr import --source-tz`.
+    pub source_tz: Option<String>,
+}
+
+/// A folder `sspr nightly` imports new files from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchFolder {
+    pub path: PathBuf,
+    /// File-name patterns (`*`, `?`) a file must match (default: every file `sspr import` reads).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// File-name patterns that leave a file out (`*.tmp`, `~$*`).
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// `[storage]`: Azure Blob / ADLS Gen2 credentials. Secrets come from files, never from the config
@@ -151,19 +191,21 @@ pub struct Settings {
     pub routing: crate::collectors::eventlog::Routing,
     /// The `[export]` section.
     pub export: ExportSection,
+    /// The `[nightly]` section.
+    pub nightly: NightlySection,
+    /// The config as read, with the environment's overrides and where each key came from.
+    pub layered: crate::config::Layered,
 }
 
 impl Settings {
     /// Resolves from the flags and an optional config file.
     pub fn resolve(lake_flag: Option<&str>, config: Option<&Path>) -> Result<Self> {
-        let file = match config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-                toml::from_str::<ConfigFile>(&text)
-                    .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?
-            }
-            None => ConfigFile::default(),
-        };
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("SSPR_")).collect();
+        let layered = crate::config::Layered::load(config, &env)?;
+        let file = ConfigFile::deserialize(toml::Value::Table(layered.table.clone())).map_err(|e| {
+            let place = config.map(|p| format!("{}: ", p.display())).unwrap_or_default();
+            Error::Config(format!("{place}{}", e.to_string().trim()))
+        })?;
         let mut query = QueryConfig::default();
         if let Some(m) = &file.query.memory_limit {
             query.memory_limit = parse_size(m).map_err(Error::Config)?;
@@ -194,6 +236,8 @@ impl Settings {
             graph: file.graph,
             config_path: config.map(Path::to_path_buf),
             export: file.export,
+            nightly: file.nightly,
+            layered,
             routing: {
                 let mut r = crate::collectors::eventlog::Routing::default();
                 if let Some(extra) = &file.eventlog {
@@ -274,7 +318,8 @@ mod tests {
         assert_eq!((s.lake.as_str(), s.query.memory_limit), ("/x", 1 << 30));
         assert_eq!(Settings::resolve(Some("/y"), Some(&p)).unwrap().lake, "/y");
         std::fs::write(&p, "lak = \"/x\"\n").unwrap();
-        assert!(Settings::resolve(None, Some(&p)).unwrap_err().to_string().contains("unknown field"));
+        let e = Settings::resolve(None, Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("sspr.toml:1: unknown key `lak`; did you mean `lake`?"), "{e}");
         std::fs::write(&p, "[query]\nmemory_limit = \"1KiB\"\n").unwrap();
         assert!(Settings::resolve(None, Some(&p)).is_err());
         assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);

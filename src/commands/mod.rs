@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod export;
 pub mod import;
 pub mod lake;
+pub mod nightly;
 pub mod query;
 pub mod report;
 pub mod sample;

@@ -30,6 +30,22 @@ use crate::store::writer;
 #[derive(Debug, Clone)]
 pub struct Lake {
     pub root: LakeRoot,
+    /// A job ([`Lake::lock_for_job`]) holds the writer lock for every writer of this handle.
+    held: bool,
+}
+
+/// The writer lock as one writer holds it: its own, or none when a job around it holds it.
+#[derive(Debug)]
+pub struct LakeGuard(Option<LakeLock>);
+
+impl LakeGuard {
+    /// Releases the writer's own lock (a job's lock stays until the job releases it).
+    pub async fn release(self) -> Result<()> {
+        match self.0 {
+            Some(lock) => lock.release().await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// One published partition file.
@@ -75,7 +91,7 @@ impl MergeStats {
 impl Lake {
     /// Opens (for local paths: creates) the lake at a path or URL.
     pub fn open(location: &str) -> Result<Self> {
-        Ok(Self { root: LakeRoot::parse(location)? })
+        Ok(Self { root: LakeRoot::parse(location)?, held: false })
     }
 
     /// Opens the lake a writer (import, collect) fills: creates a local one that is not there
@@ -117,11 +133,24 @@ impl Lake {
         Ok(lake)
     }
 
-    /// Takes the writer lock and cleans what an interrupted run left in `_staging/`.
-    pub async fn lock(&self) -> Result<LakeLock> {
+    /// Takes the writer lock and cleans what an interrupted run left in `_staging/` (under a
+    /// job's lock, nothing: the job took it and cleaned).
+    pub async fn lock(&self) -> Result<LakeGuard> {
+        if self.held {
+            return Ok(LakeGuard(None));
+        }
         let lock = LakeLock::acquire(&self.root).await?;
         writer::clean_staging(&self.root).await?;
-        Ok(lock)
+        Ok(LakeGuard(Some(lock)))
+    }
+
+    /// Takes the writer lock for a whole job (`sspr nightly`): the returned handle's writers
+    /// (import, collect, build) run under it without taking it again, and a second job, or any
+    /// other writer, is refused until the lock is released.
+    pub async fn lock_for_job(&self) -> Result<(Lake, LakeLock)> {
+        let lock = LakeLock::acquire(&self.root).await?;
+        writer::clean_staging(&self.root).await?;
+        Ok((Lake { root: self.root.clone(), held: true }, lock))
     }
 
     /// Every object under a table's folder, with its partition date when the key fits the layout.

@@ -55,8 +55,8 @@ fn section(mock: &MockGraph, cfg: &MockConfig, dir: &Path) -> GraphSection {
 }
 
 pub(crate) struct Run {
-    dir: tempfile::TempDir,
-    lake: Lake,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) lake: Lake,
     mock: MockGraph,
     cfg: MockConfig,
 }
@@ -80,7 +80,7 @@ async fn collect_once(r: &Run) -> sspr_analytics::collectors::graph::collect::Co
 }
 
 /// The lake holds exactly the mock's events, registrations and users: no loss, no duplicate.
-async fn assert_lake_equals_mock(r: &Run) {
+pub(crate) async fn assert_lake_equals_mock(r: &Run) {
     let rows = sql_rows(&r.lake, "SELECT count(*) AS n, count(DISTINCT id) AS d FROM audit_events").await;
     assert_eq!(rows[0]["n"].as_u64().unwrap() as usize, r.cfg.audits.len());
     assert_eq!(rows[0]["d"], rows[0]["n"]);

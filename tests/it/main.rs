@@ -15,6 +15,7 @@ mod import;
 mod known_subquery;
 mod lake;
 mod materialize;
+mod nightly;
 mod pack;
 mod powerbi;
 mod proven;

@@ -72,6 +72,8 @@ fn expectation(command: &str) -> Option<&'static str> {
         ("sspr build", "build (changed partitions)"),
         ("collect graph", "slices"),
         ("doctor", "ok"),
+        ("config check", "ok"),
+        ("nightly", "complete"),
         ("queries --format markdown", "| name | title | params | description |"),
         ("reset_success_daily --from -30d --tz Europe/Brussels --format csv", "day,sessions_started,"),
         ("--sql", "activity"),

@@ -1,0 +1,415 @@
+//! `sspr nightly`: the unattended job. Under the lake's writer lock for the whole run it collects
+//! from Graph (when configured), imports the new files of the watched folders, brings the derived
+//! tables up to date, writes the configured saved queries (CSV and Markdown) and dashboards (HTML)
+//! to `reports/<date>/`, compares the run with the previous complete one ("since last night"),
+//! exports for Power BI (when configured), and records everything in a run manifest
+//! (`<lake>/_runs/<run id>.json`). One failing source does not stop the others; the outcome is
+//! the exit code: complete, partial (some source or step incomplete), failed, lock held.
+
+pub mod manifest;
+pub mod since;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::collectors::import::{ImportOptions, import};
+use crate::error::{Error, Result};
+use crate::query::saved::Registry;
+use crate::report::{Dashboard, Window};
+use crate::settings::{Settings, validate_tz};
+use crate::store::Lake;
+pub use manifest::{Outcome, RunManifest, SourceReport, WrittenFile};
+
+/// Options of one run (from the command line).
+#[derive(Debug, Clone, Default)]
+pub struct NightlyOptions {
+    /// The report date (default: today in the report zone).
+    pub date: Option<NaiveDate>,
+}
+
+/// Runs the job over `settings`. Errors before the lock (config, a lake that cannot be opened,
+/// the lock held) are returned; after it, every failure is recorded in the manifest and the run
+/// goes on with what does not depend on the failed step.
+pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions) -> Result<RunManifest> {
+    let tz = validate_tz(&settings.tz)?;
+    let plan = Plan::of(settings, registry)?;
+    let (lake, _) = Lake::open_or_create(&settings.lake)?;
+    let (held, lock) = lake.lock_for_job().await?;
+    let started = Utc::now();
+    let date = opts.date.unwrap_or_else(|| started.with_timezone(&tz).date_naive());
+    let mut m = RunManifest::start(settings, started, date);
+    tracing::info!(run = %m.run_id, lake = %settings.lake, "Nightly run started.");
+    let result = steps(settings, registry, &plan, &held, &mut m, date, tz).await;
+    if let Err(e) = result {
+        m.error("run", &e);
+    }
+    m.finish(Utc::now());
+    if let Err(e) = m.store(&held).await {
+        m.error("manifest", &e);
+    }
+    if let Err(e) = m.write_local(&plan.reports.join(date.to_string())) {
+        m.error("manifest", &e);
+    }
+    lock.release().await?;
+    tracing::info!(run = %m.run_id, outcome = ?m.outcome, "Nightly run finished.");
+    Ok(m)
+}
+
+/// What the config asks of a run, validated before anything is touched.
+struct Plan {
+    graph: bool,
+    queries: Vec<String>,
+    dashboards: Vec<Dashboard>,
+    export_to: Option<String>,
+    reports: PathBuf,
+    source_tz: chrono_tz::Tz,
+}
+
+impl Plan {
+    fn of(settings: &Settings, registry: &Registry) -> Result<Self> {
+        let n = &settings.nightly;
+        let graph = match n.collect_graph {
+            Some(true) if settings.graph.is_none() => {
+                return Err(Error::Config("[nightly] collect_graph = true needs a [graph] section".into()));
+            }
+            Some(on) => on,
+            None => settings.graph.is_some(),
+        };
+        let queries = match &n.queries {
+            Some(list) => {
+                for q in list {
+                    registry.get(q).map_err(|_| {
+                        Error::Config(format!(
+                            "[nightly] queries: no saved query named {q:?} (`sspr queries` lists them)"
+                        ))
+                    })?;
+                }
+                list.clone()
+            }
+            None => registry.queries.iter().map(|q| q.name.clone()).collect(),
+        };
+        let all = Dashboard::load_all(None, registry)?;
+        let dashboards = match &n.dashboards {
+            Some(list) => list
+                .iter()
+                .map(|name| {
+                    all.iter().find(|d| &d.name == name).cloned().ok_or_else(|| {
+                        let known: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+                        Error::Config(format!(
+                            "[nightly] dashboards: no dashboard named {name:?} (known: {})",
+                            known.join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<_>>()?,
+            None => all,
+        };
+        let export_to = match n.export {
+            Some(true) if settings.export.to.is_none() => {
+                return Err(Error::Config(
+                    "[nightly] export = true needs `to` in the [export] section".into(),
+                ));
+            }
+            Some(false) => None,
+            _ => settings.export.to.clone(),
+        };
+        let source_tz = match &n.source_tz {
+            Some(z) => validate_tz(z)?,
+            None => chrono_tz::UTC,
+        };
+        Ok(Self { graph, queries, dashboards, export_to, reports: reports_dir(settings), source_tz })
+    }
+}
+
+/// `[nightly] reports_dir`, else `reports` beside a local lake, else `./reports`.
+pub fn reports_dir(settings: &Settings) -> PathBuf {
+    if let Some(d) = &settings.nightly.reports_dir {
+        return d.clone();
+    }
+    match crate::store::layout::LakeRoot::local_dir(&settings.lake) {
+        Some(dir) => dir.parent().map(|p| p.join("reports")).unwrap_or_else(|| PathBuf::from("reports")),
+        None => PathBuf::from("reports"),
+    }
+}
+
+async fn steps(
+    settings: &Settings,
+    registry: &Registry,
+    plan: &Plan,
+    lake: &Lake,
+    m: &mut RunManifest,
+    date: NaiveDate,
+    tz: chrono_tz::Tz,
+) -> Result<()> {
+    if plan.graph {
+        collect_graph(settings, lake, m).await;
+    }
+    let state_dir = settings.state_dir(settings.graph.as_ref().and_then(|g| g.state_dir.as_deref()));
+    for folder in &settings.nightly.watch {
+        import_folder(settings, lake, plan, folder, &state_dir, m).await;
+    }
+    let changed = m.sources.iter().any(|s| s.rows_new > 0);
+    match crate::query::build::build(lake, &settings.query, false).await {
+        Ok(b) => {
+            m.build_partitions = b.tables.iter().map(|t| t.partitions_written + t.partitions_removed).sum();
+        }
+        Err(e) => m.error("build", &e),
+    }
+    m.nothing_new = !changed && m.build_partitions == 0;
+    let out = plan.reports.join(date.to_string());
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let window = Window { from: None, to: None, tz };
+    write_queries(settings, registry, plan, lake, &out, &window, m).await;
+    write_dashboards(settings, registry, plan, lake, &out, &window, m).await;
+    let figures = since::Figures::of_lake(lake, settings, registry, tz).await;
+    match figures {
+        Ok(f) => {
+            let previous = manifest::previous_complete(lake, &m.run_id).await.unwrap_or_else(|e| {
+                m.error("summary", &e);
+                None
+            });
+            let text = since::summary(&f, previous.as_ref(), m);
+            m.figures = Some(f);
+            write_file(&out.join("summary.md"), text.as_bytes(), m);
+        }
+        Err(e) => m.error("summary", &e),
+    }
+    if let Some(to) = &plan.export_to {
+        export(settings, lake, to, m).await;
+    }
+    if let Some(days) = settings.nightly.keep_reports_days {
+        match old_reports(&plan.reports, date, days) {
+            Ok(old) => {
+                for dir in old {
+                    match std::fs::remove_dir_all(&dir) {
+                        Ok(()) => m.removed.push(dir.display().to_string()),
+                        Err(e) => m.error("retention", &Error::io(&dir, e)),
+                    }
+                }
+            }
+            Err(e) => m.error("retention", &e),
+        }
+    }
+    Ok(())
+}
+
+/// The `<date>` folders of `reports` more than `days` days before `today` (others left alone).
+fn old_reports(reports: &Path, today: NaiveDate, days: u32) -> Result<Vec<PathBuf>> {
+    let cutoff = today - chrono::Duration::days(i64::from(days));
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(reports).map_err(|e| Error::io(reports, e))? {
+        let e = e.map_err(|e| Error::io(reports, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Ok(d) = NaiveDate::parse_from_str(&name, "%Y-%m-%d")
+            && d < cutoff
+            && e.path().is_dir()
+        {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+async fn collect_graph(settings: &Settings, lake: &Lake, m: &mut RunManifest) {
+    let mut report = SourceReport::new("graph", "graph");
+    let result: Result<()> = async {
+        let section = settings.graph.as_ref().ok_or_else(|| Error::Config("no [graph] section".into()))?;
+        let g = section.resolve()?;
+        let client = g.client()?;
+        let state_dir = settings.state_dir(g.state_dir.as_deref());
+        let s = crate::collectors::graph::collect::collect(lake, &client, &g.plan, &state_dir, &|_, _| {})
+            .await?;
+        report.records = s.items;
+        report.rows_new = s.rows_new;
+        report.retries = s.retries;
+        report.throttled = s.throttled;
+        report.pages = s.pages;
+        for (slice, e) in &s.incomplete {
+            report.incomplete.push(format!("slice {slice}: {e}"));
+        }
+        Ok(())
+    }
+    .await;
+    m.add_source(report, result);
+}
+
+async fn import_folder(
+    settings: &Settings,
+    lake: &Lake,
+    plan: &Plan,
+    folder: &crate::settings::WatchFolder,
+    state_dir: &Path,
+    m: &mut RunManifest,
+) {
+    let mut report = SourceReport::new(&folder.path.display().to_string(), "watch");
+    let result: Result<()> = async {
+        let mut seen = watch::Seen::load(state_dir)?;
+        let files = watch::files(folder)?;
+        report.files_seen = files.len();
+        let new: Vec<watch::Candidate> =
+            files.into_iter().filter(|c| !seen.files.contains_key(&c.sha256)).collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let opts = ImportOptions {
+            routing: settings.routing.clone(),
+            source_tz: plan.source_tz,
+            ..Default::default()
+        };
+        let paths: Vec<PathBuf> = new.iter().map(|c| c.path.clone()).collect();
+        let s = import(lake, &paths, &opts, &|_| {}).await?;
+        report.records = s.records;
+        report.rows_new = s.rows_new;
+        report.duplicates = s.duplicates;
+        report.quarantined = s.quarantined;
+        let now = Utc::now();
+        for c in &new {
+            let shown = c.path.display().to_string();
+            match s.files.iter().find(|f| f.path == shown) {
+                Some(f) if f.complete => {
+                    report.files_imported.push(shown.clone());
+                    seen.files.insert(
+                        c.sha256.clone(),
+                        watch::SeenFile { path: shown, size: c.size, imported: now },
+                    );
+                }
+                Some(f) => report.incomplete.push(format!(
+                    "{shown}: {}",
+                    f.error.clone().unwrap_or_else(|| "not read to its end".into())
+                )),
+                None => report.incomplete.push(format!("{shown}: not imported")),
+            }
+        }
+        seen.save(state_dir)
+    }
+    .await;
+    m.add_source(report, result);
+}
+
+async fn write_queries(
+    settings: &Settings,
+    registry: &Registry,
+    plan: &Plan,
+    lake: &Lake,
+    out: &Path,
+    window: &Window,
+    m: &mut RunManifest,
+) {
+    use crate::output::{OutputFormat, in_zone, render_to};
+    for name in &plan.queries {
+        let result: Result<()> = async {
+            let q = registry.get(name)?;
+            let given: BTreeMap<String, String> = if q.params.iter().any(|d| d.name == "tz") {
+                [("tz".to_string(), window.tz.name().to_string())].into()
+            } else {
+                BTreeMap::new()
+            };
+            let params = q.bind(&given, &window.tz)?;
+            let (batches, schema, _) =
+                crate::query::consistent::collect(lake, &settings.query, &q.name, async |ctx| {
+                    q.plan(ctx, params.clone()).await
+                })
+                .await?;
+            let (batches, schema) = in_zone(&batches, schema, window.tz.name())?;
+            for (ext, format) in [("csv", OutputFormat::Csv), ("md", OutputFormat::Markdown)] {
+                let bytes = render_to(&batches, schema.clone(), format, None)?;
+                write_file(&out.join(format!("{name}.{ext}")), &bytes, m);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            m.error(&format!("query {name}"), &e);
+        }
+    }
+}
+
+async fn write_dashboards(
+    settings: &Settings,
+    registry: &Registry,
+    plan: &Plan,
+    lake: &Lake,
+    out: &Path,
+    window: &Window,
+    m: &mut RunManifest,
+) {
+    let chosen: Vec<&Dashboard> = plan.dashboards.iter().collect();
+    match crate::report::render_all(lake, &settings.query, registry, &chosen, window, Utc::now()).await {
+        Ok((_, pages)) => {
+            for (d, page) in chosen.iter().zip(pages) {
+                match page.html() {
+                    Ok(html) => write_file(&out.join(format!("{}.html", d.name)), html.as_bytes(), m),
+                    Err(e) => m.error(&format!("dashboard {}", d.name), &e),
+                }
+            }
+        }
+        Err(e) => m.error("dashboards", &e),
+    }
+}
+
+async fn export(settings: &Settings, lake: &Lake, to: &str, m: &mut RunManifest) {
+    use crate::export::{ExportOptions, Since, pseudonym::Pseudonymizer};
+    let result: Result<()> = async {
+        let pseudonymize = match settings.pseudonym_key() {
+            Ok((key, origin)) => {
+                Some(Pseudonymizer::new(&key, settings.export.pseudonymize_ids.unwrap_or(false), &origin)?)
+            }
+            Err(_) => None,
+        };
+        let keep = settings.export.keep.unwrap_or(crate::export::DEFAULT_KEEP).max(1);
+        let target = crate::store::layout::LakeRoot::parse(to)?;
+        if m.nothing_new
+            && let Some((cur, _)) = crate::export::current(&target).await?
+        {
+            // Nothing changed in the lake: the current export is still the lake's, and a new
+            // generation would only copy it.
+            m.export = Some(manifest::ExportReport {
+                target: to.to_string(),
+                export_id: cur.export_id,
+                written: 0,
+                carried: 0,
+                rows: 0,
+                pseudonymized: false,
+                kept: true,
+            });
+            return Ok(());
+        }
+        let opts = ExportOptions { raw: false, since: Some(Since::Last), keep, pseudonymize };
+        let s = crate::export::export(lake, &target, &opts, Utc::now()).await?;
+        m.export = Some(manifest::ExportReport {
+            target: to.to_string(),
+            export_id: s.manifest.export_id.clone(),
+            written: s.written,
+            carried: s.carried,
+            rows: s.manifest.tables.iter().map(|t| t.rows).sum(),
+            pseudonymized: s.manifest.pseudonymized.is_some(),
+            kept: false,
+        });
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        m.error("export", &e);
+    }
+}
+
+/// Writes one output and records it with its size and hash; a failure is the run's error.
+fn write_file(path: &Path, bytes: &[u8], m: &mut RunManifest) {
+    match std::fs::write(path, bytes) {
+        Ok(()) => m.outputs.push(WrittenFile {
+            path: path.display().to_string(),
+            bytes: bytes.len() as u64,
+            sha256: watch::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref()),
+        }),
+        Err(e) => m.error("output", &Error::io(path, e)),
+    }
+}
+
+/// When the run happened, for file names.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}

@@ -1,0 +1,206 @@
+//! "Since last night": the figures a run records in its manifest, and the comparison with the
+//! previous complete run that becomes `reports/<date>/summary.md`: new error codes, error spikes
+//! (against the median of the seven days before, stated), the coverage change and who lost
+//! coverage, new security-signal hits, and sources that are stale or incomplete.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::query::saved::Registry;
+use crate::settings::Settings;
+use crate::store::Lake;
+
+use super::manifest::RunManifest;
+
+/// Queries whose rows are security signals: each row is a hit.
+const SIGNALS: &[&str] = &[
+    "blocked_users",
+    "bulk_admin_resets",
+    "register_then_reset",
+    "resets_per_ip",
+    "sms_voice_only_resets_from_rare_ip",
+    "verification_recon",
+];
+
+/// Days of errors before the newest one that make the spike baseline.
+const BASELINE_DAYS: usize = 7;
+
+/// What one run saw, for the next run to compare with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Figures {
+    /// Error events by code (`source:code`), over the whole lake.
+    pub error_codes: BTreeMap<String, i64>,
+    /// Error events per day (UTC), the newest days.
+    pub errors_by_day: BTreeMap<String, i64>,
+    /// All users' SSPR capable share in the newest registration snapshot, and its date.
+    pub coverage_pct: Option<f64>,
+    pub coverage_snapshot: Option<String>,
+    /// Users capable in an earlier snapshot and not in the newest (`coverage_lost`), by UPN.
+    pub lost_coverage: Vec<String>,
+    /// Rows of each security-signal query.
+    pub signals: BTreeMap<String, i64>,
+    /// Tables whose newest data is older than the staleness limit.
+    pub stale: Vec<String>,
+    /// Ingest sources with incomplete items.
+    pub incomplete: Vec<String>,
+}
+
+impl Figures {
+    pub async fn of_lake(
+        lake: &Lake,
+        settings: &Settings,
+        registry: &Registry,
+        tz: chrono_tz::Tz,
+    ) -> Result<Self> {
+        let ctx = crate::query::context::build_context(lake, &settings.query).await?;
+        let rows = async |sql: &str| -> Result<Vec<Vec<String>>> {
+            let batches = ctx.sql(sql).await?.collect().await?;
+            crate::output::text_rows(&batches)
+        };
+        let mut f = Figures::default();
+        for r in rows("SELECT source || ':' || code, count(*) FROM error_events GROUP BY 1").await? {
+            f.error_codes.insert(r[0].clone(), r[1].parse().unwrap_or(0));
+        }
+        let days = rows(&format!(
+            "SELECT CAST(event_date AS VARCHAR), count(*) FROM error_events GROUP BY 1 ORDER BY 1 DESC LIMIT {}",
+            BASELINE_DAYS + 1
+        ))
+        .await?;
+        for r in days {
+            f.errors_by_day.insert(r[0].clone(), r[1].parse().unwrap_or(0));
+        }
+        let saved = async |name: &str| -> Result<Vec<Vec<String>>> {
+            let q = registry.get(name)?;
+            let batches = crate::query::saved::run(&ctx, q, &BTreeMap::new(), &tz).await?;
+            crate::output::text_rows(&batches)
+        };
+        if let Some(all) = saved("registration_coverage").await?.into_iter().find(|r| r[1] == "all") {
+            f.coverage_snapshot = Some(all[0].clone());
+            f.coverage_pct = all[9].parse().ok();
+        }
+        let lost = registry.get("coverage_lost")?;
+        let batches = crate::query::saved::run(&ctx, lost, &BTreeMap::new(), &tz).await?;
+        let schema = lost_schema(&batches);
+        if let Some(i) = schema.and_then(|s| s.index_of("user_principal_name").ok()) {
+            for r in crate::output::text_rows(&batches)? {
+                f.lost_coverage.push(r[i].clone());
+            }
+        }
+        for name in SIGNALS {
+            if registry.get(name).is_ok() {
+                f.signals.insert(name.to_string(), saved(name).await?.len() as i64);
+            }
+        }
+        let c = crate::query::completeness::Completeness::of_lake(&ctx, lake, chrono::Utc::now()).await?;
+        f.stale = c.tables.iter().filter(|t| t.stale).map(|t| t.table.clone()).collect();
+        f.incomplete = c.sources.iter().filter(|s| s.incomplete > 0).map(|s| s.source.clone()).collect();
+        Ok(f)
+    }
+}
+
+fn lost_schema(
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Option<datafusion::arrow::datatypes::SchemaRef> {
+    batches.first().map(|b| b.schema())
+}
+
+/// The summary page: this run against the previous complete one.
+pub fn summary(now: &Figures, before: Option<&RunManifest>, run: &RunManifest) -> String {
+    let mut s = format!("# Since last night — {}\n\n", run.report_date);
+    let imported: usize = run.sources.iter().map(|x| x.files_imported.len()).sum();
+    let rows: usize = run.sources.iter().map(|x| x.rows_new).sum();
+    if run.nothing_new {
+        s.push_str("**Nothing new**: no source brought a new row and no derived table changed.\n\n");
+    } else {
+        let _ = writeln!(s, "This run: {imported} file(s) imported, {rows} new row(s).\n");
+    }
+    let Some(before) = before else {
+        s.push_str("No earlier complete run to compare with: this run is the baseline for the next.\n");
+        return s;
+    };
+    let empty = Figures::default();
+    let prev = before.figures.as_ref().unwrap_or(&empty);
+    let _ = writeln!(s, "Compared with run {} ({}).\n", before.run_id, before.report_date);
+    // New error codes.
+    let new_codes: Vec<String> = now
+        .error_codes
+        .iter()
+        .filter(|(c, _)| !prev.error_codes.contains_key(*c))
+        .map(|(c, n)| format!("`{c}` ({n})"))
+        .collect();
+    section(&mut s, "New error codes", &new_codes);
+    // Spikes: the newest day against the median of the days before it.
+    let mut spikes = Vec::new();
+    let days: Vec<(&String, i64)> = now.errors_by_day.iter().map(|(d, n)| (d, *n)).collect();
+    if let Some(&(day, n)) = days.last() {
+        let mut base: Vec<i64> = days.iter().rev().skip(1).take(BASELINE_DAYS).map(|&(_, v)| v).collect();
+        base.sort_unstable();
+        if !base.is_empty() {
+            let median = base[base.len() / 2];
+            if n > (2 * median).max(median + 10) {
+                spikes.push(format!(
+                    "{day}: {n} errors against a median of {median} over the {} days before",
+                    base.len()
+                ));
+            }
+        }
+    }
+    section(&mut s, "Error spikes", &spikes);
+    // Coverage.
+    let mut coverage = Vec::new();
+    match (prev.coverage_pct, now.coverage_pct) {
+        (Some(a), Some(b)) if (a - b).abs() >= 0.05 => coverage.push(format!(
+            "capable {a:.1} % → {b:.1} % ({:+.1} points; snapshot {})",
+            b - a,
+            now.coverage_snapshot.as_deref().unwrap_or("?")
+        )),
+        _ => {}
+    }
+    let lost: Vec<&String> = now.lost_coverage.iter().filter(|u| !prev.lost_coverage.contains(u)).collect();
+    if !lost.is_empty() {
+        let shown: Vec<String> = lost.iter().take(20).map(|u| format!("`{u}`")).collect();
+        coverage.push(format!(
+            "{} user(s) lost coverage: {}{}",
+            lost.len(),
+            shown.join(", "),
+            if lost.len() > 20 { ", … (`sspr query coverage_lost`)" } else { "" }
+        ));
+    }
+    section(&mut s, "Coverage", &coverage);
+    // Security signals.
+    let hits: Vec<String> = now
+        .signals
+        .iter()
+        .filter_map(|(q, &n)| {
+            let was = prev.signals.get(q).copied().unwrap_or(0);
+            (n > was).then(|| format!("`{q}`: {} new hit(s) ({was} → {n})", n - was))
+        })
+        .collect();
+    section(&mut s, "New security-signal hits", &hits);
+    // Sources.
+    let mut sources: Vec<String> =
+        now.stale.iter().filter(|t| !prev.stale.contains(t)).map(|t| format!("{t} went stale")).collect();
+    sources.extend(
+        now.incomplete.iter().filter(|t| !prev.incomplete.contains(t)).map(|t| format!("{t} is incomplete")),
+    );
+    sources.extend(
+        run.sources.iter().filter_map(|x| x.error.as_ref().map(|e| format!("{} failed: {e}", x.name))),
+    );
+    section(&mut s, "Sources", &sources);
+    s
+}
+
+fn section(s: &mut String, title: &str, items: &[String]) {
+    let _ = writeln!(s, "## {title}\n");
+    if items.is_empty() {
+        s.push_str("None.\n\n");
+    } else {
+        for i in items {
+            let _ = writeln!(s, "- {i}");
+        }
+        s.push('\n');
+    }
+}

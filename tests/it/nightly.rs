@@ -1,0 +1,273 @@
+//! Issue 24: `sspr nightly`, the unattended job, and `sspr config check`. Each test builds its own
+//! lake from the sample's export folders (watched as a scheduler's drop folders would be).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sspr_analytics::nightly::RunManifest;
+
+use crate::util::{repo, shared_lake_arg, sspr, text};
+
+/// A config for a lake in `dir` watching the sample's Graph and event-log exports and a drop
+/// folder, with `nightly` lines in `[nightly]` and `extra` sections at the end.
+fn config(dir: &Path, nightly: &str, extra: &str) -> PathBuf {
+    let p = dir.join("sspr.toml");
+    let text = format!(
+        r#"lake = "{lake}"
+[query]
+tz = "Europe/Brussels"
+[nightly]
+{nightly}
+queries = ["reset_success_daily", "error_codes"]
+reports_dir = "{reports}"
+[[nightly.watch]]
+path = "{graph}"
+[[nightly.watch]]
+path = "{eventlogs}"
+[[nightly.watch]]
+path = "{drop}"
+[export]
+to = "{export}"
+{extra}"#,
+        lake = dir.join("lake").display(),
+        reports = dir.join("reports").display(),
+        graph = repo().join("sample-data/graph").display(),
+        eventlogs = repo().join("sample-data/eventlogs").display(),
+        drop = dir.join("drop").display(),
+        export = dir.join("export").display(),
+    );
+    std::fs::create_dir_all(dir.join("drop")).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn nightly(cfg: &Path) -> (RunManifest, std::process::Output) {
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-15", "--json"], &[]);
+    let m = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", text(&o)));
+    (m, o)
+}
+
+/// Every file of the lake but the run manifests, with its content hash.
+fn lake_files(lake: &Path) -> BTreeMap<String, String> {
+    walkdir::WalkDir::new(lake)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(lake).unwrap().to_string_lossy().into_owned())
+        .filter(|rel| !rel.starts_with("_runs/") && rel != "_lock")
+        .map(|rel| {
+            let bytes = std::fs::read(lake.join(&rel)).unwrap();
+            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+            (rel, format!("{:?}", digest))
+        })
+        .collect()
+}
+
+fn json_of(lake: &str, query: &str) -> String {
+    let o = sspr(&["--lake", lake, "-q", "query", query, "--format", "json", "--tz", "Europe/Brussels"], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    text(&o).0
+}
+
+/// The job run twice on the sample's export folders: the first imports everything, answers as
+/// the sample lake does (held to the ground truth elsewhere), writes the reports, the summary,
+/// the export and a manifest whose outputs are the files on disk; the second finds nothing new,
+/// changes no lake file, keeps the export and says so; a renamed copy of an imported file is
+/// not imported again.
+#[test]
+fn twice_on_the_same_folders_the_second_run_does_nothing_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Report retention: a folder past `keep_reports_days` goes, a recent one and other files stay.
+    for old in ["reports/2026-10-01", "reports/2026-11-10", "reports/notes"] {
+        std::fs::create_dir_all(dir.path().join(old)).unwrap();
+    }
+    let cfg = config(dir.path(), "keep_reports_days = 30", "");
+    let (first, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(first.outcome, sspr_analytics::nightly::Outcome::Complete);
+    assert_eq!(first.removed, [dir.path().join("reports/2026-10-01").display().to_string()]);
+    assert!(dir.path().join("reports/2026-11-10").is_dir() && dir.path().join("reports/notes").is_dir());
+    assert!(!first.nothing_new);
+    let imported: usize = first.sources.iter().map(|s| s.files_imported.len()).sum();
+    assert!(imported > 15, "{:?}", first.sources);
+    let lake = dir.path().join("lake");
+    let lake_arg = lake.to_str().unwrap();
+    for q in ["reset_success_daily", "error_codes", "registration_coverage"] {
+        assert_eq!(
+            json_of(lake_arg, q),
+            json_of(&shared_lake_arg(), q),
+            "{q}: the nightly lake answers as the sample lake"
+        );
+    }
+    let day = dir.path().join("reports/2026-11-15");
+    for f in [
+        "reset_success_daily.csv",
+        "reset_success_daily.md",
+        "error_codes.csv",
+        "error_codes.md",
+        "overview.html",
+        "operations.html",
+        "security.html",
+        "summary.md",
+        "run.json",
+    ] {
+        assert!(day.join(f).is_file(), "{f}");
+    }
+    for out in &first.outputs {
+        let bytes = std::fs::read(&out.path).unwrap();
+        assert_eq!(bytes.len() as u64, out.bytes, "{}", out.path);
+        let hex: String = ring::digest::digest(&ring::digest::SHA256, &bytes)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, out.sha256, "{}", out.path);
+    }
+    let stored = lake.join(format!("_runs/{}.json", first.run_id));
+    assert!(stored.is_file(), "the manifest is in the lake");
+    let export = first.export.as_ref().expect("exported");
+    assert!(!export.kept && export.rows > 0);
+    let before = lake_files(&lake);
+    // A renamed copy of an imported file: the same content, not imported again.
+    std::fs::copy(
+        repo().join("sample-data/graph/directoryAudits/page-0001.json"),
+        dir.path().join("drop/renamed-audits.json"),
+    )
+    .unwrap();
+    let (second, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(second.nothing_new, "{second:?}");
+    assert_eq!(second.sources.iter().map(|s| s.files_imported.len()).sum::<usize>(), 0);
+    assert_eq!(lake_files(&lake), before, "no lake file changed");
+    assert!(second.export.as_ref().is_some_and(|e| e.kept && e.export_id == export.export_id));
+    let summary = std::fs::read_to_string(day.join("summary.md")).unwrap();
+    assert!(summary.contains("**Nothing new**") && summary.contains(&first.run_id), "{summary}");
+    assert!(summary.contains("## New error codes\n\nNone."), "{summary}");
+}
+
+/// The summary finds what changed since the previous complete run: a new error code (a planted
+/// writeback event) and a coverage drop (a later registration snapshot in which ten capable
+/// users are not capable any more), naming the users.
+#[test]
+fn the_summary_finds_a_new_error_code_and_who_lost_coverage() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "", "");
+    let (_, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let drop = dir.path().join("drop");
+    std::fs::write(
+        drop.join("planted.xml"),
+        "<Events>\n<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='PasswordResetService'/><EventID>33009</EventID><Level>2</Level><Keywords>0x80000000000000</Keywords><TimeCreated SystemTime='2026-11-14T21:00:00.0000000Z'/><EventRecordID>990001</EventRecordID><Channel>Application</Channel><Computer>AADC01.contoso.com</Computer></System><EventData><Data>TrackingId: 0f0f0f0f-1111-2222-3333-444444444444, ADPasswordPolicyError, Details: planted</Data></EventData></Event>\n</Events>\n",
+    )
+    .unwrap();
+    let snapshot = drop.join("registration/2026-11-15");
+    std::fs::create_dir_all(&snapshot).unwrap();
+    let mut lost = Vec::new();
+    for e in std::fs::read_dir(repo().join("sample-data/graph/userRegistrationDetails/2026-11-14")).unwrap() {
+        let e = e.unwrap();
+        let mut page: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        for u in page["value"].as_array_mut().unwrap() {
+            if lost.len() < 10 && u["isSsprCapable"] == true {
+                u["isSsprCapable"] = false.into();
+                u["isSsprRegistered"] = false.into();
+                lost.push(u["userPrincipalName"].as_str().unwrap().to_string());
+            }
+        }
+        std::fs::write(snapshot.join(e.file_name()), page.to_string()).unwrap();
+    }
+    let (second, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(!second.nothing_new);
+    let summary = std::fs::read_to_string(dir.path().join("reports/2026-11-15/summary.md")).unwrap();
+    assert!(summary.contains("`PasswordResetService:33009` (1)"), "{summary}");
+    assert!(summary.contains("10 user(s) lost coverage"), "{summary}");
+    for upn in &lost {
+        assert!(summary.contains(upn.as_str()), "{upn}: {summary}");
+    }
+    assert!(summary.contains("capable ") && summary.contains("points; snapshot 2026-11-15"), "{summary}");
+}
+
+/// A second run while one holds the lake is refused at once (exit 4), naming the holder and
+/// since when; a misspelt key, an unknown dashboard and a missing watched folder are config
+/// errors (exit 2) that name the key, the file and the line.
+#[tokio::test]
+async fn a_held_lake_and_config_errors_have_their_own_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "", "");
+    let lake = sspr_analytics::store::Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    std::fs::create_dir_all(dir.path().join("lake")).unwrap();
+    let (_held, lock) = lake.lock_for_job().await.unwrap();
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly"], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("pid") && err.contains("acquired"), "names the holder and since when: {err}");
+    lock.release().await.unwrap();
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let run_with = |body: String| {
+        let p = dir.path().join("bad.toml");
+        std::fs::write(&p, body).unwrap();
+        let o = sspr(&["--config", p.to_str().unwrap(), "nightly"], &[]);
+        (o.status.code(), text(&o).1)
+    };
+    let (code, err) = run_with(good.replace("[nightly]\n", "[nightly]\nkeep_report_days = 30\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "bad.toml:5: unknown key `keep_report_days` in [nightly]; did you mean `keep_reports_days`?"
+        ),
+        "{err}"
+    );
+    let (code, err) = run_with(good.replace("[nightly]\n", "[nightly]\ndashboards = [\"overveiw\"]\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("[nightly] dashboards: no dashboard named \"overveiw\""), "{err}");
+    std::fs::remove_dir_all(dir.path().join("drop")).unwrap();
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "config", "check"], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("[[nightly.watch]] path") && err.contains("drop"), "{err}");
+}
+
+/// `sspr config check` prints every key resolved with where it came from, an environment
+/// variable winning over the file, and a secret masked.
+#[test]
+fn config_check_shows_every_key_its_origin_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "",
+        "[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"hunter2-secret\"\n",
+    );
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "config", "check"], &[("SSPR_QUERY_TZ", "Asia/Tokyo")]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("tz = \"Asia/Tokyo\"  # env SSPR_QUERY_TZ"), "{out}");
+    assert!(
+        out.contains(&format!("lake = \"{}\"  # {}:1", dir.path().join("lake").display(), cfg.display())),
+        "{out}"
+    );
+    assert!(out.contains("client_secret = \"********\"") && !out.contains("hunter2"), "{out}");
+    assert!(out.contains("memory_limit = (default)") && out.trim_end().ends_with("ok"), "{out}");
+}
+
+/// With a `[graph]` section the job collects from Graph (the loopback mock, every event,
+/// registration and user of it in the lake, nothing twice) beside a watched folder; the next
+/// run collects nothing new and says so.
+#[tokio::test]
+async fn graph_and_a_watched_folder_in_one_run_then_nothing_new() {
+    let r = crate::collect_graph::setup(|_| {});
+    let extra = format!(
+        "initial_lookback = \"40d\"\n[nightly]\nqueries = [\"reset_success_daily\"]\ndashboards = [\"overview\"]\n[[nightly.watch]]\npath = \"{}\"\n",
+        repo().join("sample-data/eventlogs").display()
+    );
+    let cfg = crate::collect_graph::config_file(&r, &extra);
+    let (first, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let graph = first.sources.iter().find(|s| s.kind == "graph").expect("a graph source");
+    assert!(graph.rows_new > 0 && graph.error.is_none() && graph.incomplete.is_empty(), "{graph:?}");
+    assert!(first.sources.iter().any(|s| s.kind == "watch" && s.rows_new > 0));
+    crate::collect_graph::assert_lake_equals_mock(&r).await;
+    let (second, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(second.nothing_new, "{:?}", second.sources);
+    crate::collect_graph::assert_lake_equals_mock(&r).await;
+}
