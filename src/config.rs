@@ -71,6 +71,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("nightly", "export"),
     ("nightly", "keep_reports_days"),
     ("nightly", "source_tz"),
+    ("nightly", "webhook_url_file"),
 ];
 
 /// Keys whose value is a secret itself (not a path to one): printed masked.

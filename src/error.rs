@@ -39,6 +39,9 @@ pub enum Error {
     Query { query: String, message: String },
     #[error("parameter {name}: {message}")]
     Parameter { name: String, message: String },
+    /// A report could not be delivered (webhook, mail); the outputs are kept.
+    #[error("delivery to {target}: {message}")]
+    Delivery { target: String, message: String },
     #[error(transparent)]
     ObjectStore(#[from] object_store::Error),
     #[error(transparent)]

@@ -59,6 +59,9 @@ pub struct NightlySection {
     pub keep_reports_days: Option<u32>,
     /// IANA zone of event-log times written without an offset, as `sspr import --source-tz`.
     pub source_tz: Option<String>,
+    /// A file holding the URL the summary is POSTed to as JSON (a Teams or Slack incoming
+    /// webhook; the URL carries its token, so it is kept out of the config text).
+    pub webhook_url_file: Option<PathBuf>,
 }
 
 /// A folder `sspr nightly` imports new files from.

@@ -124,6 +124,8 @@ pub struct RunManifest {
     pub figures: Option<super::since::Figures>,
     /// Report folders removed by `keep_reports_days`.
     pub removed: Vec<String>,
+    /// Where the summary was delivered (`webhook`); a failed delivery is in `errors`.
+    pub delivered: Vec<String>,
     pub errors: Vec<StepError>,
 }
 
@@ -149,6 +151,7 @@ impl RunManifest {
             export: None,
             figures: None,
             removed: Vec::new(),
+            delivered: Vec::new(),
             errors: Vec::new(),
         }
     }

@@ -6,6 +6,7 @@
 //! (`<lake>/_runs/<run id>.json`). One failing source does not stop the others; the outcome is
 //! the exit code: complete, partial (some source or step incomplete), failed, lock held.
 
+pub mod deliver;
 pub mod manifest;
 pub mod since;
 pub mod watch;
@@ -42,11 +43,25 @@ pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions
     let date = opts.date.unwrap_or_else(|| started.with_timezone(&tz).date_naive());
     let mut m = RunManifest::start(settings, started, date);
     tracing::info!(run = %m.run_id, lake = %settings.lake, "Nightly run started.");
-    let result = steps(settings, registry, &plan, &held, &mut m, date, tz).await;
-    if let Err(e) = result {
-        m.error("run", &e);
-    }
+    let summary = match steps(settings, registry, &plan, &held, &mut m, date, tz).await {
+        Ok(text) => text,
+        Err(e) => {
+            m.error("run", &e);
+            None
+        }
+    };
     m.finish(Utc::now());
+    // Delivered once the outcome is known; a failed delivery makes the run partial.
+    if let Some(file) = &settings.nightly.webhook_url_file {
+        let path = plan.reports.join(date.to_string()).join("summary.md");
+        match deliver::webhook(file, &m, summary.as_deref(), &path).await {
+            Ok(()) => m.delivered.push("webhook".into()),
+            Err(e) => {
+                m.error("delivery", &e);
+                m.finish(Utc::now());
+            }
+        }
+    }
     if let Err(e) = m.store(&held).await {
         m.error("manifest", &e);
     }
@@ -143,7 +158,7 @@ async fn steps(
     m: &mut RunManifest,
     date: NaiveDate,
     tz: chrono_tz::Tz,
-) -> Result<()> {
+) -> Result<Option<String>> {
     if plan.graph {
         collect_graph(settings, lake, m).await;
     }
@@ -164,6 +179,7 @@ async fn steps(
     let window = Window { from: None, to: None, tz };
     write_queries(settings, registry, plan, lake, &out, &window, m).await;
     write_dashboards(settings, registry, plan, lake, &out, &window, m).await;
+    let mut summary_text = None;
     let figures = since::Figures::of_lake(lake, settings, registry, tz).await;
     match figures {
         Ok(f) => {
@@ -174,12 +190,14 @@ async fn steps(
             let text = since::summary(&f, previous.as_ref(), m);
             m.figures = Some(f);
             write_file(&out.join("summary.md"), text.as_bytes(), m);
+            summary_text = Some(text);
         }
         Err(e) => m.error("summary", &e),
     }
     if let Some(to) = &plan.export_to {
         export(settings, lake, to, m).await;
     }
+
     if let Some(days) = settings.nightly.keep_reports_days {
         match old_reports(&plan.reports, date, days) {
             Ok(old) => {
@@ -193,7 +211,7 @@ async fn steps(
             Err(e) => m.error("retention", &e),
         }
     }
-    Ok(())
+    Ok(summary_text)
 }
 
 /// The `<date>` folders of `reports` more than `days` days before `today` (others left alone).

@@ -13,6 +13,7 @@
 //! eventlogs/AADC01/Application.evtx (+ .xml)         Entra Connect server: writeback, ADSync
 //! eventlogs/DC01/Security.evtx (+ .xml)              domain controller: 4723/4724/4740 (+ 4624)
 //! eventlogs/clients/<host>/Application.evtx          Windows 7/8.1 credential-provider logs
+//! config/sspr.example.toml                          the nightly job's example config, key by key
 //! ground_truth.json
 //! ```
 //! The three audit exports overlap on purpose: importing all of them must give every event once.
@@ -43,7 +44,11 @@ pub const LA_DAYS: u32 = 3;
 /// What [`generate`] writes at the top of `out`; `sample generate --force` replaces these and
 /// nothing else.
 pub const OUTPUTS: &[&str] =
-    &["graph", "diagnostic-archive", "log-analytics", "eventlogs", "ground_truth.json"];
+    &["graph", "diagnostic-archive", "log-analytics", "eventlogs", "config", "ground_truth.json"];
+
+/// The example configuration of the nightly job, written as `config/sspr.example.toml`: its
+/// watched folders are this sample's, as seen from the folder that holds `sample-data/`.
+pub const EXAMPLE_CONFIG: &str = include_str!("sspr.example.toml");
 
 /// Generates the tenant into `out`.
 pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
@@ -108,6 +113,10 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     write_event_logs(&out.join("eventlogs"), &logs)?;
     truth.onprem = logs.truth;
     truth.finish();
+    let config = out.join("config");
+    std::fs::create_dir_all(&config).map_err(|e| Error::io(&config, e))?;
+    let example = config.join("sspr.example.toml");
+    std::fs::write(&example, EXAMPLE_CONFIG).map_err(|e| Error::io(&example, e))?;
     let text = serde_json::to_string_pretty(&truth)?;
     let gt = out.join("ground_truth.json");
     std::fs::write(&gt, text + "\n").map_err(|e| Error::io(&gt, e))?;

@@ -271,3 +271,63 @@ async fn graph_and_a_watched_folder_in_one_run_then_nothing_new() {
     assert!(second.nothing_new, "{:?}", second.sources);
     crate::collect_graph::assert_lake_equals_mock(&r).await;
 }
+
+/// A loopback HTTP server that answers `status` to every request and hands each request's body
+/// to the test.
+fn webhook_server(status: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/hook/secret-token-123", listener.local_addr().unwrap().port());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+            let mut stream = stream;
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (url, rx)
+}
+
+/// Item 5: the summary is POSTed to a webhook as JSON that Teams and Slack show (`text`) with
+/// the run's facts (`sspr`); a webhook that fails makes the run partial (exit 3), is named in the
+/// manifest without its URL (which holds its token), and loses none of the run's outputs.
+#[test]
+fn the_summary_goes_to_a_webhook_and_a_failed_delivery_is_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, bodies) = webhook_server("200 OK");
+    let url_file = dir.path().join("webhook.url");
+    std::fs::write(&url_file, format!("{url}\n")).unwrap();
+    let cfg = config(dir.path(), &format!("webhook_url_file = \"{}\"", url_file.display()), "");
+    let (m, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(m.delivered, ["webhook"]);
+    let body: serde_json::Value =
+        serde_json::from_str(&bodies.recv_timeout(std::time::Duration::from_secs(5)).unwrap()).unwrap();
+    assert!(body["text"].as_str().unwrap().starts_with("# Since last night — 2026-11-15"), "{body}");
+    assert_eq!(body["sspr"]["run_id"], m.run_id.as_str());
+    assert_eq!(body["sspr"]["outcome"], "complete");
+    let (failing, _) = webhook_server("500 Internal Server Error");
+    std::fs::write(&url_file, &failing).unwrap();
+    let (m, o) = nightly(&cfg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_eq!(m.outcome, sspr_analytics::nightly::Outcome::Partial);
+    let e = m.errors.iter().find(|e| e.step == "delivery").expect("the delivery error");
+    assert!(e.message.contains("HTTP 500") && e.message.contains("webhook.url"), "{}", e.message);
+    assert!(!out.contains("secret-token-123") && !err.contains("secret-token-123"), "the URL stays secret");
+    assert!(dir.path().join("reports/2026-11-15/summary.md").is_file() && m.outputs.len() > 5);
+}
