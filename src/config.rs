@@ -72,6 +72,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("nightly", "keep_reports_days"),
     ("nightly", "source_tz"),
     ("nightly", "webhook_url_file"),
+    ("mail", "smtp_host"),
+    ("mail", "smtp_port"),
+    ("mail", "starttls"),
+    ("mail", "username"),
+    ("mail", "password_file"),
+    ("mail", "from"),
+    ("mail", "to"),
+    ("mail", "ca_file"),
+    ("mail", "attach_overview"),
 ];
 
 /// Keys whose value is a secret itself (not a path to one): printed masked.

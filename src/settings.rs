@@ -35,6 +35,33 @@ pub struct ConfigFile {
     /// `sspr nightly`: what the unattended job collects, imports, reports and exports.
     #[serde(default)]
     pub nightly: NightlySection,
+    /// `sspr nightly` mails its summary when this section is there.
+    pub mail: Option<MailSection>,
+}
+
+/// `[mail]`: the nightly summary by mail, over SMTP with STARTTLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSection {
+    /// The relay (`smtp.office365.com`, an internal relay).
+    pub smtp_host: String,
+    /// Default 587 (submission).
+    pub smtp_port: Option<u16>,
+    /// STARTTLS before anything is sent (default true). `false` is refused with a username: a
+    /// password never crosses the network in the clear.
+    pub starttls: Option<bool>,
+    pub username: Option<String>,
+    /// A file holding the password (never the config text).
+    pub password_file: Option<PathBuf>,
+    /// The sender, `SSPR reports <sspr@contoso.com>`.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// A PEM file of the CA that signed the relay's certificate, for a private PKI (the public
+    /// web roots are trusted anyway).
+    pub ca_file: Option<PathBuf>,
+    /// Attach the overview report (default true).
+    pub attach_overview: Option<bool>,
 }
 
 /// `[nightly]`: the unattended job (`sspr nightly`). Every step is on when what it needs is
@@ -196,6 +223,8 @@ pub struct Settings {
     pub export: ExportSection,
     /// The `[nightly]` section.
     pub nightly: NightlySection,
+    /// The `[mail]` section.
+    pub mail: Option<MailSection>,
     /// The config as read, with the environment's overrides and where each key came from.
     pub layered: crate::config::Layered,
 }
@@ -240,6 +269,7 @@ impl Settings {
             config_path: config.map(Path::to_path_buf),
             export: file.export,
             nightly: file.nightly,
+            mail: file.mail,
             layered,
             routing: {
                 let mut r = crate::collectors::eventlog::Routing::default();

@@ -1,7 +1,8 @@
 //! Delivery of the run's summary. A webhook gets one JSON POST that Teams and Slack incoming
 //! webhooks both show (`text`, Markdown), with the run's facts beside it (`sspr`) for any other
-//! receiver. A failed delivery is the run's error (exit 3, in the manifest); the reports on disk
-//! are already written and stay.
+//! receiver. A mail goes over SMTP with STARTTLS (and AUTH only after it), the summary as its
+//! text and the overview report attached. A failed delivery is the run's error (exit 3, in the
+//! manifest); the reports on disk are already written and stay.
 
 use std::path::Path;
 use std::time::Duration;
@@ -57,5 +58,84 @@ pub async fn webhook(
         let detail: String = reply.text().await.unwrap_or_default().chars().take(200).collect();
         return Err(fail(format!("HTTP {status}: {detail}")));
     }
+    Ok(())
+}
+
+/// Mails the summary (and the overview page, when it was written) as `[mail]` says.
+pub async fn mail(
+    cfg: &crate::settings::MailSection,
+    m: &RunManifest,
+    summary: Option<&str>,
+    overview: Option<&Path>,
+) -> Result<()> {
+    use lettre::message::header::ContentType;
+    use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let target = format!("SMTP {}", cfg.smtp_host);
+    let fail = |message: String| Error::Delivery { target: target.clone(), message };
+    let starttls = cfg.starttls.unwrap_or(true);
+    if !starttls && cfg.username.is_some() {
+        return Err(Error::Config(
+            "[mail] starttls = false with a username would send the password in the clear".into(),
+        ));
+    }
+    let mailbox = |s: &str, key: &str| -> Result<Mailbox> {
+        s.parse().map_err(|e| Error::Config(format!("[mail] {key} {s:?} is not a mail address: {e}")))
+    };
+    let mut b = Message::builder().from(mailbox(&cfg.from, "from")?);
+    if cfg.to.is_empty() {
+        return Err(Error::Config("[mail] to names no recipient".into()));
+    }
+    for t in &cfg.to {
+        b = b.to(mailbox(t, "to")?);
+    }
+    let rows: usize = m.sources.iter().map(|s| s.rows_new).sum();
+    let subject = format!(
+        "SSPR nightly {}: {}{}",
+        m.report_date,
+        match m.outcome {
+            super::Outcome::Complete => "complete",
+            super::Outcome::Partial => "PARTIAL",
+            super::Outcome::Failed => "FAILED",
+        },
+        if m.nothing_new { ", nothing new".to_string() } else { format!(", {rows} new rows") }
+    );
+    let text = summary.unwrap_or("(no summary: see the run manifest)").to_string();
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+    if cfg.attach_overview.unwrap_or(true)
+        && let Some(p) = overview.filter(|p| p.is_file())
+    {
+        let html = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+        let kind = ContentType::parse("text/html; charset=utf-8").map_err(|e| fail(e.to_string()))?;
+        parts = parts.singlepart(Attachment::new("overview.html".into()).body(html, kind));
+    }
+    let email =
+        b.subject(subject).multipart(parts).map_err(|e| fail(format!("building the message: {e}")))?;
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.smtp_host.as_str())
+        .port(cfg.smtp_port.unwrap_or(587))
+        .timeout(Some(Duration::from_secs(60)));
+    if starttls {
+        let mut tls = TlsParameters::builder(cfg.smtp_host.clone());
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| Error::io(ca, e))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| Error::Config(format!("[mail] ca_file {}: {e}", ca.display())))?;
+            tls = tls.add_root_certificate(cert);
+        }
+        let tls = tls.build_rustls().map_err(|e| fail(format!("TLS setup: {e}")))?;
+        transport = transport.tls(Tls::Required(tls));
+    }
+    if let Some(user) = &cfg.username {
+        let file = cfg
+            .password_file
+            .as_ref()
+            .ok_or_else(|| Error::Config("[mail] username needs password_file".into()))?;
+        let password = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?.trim().to_string();
+        transport = transport.credentials(Credentials::new(user.clone(), password));
+    }
+    transport.build().send(email).await.map_err(|e| fail(e.to_string()))?;
     Ok(())
 }

@@ -90,6 +90,7 @@ pub struct ExportReport {
     pub rows: u64,
     pub pseudonymized: bool,
     /// Nothing was new: the current export was kept, no generation written.
+    #[serde(default)]
     pub kept: bool,
 }
 
@@ -122,9 +123,12 @@ pub struct RunManifest {
     pub export: Option<ExportReport>,
     /// What the next run compares against ([`super::since`]).
     pub figures: Option<super::since::Figures>,
-    /// Report folders removed by `keep_reports_days`.
+    /// Report folders removed by `keep_reports_days` (fields added after format 1's first
+    /// release default, so older manifests still read).
+    #[serde(default)]
     pub removed: Vec<String>,
-    /// Where the summary was delivered (`webhook`); a failed delivery is in `errors`.
+    /// Where the summary was delivered (`mail`, `webhook`); a failed delivery is in `errors`.
+    #[serde(default)]
     pub delivered: Vec<String>,
     pub errors: Vec<StepError>,
 }

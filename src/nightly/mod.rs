@@ -52,6 +52,18 @@ pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions
     };
     m.finish(Utc::now());
     // Delivered once the outcome is known; a failed delivery makes the run partial.
+    if let Some(mail) = &settings.mail {
+        let day = plan.reports.join(date.to_string());
+        let overview =
+            plan.dashboards.iter().any(|d| d.name == "overview").then(|| day.join("overview.html"));
+        match deliver::mail(mail, &m, summary.as_deref(), overview.as_deref()).await {
+            Ok(()) => m.delivered.push("mail".into()),
+            Err(e) => {
+                m.error("delivery", &e);
+                m.finish(Utc::now());
+            }
+        }
+    }
     if let Some(file) = &settings.nightly.webhook_url_file {
         let path = plan.reports.join(date.to_string()).join("summary.md");
         match deliver::webhook(file, &m, summary.as_deref(), &path).await {
@@ -131,6 +143,14 @@ impl Plan {
             Some(false) => None,
             _ => settings.export.to.clone(),
         };
+        if let Some(mail) = &settings.mail
+            && mail.starttls == Some(false)
+            && mail.username.is_some()
+        {
+            return Err(Error::Config(
+                "[mail] starttls = false with a username would send the password in the clear".into(),
+            ));
+        }
         let source_tz = match &n.source_tz {
             Some(z) => validate_tz(z)?,
             None => chrono_tz::UTC,

@@ -331,3 +331,145 @@ fn the_summary_goes_to_a_webhook_and_a_failed_delivery_is_partial() {
     assert!(!out.contains("secret-token-123") && !err.contains("secret-token-123"), "the URL stays secret");
     assert!(dir.path().join("reports/2026-11-15/summary.md").is_file() && m.outputs.len() > 5);
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (as a private PKI's relay has),
+/// made with `openssl`: (CA PEM, server certificate, server key).
+fn private_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=sspr test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("srv.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "srv.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+/// The loopback SMTP sink (aiosmtpd: STARTTLS required, then AUTH), killed when dropped.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl SmtpSink {
+    fn start(dir: &Path, cert: &Path, key: &Path) -> Self {
+        use std::io::BufRead;
+        let out = dir.join("mailbox");
+        let mut child = std::process::Command::new("python3")
+            .arg(repo().join("tests/it/smtp_sink.py"))
+            .args([cert, key])
+            .args(["sspr-mailer", "mail-password-42"])
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd (tests/requirements.txt)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("the sink printed {line:?}"));
+        Self { child, port, out }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Item 5: the summary by mail over SMTP with STARTTLS to a relay whose certificate a private CA
+/// signed (`ca_file`), AUTH after STARTTLS with the password from a file; the overview report is
+/// attached. A wrong password makes the run partial (exit 3) with the relay's refusal in the
+/// manifest, the outputs kept; `starttls = false` with a username is a config error (exit 2).
+#[test]
+fn the_summary_is_mailed_over_starttls_and_a_refused_login_is_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_pki(dir.path());
+    let sink = SmtpSink::start(dir.path(), &cert, &key);
+    let password = dir.path().join("smtp.password");
+    std::fs::write(&password, "mail-password-42\n").unwrap();
+    let mail = |starttls: bool| {
+        format!(
+            "[mail]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nstarttls = {starttls}\nusername = \"sspr-mailer\"\npassword_file = \"{}\"\nfrom = \"SSPR reports <sspr@contoso.example>\"\nto = [\"helpdesk@contoso.example\", \"secops@contoso.example\"]\nca_file = \"{}\"\n",
+            sink.port,
+            password.display(),
+            ca.display()
+        )
+    };
+    let cfg = config(dir.path(), "", &mail(true));
+    let (m, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(m.delivered, ["mail"]);
+    let eml = std::fs::read_to_string(sink.out.join("1.eml")).unwrap();
+    assert!(eml.contains("Subject: SSPR nightly 2026-11-15: complete"), "{eml}");
+    assert!(
+        eml.contains("Since last night") && eml.contains("filename=\"overview.html\""),
+        "{}",
+        &eml[..eml.len().min(3000)]
+    );
+    let rcpt = std::fs::read_to_string(sink.out.join("1.rcpt")).unwrap();
+    assert_eq!(rcpt, "helpdesk@contoso.example\nsecops@contoso.example");
+    std::fs::write(&password, "wrong").unwrap();
+    let (m, o) = nightly(&cfg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    let e = m.errors.iter().find(|e| e.step == "delivery").expect("the delivery error");
+    assert!(e.message.contains("SMTP 127.0.0.1") && e.message.contains("535"), "{}", e.message);
+    assert!(!out.contains("mail-password-42") && !err.contains("mail-password-42"));
+    assert!(
+        !sink.out.join("2.eml").exists() && dir.path().join("reports/2026-11-15/overview.html").is_file()
+    );
+    let plain = config(dir.path(), "", &mail(false));
+    let o = sspr(&["--config", plain.to_str().unwrap(), "nightly"], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("in the clear"), "{err}");
+}
