@@ -9,6 +9,7 @@
 pub mod deliver;
 pub mod manifest;
 pub mod since;
+pub mod stop;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -35,15 +36,16 @@ pub struct NightlyOptions {
 /// the lock held) are returned; after it, every failure is recorded in the manifest and the run
 /// goes on with what does not depend on the failed step.
 pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions) -> Result<RunManifest> {
-    let tz = validate_tz(&settings.tz)?;
-    let plan = Plan::of(settings, registry)?;
+    let mut plan = Plan::of(settings, registry)?;
     let (lake, _) = Lake::open_or_create(&settings.lake)?;
     let (held, lock) = lake.lock_for_job().await?;
     let started = Utc::now();
-    let date = opts.date.unwrap_or_else(|| started.with_timezone(&tz).date_naive());
+    let date = opts.date.unwrap_or_else(|| started.with_timezone(&plan.tz).date_naive());
+    plan.date = date;
     let mut m = RunManifest::start(settings, started, date);
     tracing::info!(run = %m.run_id, lake = %settings.lake, "Nightly run started.");
-    let summary = match steps(settings, registry, &plan, &held, &mut m, date, tz).await {
+    let stop = stop::Stop::listen();
+    let summary = match steps(settings, registry, &plan, &held, &mut m, &stop).await {
         Ok(text) => text,
         Err(e) => {
             m.error("run", &e);
@@ -87,6 +89,9 @@ pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions
 
 /// What the config asks of a run, validated before anything is touched.
 struct Plan {
+    /// The report date and zone.
+    date: NaiveDate,
+    tz: chrono_tz::Tz,
     graph: bool,
     queries: Vec<String>,
     dashboards: Vec<Dashboard>,
@@ -155,7 +160,18 @@ impl Plan {
             Some(z) => validate_tz(z)?,
             None => chrono_tz::UTC,
         };
-        Ok(Self { graph, queries, dashboards, export_to, reports: reports_dir(settings), source_tz })
+        let tz = validate_tz(&settings.tz)?;
+        let date = Utc::now().with_timezone(&tz).date_naive();
+        Ok(Self {
+            date,
+            tz,
+            graph,
+            queries,
+            dashboards,
+            export_to,
+            reports: reports_dir(settings),
+            source_tz,
+        })
     }
 }
 
@@ -176,15 +192,32 @@ async fn steps(
     plan: &Plan,
     lake: &Lake,
     m: &mut RunManifest,
-    date: NaiveDate,
-    tz: chrono_tz::Tz,
+    stop: &stop::Stop,
 ) -> Result<Option<String>> {
+    let (date, tz) = (plan.date, plan.tz);
+    // Before each step: a stop signal ends the run here, saying after what.
+    let stopped = |m: &mut RunManifest, next: &str| match stop.requested() {
+        Some(signal) => {
+            m.errors.push(manifest::StepError {
+                step: "interrupted".into(),
+                message: format!("{signal}: stopped before {next}; the next run goes on from here"),
+            });
+            true
+        }
+        None => false,
+    };
     if plan.graph {
         collect_graph(settings, lake, m).await;
     }
     let state_dir = settings.state_dir(settings.graph.as_ref().and_then(|g| g.state_dir.as_deref()));
     for folder in &settings.nightly.watch {
+        if stopped(m, &format!("importing {}", folder.path.display())) {
+            return Ok(None);
+        }
         import_folder(settings, lake, plan, folder, &state_dir, m).await;
+    }
+    if stopped(m, "the build") {
+        return Ok(None);
     }
     let changed = m.sources.iter().any(|s| s.rows_new > 0);
     match crate::query::build::build(lake, &settings.query, false).await {
@@ -197,6 +230,9 @@ async fn steps(
     let out = plan.reports.join(date.to_string());
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let window = Window { from: None, to: None, tz };
+    if stopped(m, "the reports") {
+        return Ok(None);
+    }
     write_queries(settings, registry, plan, lake, &out, &window, m).await;
     write_dashboards(settings, registry, plan, lake, &out, &window, m).await;
     let mut summary_text = None;
@@ -215,6 +251,9 @@ async fn steps(
         Err(e) => m.error("summary", &e),
     }
     if let Some(to) = &plan.export_to {
+        if stopped(m, "the export") {
+            return Ok(summary_text);
+        }
         export(settings, lake, to, m).await;
     }
 

@@ -473,3 +473,55 @@ fn the_summary_is_mailed_over_starttls_and_a_refused_login_is_partial() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("in the clear"), "{err}");
 }
+
+/// Item 7: SIGTERM during a run finishes the step under way, starts no other, writes the
+/// manifest saying where it stopped, and exits partial (3); the lake passes `lake verify`, and
+/// the next run finishes the work and answers as an uninterrupted run does.
+#[test]
+fn sigterm_finishes_the_step_under_way_and_the_next_run_completes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "", "");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sspr"))
+        .args(["-v", "--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-15", "--json"])
+        .env_remove("SSPR_LAKE")
+        .env_remove("SSPR_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let drain = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Nightly run started.") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the run starts");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = drain.join().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("SIGTERM: finishing the step under way"), "{err}");
+    let m: RunManifest = serde_json::from_slice(&out.stdout).unwrap();
+    let stop = m.errors.iter().find(|e| e.step == "interrupted").expect("the manifest says it stopped");
+    assert!(stop.message.starts_with("SIGTERM: stopped before"), "{}", stop.message);
+    assert!(m.sources.len() < 3, "no source was started after the signal: {:?}", m.sources);
+    assert!(dir.path().join("reports/2026-11-15/run.json").is_file());
+    let lake = dir.path().join("lake");
+    let verify = sspr(&["--lake", lake.to_str().unwrap(), "lake", "verify"], &[]);
+    assert!(verify.status.success(), "{:?}", text(&verify));
+    let (next, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(next.errors.is_empty(), "{:?}", next.errors);
+    for q in ["reset_success_daily", "error_codes", "registration_coverage"] {
+        assert_eq!(json_of(lake.to_str().unwrap(), q), json_of(&shared_lake_arg(), q), "{q}");
+    }
+}
