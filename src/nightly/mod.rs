@@ -36,6 +36,8 @@ pub struct NightlyOptions {
 /// the lock held) are returned; after it, every failure is recorded in the manifest and the run
 /// goes on with what does not depend on the failed step.
 pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions) -> Result<RunManifest> {
+    // Listening before anything else: a stop signal from here on ends the run cleanly.
+    let stop = stop::Stop::listen();
     let mut plan = Plan::of(settings, registry)?;
     let (lake, _) = Lake::open_or_create(&settings.lake)?;
     let (held, lock) = lake.lock_for_job().await?;
@@ -44,7 +46,6 @@ pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions
     plan.date = date;
     let mut m = RunManifest::start(settings, started, date);
     tracing::info!(run = %m.run_id, lake = %settings.lake, "Nightly run started.");
-    let stop = stop::Stop::listen();
     let summary = match steps(settings, registry, &plan, &held, &mut m, &stop).await {
         Ok(text) => text,
         Err(e) => {
