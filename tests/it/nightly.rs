@@ -525,3 +525,88 @@ fn sigterm_finishes_the_step_under_way_and_the_next_run_completes() {
         assert_eq!(json_of(lake.to_str().unwrap(), q), json_of(&shared_lake_arg(), q), "{q}");
     }
 }
+
+/// Item 9: SIGKILL at several points of a run (while importing, building, writing reports or
+/// exporting, by time), then a run to the end: the lake holds what an uninterrupted run's lake
+/// holds (every derived table byte for byte, every raw table's rows), passes `lake verify`, and
+/// the reports answer the same.
+#[test]
+fn sigkill_at_several_points_then_a_rerun_gives_the_uninterrupted_result() {
+    let reference = tempfile::tempdir().unwrap();
+    let (m, o) = nightly(&config(reference.path(), "", ""));
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let full = m.finished.unwrap() - m.started;
+    let derived = |lake: &Path| -> BTreeMap<String, String> {
+        lake_files(lake)
+            .into_iter()
+            .filter(|(rel, _)| {
+                ["reset_attempts/", "registration_coverage_daily/", "writeback_operations/", "error_events/"]
+                    .iter()
+                    .any(|t| rel.starts_with(t))
+            })
+            .collect()
+    };
+    let counts = |lake: &Path| -> Vec<String> {
+        [
+            "audit_events",
+            "registration_details",
+            "users",
+            "writeback_events",
+            "credential_provider_events",
+            "dc_security_events",
+        ]
+        .iter()
+        .map(|t| {
+            let o = sspr(
+                &[
+                    "--lake",
+                    lake.to_str().unwrap(),
+                    "-q",
+                    "query",
+                    "--sql",
+                    &format!("SELECT count(*) AS n FROM {t}"),
+                    "--format",
+                    "csv",
+                ],
+                &[],
+            );
+            format!("{t}: {}", text(&o).0.trim())
+        })
+        .collect()
+    };
+    let want_derived = derived(&reference.path().join("lake"));
+    let want_counts = counts(&reference.path().join("lake"));
+    assert!(want_derived.len() > 20);
+    // Kill points spread over the run's length (this machine's speed varies, so by fraction).
+    for fraction in [0.1, 0.35, 0.6, 0.85] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), "", "");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sspr"))
+            .args(["-q", "--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-15"])
+            .env_remove("SSPR_LAKE")
+            .env_remove("SSPR_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let wait = full.to_std().unwrap().mul_f64(fraction);
+        std::thread::sleep(wait);
+        let _ = child.kill();
+        let _ = child.wait();
+        let (m, o) = nightly(&cfg);
+        assert_eq!(o.status.code(), Some(0), "after a kill at {fraction}: {:?}", text(&o));
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+        let lake = dir.path().join("lake");
+        let verify = sspr(&["--lake", lake.to_str().unwrap(), "lake", "verify"], &[]);
+        assert!(verify.status.success(), "after a kill at {fraction}: {:?}", text(&verify));
+        assert_eq!(counts(&lake), want_counts, "after a kill at {fraction}");
+        assert_eq!(derived(&lake), want_derived, "after a kill at {fraction}: derived tables");
+        for f in ["reset_success_daily.csv", "error_codes.csv"] {
+            assert_eq!(
+                std::fs::read(dir.path().join("reports/2026-11-15").join(f)).unwrap(),
+                std::fs::read(reference.path().join("reports/2026-11-15").join(f)).unwrap(),
+                "after a kill at {fraction}: {f}"
+            );
+        }
+    }
+}
