@@ -251,7 +251,8 @@ fn config_check_shows_every_key_its_origin_and_no_secret() {
 
 /// With a `[graph]` section the job collects from Graph (the loopback mock, every event,
 /// registration and user of it in the lake, nothing twice) beside a watched folder; the next
-/// run collects nothing new and says so.
+/// run collects nothing new and says so; after that, a corrupt checkpoint is recovered from by
+/// collecting its window again, without loss or duplicates.
 #[tokio::test]
 async fn graph_and_a_watched_folder_in_one_run_then_nothing_new() {
     let r = crate::collect_graph::setup(|_| {});
@@ -269,6 +270,16 @@ async fn graph_and_a_watched_folder_in_one_run_then_nothing_new() {
     let (second, o) = nightly(&cfg);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     assert!(second.nothing_new, "{:?}", second.sources);
+    crate::collect_graph::assert_lake_equals_mock(&r).await;
+    // A corrupt checkpoint is set aside and its window collected again: nothing lost, nothing
+    // twice.
+    let checkpoint = r.dir.path().join("state/graph-checkpoint.json");
+    assert!(checkpoint.is_file());
+    std::fs::write(&checkpoint, "{\"version\": 1, \"state\": {\"audits\": tr").unwrap();
+    let (third, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let graph = third.sources.iter().find(|s| s.kind == "graph").unwrap();
+    assert!(graph.records > 0 && graph.rows_new == 0, "collected again, all already stored: {graph:?}");
     crate::collect_graph::assert_lake_equals_mock(&r).await;
 }
 
