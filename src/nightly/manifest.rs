@@ -206,6 +206,56 @@ impl RunManifest {
     }
 }
 
+impl RunManifest {
+    /// The run's row of the lake's `runs` table.
+    pub fn runs_row(&self) -> Result<datafusion::arrow::array::RecordBatch> {
+        use std::sync::Arc;
+
+        use datafusion::arrow::array::{
+            ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray,
+            TimestampMicrosecondArray,
+        };
+        let table = &crate::store::schema::RUNS;
+        let sum = |f: &dyn Fn(&SourceReport) -> i64| -> ArrayRef {
+            Arc::new(Int64Array::from(vec![self.sources.iter().map(f).sum::<i64>()]))
+        };
+        let int = |v: usize| -> ArrayRef { Arc::new(Int64Array::from(vec![v as i64])) };
+        let text = |v: Option<String>| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
+        let time = |t: Option<DateTime<Utc>>| -> ArrayRef {
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![t.map(|t| t.timestamp_micros())]).with_timezone("UTC"),
+            )
+        };
+        let outcome = serde_json::to_value(self.outcome)?.as_str().unwrap_or("").to_string();
+        let errors = self.errors.iter().map(|e| format!("{}: {}", e.step, e.message)).collect::<Vec<_>>();
+        let columns: Vec<ArrayRef> = vec![
+            text(Some(self.run_id.clone())),
+            Arc::new(Date32Array::from(vec![crate::util::date32(self.report_date)])),
+            time(Some(self.started)),
+            time(self.finished),
+            text(Some(outcome)),
+            Arc::new(BooleanArray::from(vec![self.nothing_new])),
+            int(self.sources.len()),
+            int(self.sources.iter().filter(|s| s.error.is_some()).count()),
+            sum(&|s| s.files_imported.len() as i64),
+            sum(&|s| s.records as i64),
+            sum(&|s| s.rows_new as i64),
+            sum(&|s| s.quarantined as i64),
+            sum(&|s| s.retries as i64),
+            sum(&|s| s.throttled as i64),
+            int(self.build_partitions),
+            int(self.outputs.len()),
+            int(self.errors.len()),
+            text((!errors.is_empty()).then(|| errors.join("; "))),
+            text(self.export.as_ref().map(|e| e.export_id.clone())),
+            text((!self.delivered.is_empty()).then(|| self.delivered.join(", "))),
+            text(Some(self.config_digest.clone())),
+            text(Some(self.version.clone())),
+        ];
+        Ok(RecordBatch::try_new(table.schema(), columns)?)
+    }
+}
+
 /// The most recent complete run before `current`, from the lake's `_runs/`. A manifest that
 /// cannot be read is skipped with a warning (it cannot be the baseline).
 pub async fn previous_complete(lake: &Lake, current: &str) -> Result<Option<RunManifest>> {

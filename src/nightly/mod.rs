@@ -77,6 +77,18 @@ pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions
             }
         }
     }
+    let row = m.runs_row();
+    match row {
+        Ok(batch) => {
+            if let Err(e) =
+                crate::store::table_writer::write_batches(&held, &crate::store::schema::RUNS, vec![batch])
+                    .await
+            {
+                m.error("runs table", &e);
+            }
+        }
+        Err(e) => m.error("runs table", &e),
+    }
     if let Err(e) = m.store(&held).await {
         m.error("manifest", &e);
     }

@@ -47,14 +47,15 @@ fn nightly(cfg: &Path) -> (RunManifest, std::process::Output) {
     (m, o)
 }
 
-/// Every file of the lake but the run manifests, with its content hash.
+/// Every file of the lake but the run records (manifests and the `runs` table), with its
+/// content hash.
 fn lake_files(lake: &Path) -> BTreeMap<String, String> {
     walkdir::WalkDir::new(lake)
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
         .map(|e| e.path().strip_prefix(lake).unwrap().to_string_lossy().into_owned())
-        .filter(|rel| !rel.starts_with("_runs/") && rel != "_lock")
+        .filter(|rel| !rel.starts_with("_runs/") && !rel.starts_with("runs/") && rel != "_lock")
         .map(|rel| {
             let bytes = std::fs::read(lake.join(&rel)).unwrap();
             let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
@@ -139,6 +140,32 @@ fn twice_on_the_same_folders_the_second_run_does_nothing_and_says_so() {
     assert!(second.nothing_new, "{second:?}");
     assert_eq!(second.sources.iter().map(|s| s.files_imported.len()).sum::<usize>(), 0);
     assert_eq!(lake_files(&lake), before, "no lake file changed");
+    // The `runs` table holds both runs: the first with its rows, the second with nothing new.
+    let o = sspr(
+        &[
+            "--lake",
+            lake_arg,
+            "-q",
+            "query",
+            "--sql",
+            "SELECT run_id, outcome, nothing_new, rows_new, outputs FROM runs ORDER BY started_at",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let runs: serde_json::Value = serde_json::from_str(&text(&o).0).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+    assert_eq!(runs[0]["run_id"], first.run_id.as_str());
+    assert_eq!(
+        (runs[0]["outcome"].as_str(), runs[0]["nothing_new"].as_bool()),
+        (Some("complete"), Some(false))
+    );
+    assert_eq!(runs[0]["outputs"], first.outputs.len() as u64);
+    assert_eq!(
+        (runs[1]["run_id"].as_str(), runs[1]["nothing_new"].as_bool()),
+        (Some(second.run_id.as_str()), Some(true))
+    );
     assert!(second.export.as_ref().is_some_and(|e| e.kept && e.export_id == export.export_id));
     let summary = std::fs::read_to_string(day.join("summary.md")).unwrap();
     assert!(summary.contains("**Nothing new**") && summary.contains(&first.run_id), "{summary}");

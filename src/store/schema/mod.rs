@@ -39,6 +39,7 @@ pub mod tables {
     pub const CREDENTIAL_PROVIDER_EVENTS: &str = "credential_provider_events";
     pub const DC_SECURITY_EVENTS: &str = "dc_security_events";
     pub const INGEST_LEDGER: &str = "ingest_ledger";
+    pub const RUNS: &str = "runs";
     // Derived (gold) tables, rebuilt by `sspr build`.
     pub const RESET_ATTEMPTS: &str = "reset_attempts";
     pub const REGISTRATION_COVERAGE_DAILY: &str = "registration_coverage_daily";
@@ -193,6 +194,18 @@ pub mod cols {
     pub const DETAIL: &str = "detail";
     pub const SUBJECT: &str = "subject";
     pub const FINISHED_AT: &str = "finished_at";
+    pub const RUN_DATE: &str = "run_date";
+    pub const NOTHING_NEW: &str = "nothing_new";
+    pub const SOURCES: &str = "sources";
+    pub const SOURCES_FAILED: &str = "sources_failed";
+    pub const FILES_IMPORTED: &str = "files_imported";
+    pub const BUILD_PARTITIONS: &str = "build_partitions";
+    pub const OUTPUTS: &str = "outputs";
+    pub const ERRORS: &str = "errors";
+    pub const EXPORT_ID: &str = "export_id";
+    pub const DELIVERED: &str = "delivered";
+    pub const CONFIG_DIGEST: &str = "config_digest";
+    pub const VERSION: &str = "version";
 }
 
 /// Rows per data page unless a table says otherwise (parquet-mr's and parquet-rs' default).
@@ -278,7 +291,7 @@ fn f64f(name: &str) -> Field {
 }
 
 /// Every raw table of the lake, in a stable order.
-pub static RAW_TABLES: [&TableDef; 7] = [
+pub static RAW_TABLES: [&TableDef; 8] = [
     &AUDIT_EVENTS,
     &REGISTRATION_DETAILS,
     &USERS,
@@ -286,6 +299,7 @@ pub static RAW_TABLES: [&TableDef; 7] = [
     &CREDENTIAL_PROVIDER_EVENTS,
     &DC_SECURITY_EVENTS,
     &INGEST_LEDGER,
+    &RUNS,
 ];
 
 /// The derived (gold) tables `sspr build` writes, in build order.

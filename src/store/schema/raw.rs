@@ -122,6 +122,36 @@ fn event_log_schema() -> Schema {
     ])
 }
 
+/// One row per `sspr nightly` run (its manifest's headline; the whole manifest is
+/// `_runs/<run_id>.json`).
+fn runs_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        s_req(RUN_ID),
+        d_req(RUN_DATE),
+        t_req(STARTED_AT),
+        t(FINISHED_AT),
+        s_req(OUTCOME),
+        Field::new(NOTHING_NEW, DataType::Boolean, false),
+        i64f(SOURCES),
+        i64f(SOURCES_FAILED),
+        i64f(FILES_IMPORTED),
+        i64f(RECORDS),
+        i64f(ROWS_NEW),
+        i64f(QUARANTINED),
+        i64f(RETRIES),
+        i64f(THROTTLED),
+        i64f(BUILD_PARTITIONS),
+        i64f(OUTPUTS),
+        i64f(ERRORS),
+        s(ERROR),
+        s(EXPORT_ID),
+        s(DELIVERED),
+        s(CONFIG_DIGEST),
+        s(VERSION),
+    ])
+}
+
 fn ingest_ledger_schema() -> Schema {
     use cols::*;
     Schema::new(vec![
@@ -250,4 +280,15 @@ pub static INGEST_LEDGER: TableDef = TableDef {
     plain_cols: &[],
     page_rows: PAGE_ROWS,
     schema: ingest_ledger_schema,
+};
+pub static RUNS: TableDef = TableDef {
+    name: tables::RUNS,
+    partition_col: cols::RUN_DATE,
+    sort_cols: &[cols::STARTED_AT, cols::RUN_ID],
+    key_cols: &[cols::RUN_ID],
+    key_across_partitions: false,
+    source_api: "sspr nightly run",
+    plain_cols: &[],
+    page_rows: PAGE_ROWS,
+    schema: runs_schema,
 };
