@@ -648,3 +648,49 @@ fn sigkill_at_several_points_then_a_rerun_gives_the_uninterrupted_result() {
         }
     }
 }
+
+/// Item 7: a lake on a full disk (a 700 KiB tmpfs): the import fails naming the file system's
+/// error, the run ends failed (exit 1) with the error in `reports/<date>/run.json`, nothing
+/// half-written is left in the lake (`lake verify` passes), and no file is remembered as
+/// imported, so the next night tries them again. Skipped where a tmpfs cannot be mounted.
+#[test]
+fn a_full_disk_fails_the_run_cleanly_and_forgets_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    let mount = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=700k", "tmpfs"])
+        .arg(&lake)
+        .output();
+    if !mount.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: cannot mount a tmpfs here ({mount:?})");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(lake.clone());
+    let cfg = config(dir.path(), "", "");
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-15"], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let m: RunManifest =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reports/2026-11-15/run.json")).unwrap())
+            .unwrap();
+    assert_eq!(m.outcome, sspr_analytics::nightly::Outcome::Failed);
+    let failed: Vec<&String> = m.sources.iter().filter_map(|s| s.error.as_ref()).collect();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|e| e.contains("No space left") || e.contains("os error 28")),
+        "{failed:?}"
+    );
+    let verify = sspr(&["--lake", lake.to_str().unwrap(), "lake", "verify", "--format", "json"], &[]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&verify.stdout).unwrap_or_else(|_| panic!("{:?}", text(&verify)));
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    let seen = lake.join("_state/nightly-imported.json");
+    let remembered = std::fs::read_to_string(&seen).unwrap_or_default();
+    assert!(!remembered.contains("page-0001.json"), "a file that failed is not remembered: {remembered}");
+}
