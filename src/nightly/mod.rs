@@ -338,12 +338,24 @@ async fn import_folder(
     let mut report = SourceReport::new(&folder.path.display().to_string(), "watch");
     let result: Result<()> = async {
         let mut seen = watch::Seen::load(state_dir)?;
-        let files = watch::files(folder)?;
+        let files = watch::files(folder, &seen)?;
         report.files_seen = files.len();
+        // A known file whose recorded time is missing or old gets the current one, so the
+        // next night need not read it to hash it.
+        let mut touched = false;
+        for c in &files {
+            if let Some(f) = seen.files.get_mut(&c.sha256)
+                && f.path == c.path.display().to_string()
+                && f.modified != c.modified
+            {
+                f.modified = c.modified;
+                touched = true;
+            }
+        }
         let new: Vec<watch::Candidate> =
             files.into_iter().filter(|c| !seen.files.contains_key(&c.sha256)).collect();
         if new.is_empty() {
-            return Ok(());
+            return if touched { seen.save(state_dir) } else { Ok(()) };
         }
         let opts = ImportOptions {
             routing: settings.routing.clone(),
@@ -364,7 +376,7 @@ async fn import_folder(
                     report.files_imported.push(shown.clone());
                     seen.files.insert(
                         c.sha256.clone(),
-                        watch::SeenFile { path: shown, size: c.size, imported: now },
+                        watch::SeenFile { path: shown, size: c.size, imported: now, modified: c.modified },
                     );
                 }
                 Some(f) => report.incomplete.push(format!(

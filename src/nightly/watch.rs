@@ -23,6 +23,10 @@ pub struct SeenFile {
     pub path: String,
     pub size: u64,
     pub imported: chrono::DateTime<chrono::Utc>,
+    /// The file's modification time then (ns since the epoch): a file at the same path with the
+    /// same size and time is taken to be the same file and is not read again to hash it.
+    #[serde(default)]
+    pub modified: Option<i128>,
 }
 
 /// Every file imported so far, by the hex SHA-256 of its content.
@@ -62,11 +66,19 @@ impl Seen {
 pub struct Candidate {
     pub path: PathBuf,
     pub size: u64,
+    pub modified: Option<i128>,
     pub sha256: String,
 }
 
-/// The files of a watched folder (recursively) whose name passes its patterns, each hashed.
-pub fn files(folder: &WatchFolder) -> Result<Vec<Candidate>> {
+/// The files of a watched folder (recursively) whose name passes its patterns, each with its
+/// content hash: remembered from `seen` when path, size and modification time are unchanged
+/// (a drop folder of years of exports is not read whole every night), else read and hashed.
+pub fn files(folder: &WatchFolder, seen: &Seen) -> Result<Vec<Candidate>> {
+    let known: std::collections::HashMap<(&str, u64, i128), &str> = seen
+        .files
+        .iter()
+        .filter_map(|(hash, f)| Some(((f.path.as_str(), f.size, f.modified?), hash.as_str())))
+        .collect();
     if !folder.path.is_dir() {
         return Err(Error::Input {
             path: folder.path.clone(),
@@ -86,8 +98,22 @@ pub fn files(folder: &WatchFolder) -> Result<Vec<Candidate>> {
         if !wanted(folder, &name) {
             continue;
         }
-        let (size, sha256) = hash(entry.path())?;
-        out.push(Candidate { path: entry.path().to_path_buf(), size, sha256 });
+        let meta = entry.metadata().map_err(|e| Error::Input {
+            path: entry.path().to_path_buf(),
+            message: format!("reading its metadata: {e}"),
+        })?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i128);
+        let path = entry.path().display().to_string();
+        let remembered = modified.and_then(|m| known.get(&(path.as_str(), meta.len(), m)));
+        let (size, sha256) = match remembered {
+            Some(h) => (meta.len(), h.to_string()),
+            None => hash(entry.path())?,
+        };
+        out.push(Candidate { path: entry.path().to_path_buf(), size, modified, sha256 });
     }
     Ok(out)
 }
@@ -172,23 +198,51 @@ mod tests {
         std::fs::write(dir.path().join("a.json"), "{\"value\":[]}").unwrap();
         std::fs::write(dir.path().join("~lock.json"), "x").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
-        let first = files(&w).unwrap();
+        let none = Seen::default();
+        let first = files(&w, &none).unwrap();
         assert_eq!(first.len(), 1, "only a.json: {first:?}");
         std::fs::rename(dir.path().join("a.json"), dir.path().join("b.json")).unwrap();
-        let renamed = files(&w).unwrap();
+        let renamed = files(&w, &none).unwrap();
         assert_eq!(renamed[0].sha256, first[0].sha256, "same content, same identity");
         std::fs::write(dir.path().join("b.json"), "{\"value\":[ ]}").unwrap();
-        assert_ne!(files(&w).unwrap()[0].sha256, first[0].sha256, "grown: new content");
+        assert_ne!(files(&w, &none).unwrap()[0].sha256, first[0].sha256, "grown: new content");
         let state = tempfile::tempdir().unwrap();
         let mut seen = Seen::default();
         seen.files.insert(
             first[0].sha256.clone(),
-            SeenFile { path: "a.json".into(), size: first[0].size, imported: chrono::Utc::now() },
+            SeenFile {
+                path: "a.json".into(),
+                size: first[0].size,
+                imported: chrono::Utc::now(),
+                modified: None,
+            },
         );
         seen.save(state.path()).unwrap();
         assert_eq!(Seen::load(state.path()).unwrap().files, seen.files);
         std::fs::write(state.path().join(SEEN_FILE), "{not json").unwrap();
         let e = Seen::load(state.path()).unwrap_err().to_string();
         assert!(e.contains(SEEN_FILE) && e.contains("move it away"), "{e}");
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_read_again_to_hash_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = WatchFolder { path: dir.path().to_path_buf(), include: vec![], exclude: vec![] };
+        std::fs::write(dir.path().join("a.json"), "{\"value\":[]}").unwrap();
+        let c = files(&w, &Seen::default()).unwrap().remove(0);
+        assert!(c.modified.is_some());
+        // The memory says this path, size and time had another hash: it is believed, unread.
+        let mut seen = Seen::default();
+        let f = SeenFile {
+            path: c.path.display().to_string(),
+            size: c.size,
+            imported: chrono::Utc::now(),
+            modified: c.modified,
+        };
+        seen.files.insert("remembered".into(), f.clone());
+        assert_eq!(files(&w, &seen).unwrap()[0].sha256, "remembered");
+        // Another size (the file grew): read and hashed again.
+        std::fs::write(dir.path().join("a.json"), "{\"value\":[ ]}").unwrap();
+        assert_ne!(files(&w, &seen).unwrap()[0].sha256, "remembered");
     }
 }
