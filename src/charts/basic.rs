@@ -5,8 +5,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    BAR_GAP, ChartSpec, Data, FONT, GRID, MAX_LABEL, PALETTE, axis_name, category_mesh, cut, draw_error,
-    last_slot, number, value_range,
+    AXIS_FONT, BAR_GAP, ChartSpec, Data, FONT, GRID, MAX_LABEL, PALETTE, axis_name, category_mesh, cut,
+    draw_error, last_slot, number, value_range,
 };
 use crate::error::Result;
 
@@ -46,6 +46,8 @@ pub(super) fn bars<DB: DrawingBackend>(
         let labels = &data.labels;
         chart
             .configure_mesh()
+            .label_style((FONT, AXIS_FONT))
+            .axis_desc_style((FONT, AXIS_FONT))
             .disable_y_mesh()
             .light_line_style(WHITE)
             .bold_line_style(GRID)
@@ -119,6 +121,8 @@ pub(super) fn line<DB: DrawingBackend>(
     let labels = &data.labels;
     chart
         .configure_mesh()
+        .label_style((FONT, AXIS_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
         .light_line_style(WHITE)
         .bold_line_style(GRID)
         .x_labels(n.min(8))

@@ -41,6 +41,8 @@ pub const PALETTE: [RGBColor; 5] = [
     RGBColor(0x9a, 0x9a, 0x9a),
 ];
 const FONT: &str = "sans-serif";
+/// Axis labels and names: fixed, where plotters would shrink them with a short chart's height.
+const AXIS_FONT: u32 = 12;
 /// Grid lines: light, so the marks stand out.
 const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
 /// Pixels between bars.
@@ -249,6 +251,8 @@ fn category_mesh<DB: DrawingBackend>(
     let (max_label, every) = x_label_plan(labels, width);
     chart
         .configure_mesh()
+        .label_style((FONT, AXIS_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
         .disable_x_mesh()
         .light_line_style(WHITE)
         .bold_line_style(GRID)

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    BAR_GAP, ChartSpec, Data, FONT, GRID, MAX_LABEL, PALETTE, category_mesh, cut, draw_error, last_slot,
-    number,
+    AXIS_FONT, BAR_GAP, ChartSpec, Data, FONT, GRID, MAX_LABEL, PALETTE, category_mesh, cut, draw_error,
+    last_slot, number,
 };
 use crate::error::Result;
 
@@ -165,6 +165,8 @@ pub(super) fn funnel<DB: DrawingBackend>(
     let labels = &data.labels;
     chart
         .configure_mesh()
+        .label_style((FONT, AXIS_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
         .disable_mesh()
         .y_labels(n)
         .y_label_formatter(&|v| match v {
@@ -244,6 +246,8 @@ pub(super) fn heatmap<DB: DrawingBackend>(
     let every = ((labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) * 7 + 6) / cell_w.max(1)) + 1;
     chart
         .configure_mesh()
+        .label_style((FONT, AXIS_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
         .disable_mesh()
         .x_labels(nx)
         .x_label_formatter(&|v| match v {
@@ -336,6 +340,8 @@ pub(super) fn timeline<DB: DrawingBackend>(
     let labels = &data.labels;
     chart
         .configure_mesh()
+        .label_style((FONT, AXIS_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
         .disable_y_mesh()
         .light_line_style(WHITE)
         .bold_line_style(GRID)

@@ -365,6 +365,27 @@ fn one_point_and_one_category_draw() {
     }
 }
 
+/// Seen in the security dashboard: a one-bar chart in a full-width panel is short, and the axis
+/// labels plotters sizes by the chart's height shrank to 5.6 px, unreadable. Every text of a
+/// chart is as large as on a full-size chart, whatever the chart's height.
+#[test]
+fn a_short_chart_keeps_readable_text() {
+    let d = data(vec!["198.51.100.7".into()], vec![Some(6.0)]);
+    for kind in ["hbar", "funnel", "bar", "line"] {
+        for size in [(900, 360), (560, 340), (900, 124)] {
+            let svg = charts::svg_sized(&d, &spec(&format!("{kind} x=x y=v")), "", size).unwrap();
+            let sizes: Vec<f64> = svg
+                .split("font-size=\"")
+                .skip(1)
+                .map(|s| s.split('"').next().unwrap().parse().unwrap())
+                .collect();
+            assert!(!sizes.is_empty(), "{kind} {size:?}");
+            let smallest = sizes.iter().cloned().fold(f64::MAX, f64::min);
+            assert!(smallest >= 8.8, "{kind} at {size:?}: a text of {smallest} px");
+        }
+    }
+}
+
 #[test]
 fn ten_thousand_categories_become_the_top_n_and_other() {
     let labels: Vec<String> = (0..10_000).map(|i| format!("user{i}@contoso.example")).collect();
