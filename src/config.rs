@@ -81,6 +81,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("mail", "to"),
     ("mail", "ca_file"),
     ("mail", "attach_overview"),
+    ("retention", "audit_events"),
+    ("retention", "registration_details"),
+    ("retention", "users"),
+    ("retention", "writeback_events"),
+    ("retention", "credential_provider_events"),
+    ("retention", "dc_security_events"),
+    ("retention", "ingest_ledger"),
+    ("retention", "runs"),
 ];
 
 /// Keys whose value is a secret itself (not a path to one): printed masked.
@@ -397,6 +405,51 @@ mod tests {
         let mut v: Vec<&str> = KEYS.iter().map(|(s, _)| *s).filter(|s| !s.is_empty()).collect();
         v.dedup();
         v
+    }
+
+    /// The example config documents every key: each one of [`KEYS`] is in it (set, or commented
+    /// out with an example value) under its section, and with every commented key switched on
+    /// the file is still a valid config.
+    #[test]
+    fn the_example_config_shows_every_key_and_each_example_value_is_valid() {
+        let example = crate::sample::EXAMPLE_CONFIG;
+        let mut uncommented = String::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut section = String::new();
+        for line in example.lines() {
+            let body = line.strip_prefix("# ").unwrap_or(line);
+            let header = body.split('#').next().unwrap_or("").trim();
+            if header.starts_with('[') {
+                section =
+                    header.trim_matches(|c| c == '[' || c == ']').split('.').next().unwrap_or("").to_string();
+                uncommented.push_str(body);
+            } else if let Some((key, _)) = body.split_once(" = ")
+                && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && !key.is_empty()
+            {
+                seen.insert((section.clone(), key.to_string()));
+                uncommented.push_str(body);
+            } else {
+                uncommented.push_str(line);
+            }
+            uncommented.push('\n');
+        }
+        for (s, k) in KEYS {
+            let wanted = (s.to_string(), k.to_string());
+            // `[[nightly.watch]]` tables stand for the `watch` key.
+            let shown = seen.contains(&wanted)
+                || (*s == "nightly" && *k == "watch" && example.contains("[[nightly.watch]]"));
+            assert!(shown, "the example config does not show [{s}] {k}");
+        }
+        for (s, k) in &seen {
+            assert!(
+                KEYS.contains(&(s.as_str(), k.as_str())) || s == "nightly",
+                "the example shows an unknown key [{s}] {k}"
+            );
+        }
+        let file: crate::settings::ConfigFile =
+            toml::from_str(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        assert!(file.graph.is_some() && file.mail.is_some() && file.retention.audit_events.is_some());
     }
 
     #[test]

@@ -37,6 +37,49 @@ pub struct ConfigFile {
     pub nightly: NightlySection,
     /// `sspr nightly` mails its summary when this section is there.
     pub mail: Option<MailSection>,
+    /// Days of each raw table `sspr nightly` keeps.
+    #[serde(default)]
+    pub retention: RetentionSection,
+}
+
+/// `[retention]`: how many days of each raw table `sspr nightly` keeps (default: every day).
+/// A partition whose date is more than that many days before the report date is removed; a
+/// snapshot table always keeps its newest snapshot. The derived tables follow their inputs: the
+/// build that comes next removes or recomputes the days whose inputs went.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    pub audit_events: Option<u32>,
+    pub registration_details: Option<u32>,
+    pub users: Option<u32>,
+    pub writeback_events: Option<u32>,
+    pub credential_provider_events: Option<u32>,
+    pub dc_security_events: Option<u32>,
+    pub ingest_ledger: Option<u32>,
+    pub runs: Option<u32>,
+}
+
+impl RetentionSection {
+    /// The configured tables with their days, in the lake's table order.
+    pub fn tables(&self) -> Vec<(&'static crate::store::schema::TableDef, u32)> {
+        use crate::store::schema::{
+            AUDIT_EVENTS, CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, INGEST_LEDGER,
+            REGISTRATION_DETAILS, RUNS, USERS, WRITEBACK_EVENTS,
+        };
+        [
+            (&AUDIT_EVENTS, self.audit_events),
+            (&REGISTRATION_DETAILS, self.registration_details),
+            (&USERS, self.users),
+            (&WRITEBACK_EVENTS, self.writeback_events),
+            (&CREDENTIAL_PROVIDER_EVENTS, self.credential_provider_events),
+            (&DC_SECURITY_EVENTS, self.dc_security_events),
+            (&INGEST_LEDGER, self.ingest_ledger),
+            (&RUNS, self.runs),
+        ]
+        .into_iter()
+        .filter_map(|(t, d)| Some((t, d?)))
+        .collect()
+    }
 }
 
 /// `[mail]`: the nightly summary by mail, over SMTP with STARTTLS.
@@ -225,6 +268,8 @@ pub struct Settings {
     pub nightly: NightlySection,
     /// The `[mail]` section.
     pub mail: Option<MailSection>,
+    /// The `[retention]` section.
+    pub retention: RetentionSection,
     /// The config as read, with the environment's overrides and where each key came from.
     pub layered: crate::config::Layered,
 }
@@ -260,6 +305,14 @@ impl Settings {
             (Error::Config(m), Some(p)) => Error::Config(format!("{}: {m}", p.display())),
             (e, _) => e,
         })?);
+        for (table, days) in file.retention.tables() {
+            if days == 0 {
+                return Err(Error::Config(format!(
+                    "[retention] {} = 0 would remove today's data: give at least 1 day, or leave the key out to keep every day",
+                    table.name
+                )));
+            }
+        }
         Ok(Self {
             lake: lake_flag.map(str::to_string).or(file.lake).unwrap_or_else(|| "./lake".into()),
             queries_dir: file.queries_dir,
@@ -270,6 +323,7 @@ impl Settings {
             export: file.export,
             nightly: file.nightly,
             mail: file.mail,
+            retention: file.retention,
             layered,
             routing: {
                 let mut r = crate::collectors::eventlog::Routing::default();

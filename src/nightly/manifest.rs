@@ -127,6 +127,13 @@ pub struct RunManifest {
     /// release default, so older manifests still read).
     #[serde(default)]
     pub removed: Vec<String>,
+    /// Lake partitions removed by `[retention]` (`<table>/<column>=<date>`).
+    #[serde(default)]
+    pub partitions_removed: Vec<String>,
+    /// Leftovers of an interrupted run removed from the lake's `_staging/` when the run took the
+    /// lock.
+    #[serde(default)]
+    pub staging_cleaned: usize,
     /// Where the summary was delivered (`mail`, `webhook`); a failed delivery is in `errors`.
     #[serde(default)]
     pub delivered: Vec<String>,
@@ -155,6 +162,8 @@ impl RunManifest {
             export: None,
             figures: None,
             removed: Vec::new(),
+            partitions_removed: Vec::new(),
+            staging_cleaned: 0,
             delivered: Vec::new(),
             errors: Vec::new(),
         }

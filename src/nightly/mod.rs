@@ -40,11 +40,12 @@ pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions
     let stop = stop::Stop::listen();
     let mut plan = Plan::of(settings, registry)?;
     let (lake, _) = Lake::open_or_create(&settings.lake)?;
-    let (held, lock) = lake.lock_for_job().await?;
+    let (held, lock, cleaned) = lake.lock_for_job().await?;
     let started = Utc::now();
     let date = opts.date.unwrap_or_else(|| started.with_timezone(&plan.tz).date_naive());
     plan.date = date;
     let mut m = RunManifest::start(settings, started, date);
+    m.staging_cleaned = cleaned;
     tracing::info!(run = %m.run_id, lake = %settings.lake, "Nightly run started.");
     let summary = match steps(settings, registry, &plan, &held, &mut m, &stop).await {
         Ok(text) => text,
@@ -188,6 +189,18 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The run's report folder, `reports/<date>/`.
+    fn day_dir(&self) -> PathBuf {
+        self.reports.join(self.date.to_string())
+    }
+
+    /// The reports' window: all data in the lake, days in the report zone.
+    fn window(&self) -> Window {
+        Window { from: None, to: None, tz: self.tz }
+    }
+}
+
 /// `[nightly] reports_dir`, else `reports` beside a local lake, else `./reports`.
 pub fn reports_dir(settings: &Settings) -> PathBuf {
     if let Some(d) = &settings.nightly.reports_dir {
@@ -232,6 +245,8 @@ async fn steps(
     if stopped(m, "the build") {
         return Ok(None);
     }
+    // Before the build, which then carries the removals over to the derived tables.
+    retention(settings, lake, date, m).await;
     let changed = m.sources.iter().any(|s| s.rows_new > 0);
     match crate::query::build::build(lake, &settings.query, false).await {
         Ok(b) => {
@@ -240,14 +255,25 @@ async fn steps(
         Err(e) => m.error("build", &e),
     }
     m.nothing_new = !changed && m.build_partitions == 0;
-    let out = plan.reports.join(date.to_string());
+    let out = plan.day_dir();
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    let window = Window { from: None, to: None, tz };
     if stopped(m, "the reports") {
         return Ok(None);
     }
-    write_queries(settings, registry, plan, lake, &out, &window, m).await;
-    write_dashboards(settings, registry, plan, lake, &out, &window, m).await;
+    write_queries(settings, registry, plan, lake, m).await;
+    if let Some(days) = settings.nightly.keep_reports_days {
+        match old_reports(&plan.reports, date, days) {
+            Ok(old) => {
+                for dir in old {
+                    match std::fs::remove_dir_all(&dir) {
+                        Ok(()) => m.removed.push(dir.display().to_string()),
+                        Err(e) => m.error("retention", &Error::io(&dir, e)),
+                    }
+                }
+            }
+            Err(e) => m.error("retention", &e),
+        }
+    }
     let mut summary_text = None;
     let figures = since::Figures::of_lake(lake, settings, registry, tz).await;
     match figures {
@@ -263,27 +289,32 @@ async fn steps(
         }
         Err(e) => m.error("summary", &e),
     }
+    // The summary is the overview's first panel.
+    write_dashboards(settings, registry, plan, lake, summary_text.as_deref(), m).await;
     if let Some(to) = &plan.export_to {
         if stopped(m, "the export") {
             return Ok(summary_text);
         }
         export(settings, lake, to, m).await;
     }
+    Ok(summary_text)
+}
 
-    if let Some(days) = settings.nightly.keep_reports_days {
-        match old_reports(&plan.reports, date, days) {
-            Ok(old) => {
-                for dir in old {
-                    match std::fs::remove_dir_all(&dir) {
-                        Ok(()) => m.removed.push(dir.display().to_string()),
-                        Err(e) => m.error("retention", &Error::io(&dir, e)),
-                    }
+/// `[retention]`: removes each configured raw table's partitions older than its days.
+async fn retention(settings: &Settings, lake: &Lake, date: NaiveDate, m: &mut RunManifest) {
+    for (table, days) in settings.retention.tables() {
+        let cutoff = date - chrono::Duration::days(i64::from(days));
+        match lake.drop_partitions_before(table, cutoff).await {
+            Ok(dates) => {
+                if !dates.is_empty() {
+                    tracing::info!(table = table.name, partitions = dates.len(), %cutoff, "Retention removed old partitions.");
                 }
+                m.partitions_removed
+                    .extend(dates.iter().map(|d| format!("{}/{}={d}", table.name, table.partition_col)));
             }
             Err(e) => m.error("retention", &e),
         }
     }
-    Ok(summary_text)
 }
 
 /// The `<date>` folders of `reports` more than `days` days before `today` (others left alone).
@@ -397,11 +428,10 @@ async fn write_queries(
     registry: &Registry,
     plan: &Plan,
     lake: &Lake,
-    out: &Path,
-    window: &Window,
     m: &mut RunManifest,
 ) {
     use crate::output::{OutputFormat, in_zone, render_to};
+    let (out, window) = (plan.day_dir(), plan.window());
     for name in &plan.queries {
         let result: Result<()> = async {
             let q = registry.get(name)?;
@@ -435,14 +465,17 @@ async fn write_dashboards(
     registry: &Registry,
     plan: &Plan,
     lake: &Lake,
-    out: &Path,
-    window: &Window,
+    lead: Option<&str>,
     m: &mut RunManifest,
 ) {
+    let (out, window) = (plan.day_dir(), plan.window());
     let chosen: Vec<&Dashboard> = plan.dashboards.iter().collect();
-    match crate::report::render_all(lake, &settings.query, registry, &chosen, window, Utc::now()).await {
+    match crate::report::render_all(lake, &settings.query, registry, &chosen, &window, Utc::now()).await {
         Ok((_, pages)) => {
-            for (d, page) in chosen.iter().zip(pages) {
+            for (d, mut page) in chosen.iter().zip(pages) {
+                if d.name == "overview" {
+                    page.lead = lead.map(str::to_string);
+                }
                 match page.html() {
                     Ok(html) => write_file(&out.join(format!("{}.html", d.name)), html.as_bytes(), m),
                     Err(e) => m.error(&format!("dashboard {}", d.name), &e),

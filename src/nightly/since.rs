@@ -118,7 +118,8 @@ pub fn summary(now: &Figures, before: Option<&RunManifest>, run: &RunManifest) -
         let _ = writeln!(s, "This run: {imported} file(s) imported, {rows} new row(s).\n");
     }
     let Some(before) = before else {
-        s.push_str("No earlier complete run to compare with: this run is the baseline for the next.\n");
+        s.push_str("No earlier complete run to compare with: this run is the baseline for the next.\n\n");
+        housekeeping(&mut s, run);
         return s;
     };
     let empty = Figures::default();
@@ -190,7 +191,32 @@ pub fn summary(now: &Figures, before: Option<&RunManifest>, run: &RunManifest) -
         run.sources.iter().filter_map(|x| x.error.as_ref().map(|e| format!("{} failed: {e}", x.name))),
     );
     section(&mut s, "Sources", &sources);
+    housekeeping(&mut s, run);
     s
+}
+
+/// What retention and the lock's clean-up removed this run (nothing said when nothing was).
+fn housekeeping(s: &mut String, run: &RunManifest) {
+    let mut items = Vec::new();
+    let mut by_table: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &run.partitions_removed {
+        *by_table.entry(p.split('/').next().unwrap_or(p)).or_default() += 1;
+    }
+    for (table, n) in by_table {
+        items.push(format!("{table}: {n} partition(s) past retention removed"));
+    }
+    if !run.removed.is_empty() {
+        items.push(format!("{} report folder(s) past `keep_reports_days` removed", run.removed.len()));
+    }
+    if run.staging_cleaned > 0 {
+        items.push(format!(
+            "{} leftover(s) of an interrupted run removed from `_staging/`",
+            run.staging_cleaned
+        ));
+    }
+    if !items.is_empty() {
+        section(s, "Housekeeping", &items);
+    }
 }
 
 fn section(s: &mut String, title: &str, items: &[String]) {

@@ -60,6 +60,9 @@ pub struct Rendered {
     pub completeness: Completeness,
     pub generated: DateTime<Utc>,
     pub window: Window,
+    /// A text shown as the page's first panel, above the queries' panels: the nightly job's
+    /// "since last night" summary on the overview (Markdown: headings, lists, bold, code).
+    pub lead: Option<String>,
 }
 
 /// One panel's query result, before its chart is drawn.
@@ -163,6 +166,7 @@ async fn rendered(
         completeness: header.completeness.clone(),
         generated: header.generated,
         window: window.clone(),
+        lead: None,
     })
 }
 
@@ -229,18 +233,95 @@ async fn query_panel(
 }
 
 /// The tenant the lake's audit events come from, when there is exactly one. The smallest and
-/// largest tenant id answer that from the files' statistics without reading a row (a count of
-/// distinct ids read every audit event, a quarter of the report's time on 100,000 users).
+/// largest tenant id and the row count answer that from the files' statistics without reading a
+/// row. Graph's `directoryAudits` carry no tenant id (diagnostic-settings archives do), so a lake
+/// of Graph exports has events and no tenant: the header says which it is.
 async fn tenant(ctx: &datafusion::prelude::SessionContext) -> Option<String> {
-    let sql = "SELECT CAST(min(tenant_id) AS VARCHAR) AS lo, CAST(max(tenant_id) AS VARCHAR) AS hi FROM audit_events";
+    let sql = "SELECT CAST(min(tenant_id) AS VARCHAR) AS lo, CAST(max(tenant_id) AS VARCHAR) AS hi, \
+               CAST(count(*) AS VARCHAR) AS n FROM audit_events";
     let batches = ctx.sql(sql).await.ok()?.collect().await.ok()?;
     let rows = crate::output::text_rows(&batches).ok()?;
     let row = rows.first()?;
-    match (row[0].as_str(), row[1].as_str()) {
-        ("", _) | (_, "") => None,
-        (lo, hi) if lo == hi => Some(lo.to_string()),
+    match (row[0].as_str(), row[1].as_str(), row[2].as_str()) {
+        (_, _, "0" | "") => None,
+        ("", _, _) | (_, "", _) => Some("not recorded in the audit events".to_string()),
+        (lo, hi, _) if lo == hi => Some(lo.to_string()),
         _ => Some("several tenants".to_string()),
     }
+}
+
+/// The small Markdown the nightly summary is written in, as HTML: `#`/`##` headings (shown one
+/// level down, under the page's title), `- ` lists, paragraphs, `**bold**` and `` `code` ``.
+/// Everything is escaped first: the text carries user names and error messages.
+pub fn markdown_html(md: &str) -> String {
+    fn inline(text: &str) -> String {
+        let mut out = String::new();
+        for (i, part) in escape(text).split('`').enumerate() {
+            if i % 2 == 1 {
+                let _ = write!(out, "<code>{part}</code>");
+                continue;
+            }
+            for (j, piece) in part.split("**").enumerate() {
+                if j % 2 == 1 {
+                    let _ = write!(out, "<strong>{piece}</strong>");
+                } else {
+                    out.push_str(piece);
+                }
+            }
+        }
+        out
+    }
+    let mut h = String::new();
+    let mut list = false;
+    // Sections whose whole body is "None." are gathered on one line at the end, so that a quiet
+    // night is a short panel and what did change stands out.
+    let mut quiet = Vec::new();
+    let lines: Vec<&str> = md.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        i += 1;
+        if let Some(t) = line.strip_prefix("## ") {
+            let mut j = i;
+            while j < lines.len() && lines[j].trim().is_empty() {
+                j += 1;
+            }
+            let ends = |k: usize| k >= lines.len() || lines[k].starts_with('#');
+            if j < lines.len()
+                && lines[j].trim() == "None."
+                && ends((j + 1..lines.len()).find(|&k| !lines[k].trim().is_empty()).unwrap_or(lines.len()))
+            {
+                quiet.push(inline(t));
+                i = j + 1;
+                continue;
+            }
+        }
+        let is_item = line.starts_with("- ");
+        if list && !is_item {
+            h.push_str("</ul>");
+            list = false;
+        }
+        if let Some(t) = line.strip_prefix("## ") {
+            let _ = write!(h, "<h3>{}</h3>", inline(t));
+        } else if let Some(t) = line.strip_prefix("# ") {
+            let _ = write!(h, "<h2>{}</h2>", inline(t));
+        } else if let Some(t) = line.strip_prefix("- ") {
+            if !list {
+                h.push_str("<ul>");
+                list = true;
+            }
+            let _ = write!(h, "<li>{}</li>", inline(t));
+        } else if !line.trim().is_empty() {
+            let _ = write!(h, "<p>{}</p>", inline(line));
+        }
+    }
+    if list {
+        h.push_str("</ul>");
+    }
+    if !quiet.is_empty() {
+        let _ = write!(h, "<p class=\"quiet\">Nothing to report: {}.</p>", quiet.join(" · "));
+    }
+    h
 }
 
 /// HTML text: `&`, `<`, `>`, `"` escaped.
@@ -309,6 +390,14 @@ impl Rendered {
             self.facts(),
             self.warning()
         );
+        if let Some(lead) = &self.lead {
+            let _ = write!(
+                h,
+                "<section class=\"panel lead-panel\" id=\"since-last-night\">{}</section>",
+                markdown_html(lead)
+            );
+            h.push('\n');
+        }
         for p in &self.panels {
             let rows: usize = p.batches.iter().map(|b| b.num_rows()).sum();
             let class = if p.panel.size == Size::Half { "panel half" } else { "panel" };
@@ -437,6 +526,13 @@ impl Rendered {
         } else {
             let _ = writeln!(m, "> {line}\n");
         }
+        if let Some(lead) = &self.lead {
+            // One level down, under the page's title.
+            for line in lead.lines() {
+                let _ = writeln!(m, "{}{line}", if line.starts_with('#') { "#" } else { "" });
+            }
+            m.push('\n');
+        }
         let mut files = Vec::new();
         for (i, p) in self.panels.iter().enumerate() {
             let _ = writeln!(m, "## {}\n", p.title);
@@ -496,4 +592,23 @@ fn table_html(batches: &[RecordBatch], schema: &SchemaRef) -> Result<String> {
     }
     h.push_str("</tbody></table></div>");
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown_html;
+
+    #[test]
+    fn the_summary_markdown_becomes_escaped_html_with_quiet_sections_on_one_line() {
+        let md = "# Since last night — 2026-11-15\n\nThis run: 2 file(s).\n\n## New error codes\n\n\
+                  - `6329` (3) from <b>&x\n- **bold** and `a<b`\n\n## Error spikes\n\nNone.\n\n\
+                  ## Coverage\n\nNone.\n";
+        let h = markdown_html(md);
+        assert_eq!(
+            h,
+            "<h2>Since last night — 2026-11-15</h2><p>This run: 2 file(s).</p><h3>New error codes</h3>\
+             <ul><li><code>6329</code> (3) from &lt;b&gt;&amp;x</li><li><strong>bold</strong> and \
+             <code>a&lt;b</code></li></ul><p class=\"quiet\">Nothing to report: Error spikes · Coverage.</p>"
+        );
+    }
 }

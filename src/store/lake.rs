@@ -147,10 +147,44 @@ impl Lake {
     /// Takes the writer lock for a whole job (`sspr nightly`): the returned handle's writers
     /// (import, collect, build) run under it without taking it again, and a second job, or any
     /// other writer, is refused until the lock is released.
-    pub async fn lock_for_job(&self) -> Result<(Lake, LakeLock)> {
+    ///
+    /// Also returns how many leftovers of an interrupted run it removed from `_staging/`.
+    pub async fn lock_for_job(&self) -> Result<(Lake, LakeLock, usize)> {
         let lock = LakeLock::acquire(&self.root).await?;
-        writer::clean_staging(&self.root).await?;
-        Ok((Lake { root: self.root.clone(), held: true }, lock))
+        let cleaned = writer::clean_staging(&self.root).await?;
+        Ok((Lake { root: self.root.clone(), held: true }, lock, cleaned))
+    }
+
+    /// Retention: removes the partitions of `table` dated before `cutoff`, oldest first, and
+    /// returns their dates. A snapshot table keeps its newest snapshot whatever its date, so
+    /// that a lake whose collection stopped still answers "who can reset" from what it last saw.
+    /// Needs the writer lock (the caller holds it).
+    pub async fn drop_partitions_before(
+        &self,
+        table: &TableDef,
+        cutoff: NaiveDate,
+    ) -> Result<Vec<NaiveDate>> {
+        let mut dates: Vec<NaiveDate> = self.list_files(table).await?.iter().filter_map(|f| f.date).collect();
+        dates.sort_unstable();
+        dates.dedup();
+        if table.partition_col == crate::store::schema::cols::SNAPSHOT_DATE {
+            dates.pop();
+        }
+        let old: Vec<NaiveDate> = dates.into_iter().filter(|d| *d < cutoff).collect();
+        for date in &old {
+            let rel = partition_rel(table, *date);
+            self.root.store.delete(&self.root.key(&rel)).await.map_err(|e| Error::Table {
+                table: table.name.into(),
+                message: format!("{rel}: could not remove it: {e}"),
+            })?;
+            // A local lake also loses the partition's folder, which the delete leaves empty.
+            if let Some(file) = self.root.local_path(&rel)
+                && let Some(dir) = file.parent()
+            {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        Ok(old)
     }
 
     /// Every object under a table's folder, with its partition date when the key fits the layout.

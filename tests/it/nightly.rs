@@ -170,6 +170,98 @@ fn twice_on_the_same_folders_the_second_run_does_nothing_and_says_so() {
     let summary = std::fs::read_to_string(day.join("summary.md")).unwrap();
     assert!(summary.contains("**Nothing new**") && summary.contains(&first.run_id), "{summary}");
     assert!(summary.contains("## New error codes\n\nNone."), "{summary}");
+    // The summary is the overview's first panel, above the queries' panels, as HTML.
+    let overview = std::fs::read_to_string(day.join("overview.html")).unwrap();
+    let lead =
+        overview.find("<section class=\"panel lead-panel\" id=\"since-last-night\">").expect("a lead panel");
+    let first_query = overview.find("data-query=").unwrap();
+    assert!(lead < first_query, "the summary comes first");
+    let panel = &overview[lead..overview[lead..].find("</section>").unwrap() + lead];
+    assert!(panel.contains("<h2>Since last night — 2026-11-15</h2>"), "{panel}");
+    assert!(
+        panel.contains("<strong>Nothing new</strong>") && panel.contains("<h3>New error codes</h3>"),
+        "{panel}"
+    );
+    for other in ["operations.html", "security.html"] {
+        assert!(!std::fs::read_to_string(day.join(other)).unwrap().contains("since-last-night"), "{other}");
+    }
+}
+
+/// The dates of a table's partitions in a local lake.
+fn partition_dates(lake: &Path, table: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(lake.join(table))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().join("part-0.parquet").is_file())
+                .filter_map(|e| e.file_name().to_string_lossy().split_once('=').map(|(_, d)| d.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// `[retention]`: a week of events is kept, older partitions go and are listed in the manifest,
+/// the derived tables follow at the same run's build (a full rebuild afterwards changes no byte),
+/// and a snapshot table keeps its newest snapshot even when it is older than its retention, so
+/// coverage still answers as before.
+#[test]
+fn retention_drops_old_partitions_but_never_the_latest_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let events =
+        "audit_events = 7\nwriteback_events = 7\ncredential_provider_events = 7\ndc_security_events = 7";
+    let cfg =
+        config(dir.path(), "", &format!("[retention]\n{events}\nregistration_details = 7\nusers = 1\n"));
+    let lake = dir.path().join("lake");
+    let lake_arg = lake.to_str().unwrap();
+    // The sample's events run from 2026-11-01 to 2026-11-14; its snapshots are of 11-01 and 11-14
+    // (users: 11-14 only). On 2026-11-20, seven days keep 11-13 and 11-14.
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-20", "--json"], &[]);
+    let m: RunManifest = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", text(&o)));
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    for t in ["audit_events", "writeback_events", "credential_provider_events", "dc_security_events"] {
+        let kept = partition_dates(&lake, t);
+        assert!(!kept.is_empty() && kept.iter().all(|d| d.as_str() >= "2026-11-13"), "{t}: {kept:?}");
+    }
+    assert_eq!(partition_dates(&lake, "registration_details"), ["2026-11-14"]);
+    assert_eq!(
+        partition_dates(&lake, "users"),
+        ["2026-11-14"],
+        "the newest snapshot stays, though older than a day"
+    );
+    assert!(m.partitions_removed.contains(&"audit_events/event_date=2026-11-01".to_string()), "{m:?}");
+    assert!(m.partitions_removed.contains(&"registration_details/snapshot_date=2026-11-01".to_string()));
+    assert!(!m.partitions_removed.iter().any(|p| p.starts_with("users/")), "{:?}", m.partitions_removed);
+    assert_eq!(m.partitions_removed.iter().filter(|p| p.starts_with("audit_events/")).count(), 12);
+    let summary = std::fs::read_to_string(dir.path().join("reports/2026-11-20/summary.md")).unwrap();
+    assert!(
+        summary.contains("## Housekeeping\n\n- audit_events: 12 partition(s) past retention removed"),
+        "{summary}"
+    );
+    // The derived tables followed the same night.
+    for t in ["reset_attempts", "writeback_operations", "error_events"] {
+        let kept = partition_dates(&lake, t);
+        assert!(kept.iter().all(|d| d.as_str() >= "2026-11-12"), "{t}: {kept:?}");
+    }
+    assert_eq!(partition_dates(&lake, "registration_coverage_daily"), ["2026-11-14"]);
+    assert_eq!(
+        json_of(lake_arg, "registration_coverage"),
+        json_of(&shared_lake_arg(), "registration_coverage"),
+        "coverage answers from the newest snapshot as before"
+    );
+    let before = lake_files(&lake);
+    let o = sspr(&["--lake", lake_arg, "-q", "build", "--full"], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(
+        lake_files(&lake),
+        before,
+        "a full rebuild from the kept raw days gives the same derived tables"
+    );
+    // The next night has nothing older to remove.
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-20", "--json"], &[]);
+    let again: RunManifest =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", text(&o)));
+    assert!(again.partitions_removed.is_empty() && again.nothing_new, "{again:?}");
 }
 
 /// The summary finds what changed since the previous complete run: a new error code (a planted
@@ -223,7 +315,7 @@ async fn a_held_lake_and_config_errors_have_their_own_exit_codes() {
     let cfg = config(dir.path(), "", "");
     let lake = sspr_analytics::store::Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
     std::fs::create_dir_all(dir.path().join("lake")).unwrap();
-    let (_held, lock) = lake.lock_for_job().await.unwrap();
+    let (_held, lock, _) = lake.lock_for_job().await.unwrap();
     let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly"], &[]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(4), "{err}");
@@ -247,6 +339,12 @@ async fn a_held_lake_and_config_errors_have_their_own_exit_codes() {
     let (code, err) = run_with(good.replace("[nightly]\n", "[nightly]\ndashboards = [\"overveiw\"]\n"));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("[nightly] dashboards: no dashboard named \"overveiw\""), "{err}");
+    let (code, err) = run_with(format!("{good}\n[retention]\naudit_events = 0\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("[retention] audit_events = 0 would remove today's data"), "{err}");
+    let (code, err) = run_with(format!("{good}\n[retention]\nreset_attempts = 30\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("unknown key `reset_attempts` in [retention]"), "{err}");
     std::fs::remove_dir_all(dir.path().join("drop")).unwrap();
     let o = sspr(&["--config", cfg.to_str().unwrap(), "config", "check"], &[]);
     let (_, err) = text(&o);

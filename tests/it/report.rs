@@ -45,6 +45,38 @@ fn every_dashboard_is_one_self_contained_page() {
     }
 }
 
+/// Seen in the nightly's overview: Graph exports carry no tenant id, and the header said "no
+/// audit events" over a lake of 3,938 of them. It says which of the two it is.
+#[test]
+fn the_header_tells_no_audit_events_from_no_tenant_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let tenant_of = |lake: &str| {
+        let out = dir.path().join("pages");
+        let o = sspr(&["--lake", lake, "-q", "report", "overview", "--out", out.to_str().unwrap()], &[]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let html = std::fs::read_to_string(out.join("overview.html")).unwrap();
+        let at = html.find("<dt>Tenant</dt><dd>").unwrap() + "<dt>Tenant</dt><dd>".len();
+        html[at..at + html[at..].find("</dd>").unwrap()].to_string()
+    };
+    let users = crate::util::repo().join("sample-data/graph/users");
+    let o = sspr(&["--lake", lake, "-q", "import", users.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(tenant_of(lake), "no audit events");
+    let audits = crate::util::repo().join("sample-data/graph/directoryAudits");
+    let o = sspr(&["--lake", lake, "-q", "import", audits.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(tenant_of(lake), "not recorded in the audit events");
+    // A diagnostic-settings archive records it.
+    let other = dir.path().join("archive-lake");
+    let other = other.to_str().unwrap();
+    let archive = crate::util::repo().join("sample-data/diagnostic-archive");
+    let o = sspr(&["--lake", other, "-q", "import", archive.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(tenant_of(other), "ec779c36-93f8-4501-bed9-eeb4936de39d");
+}
+
 #[test]
 fn a_dashboard_with_a_mistake_is_refused_naming_file_panel_and_key() {
     let dir = tempfile::tempdir().unwrap();
