@@ -406,19 +406,7 @@ fn queries_during_an_import_and_a_build_never_see_a_torn_file() {
 fn a_full_disk_fails_cleanly_and_the_run_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    std::fs::create_dir_all(&lake).unwrap();
-    let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=700k", "tmpfs"]).arg(&lake).output();
-    if !mount.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: cannot mount a tmpfs here ({mount:?})");
-        return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(lake.clone());
+    let Some(_tmpfs) = crate::util::Tmpfs::mount(&lake, "700k") else { return };
     let lp = lake.to_str().unwrap();
     let o = sspr(&["--lake", lp, "import", "--no-build", sample("graph").to_str().unwrap()], &[]);
     let (_, err) = text(&o);

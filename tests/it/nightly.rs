@@ -187,6 +187,15 @@ fn twice_on_the_same_folders_the_second_run_does_nothing_and_says_so() {
     }
 }
 
+/// A writeback error of a code the sample never has (33009), as an exported event log.
+fn plant_writeback_error(drop: &Path) {
+    std::fs::write(
+        drop.join("planted.xml"),
+        "<Events>\n<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='PasswordResetService'/><EventID>33009</EventID><Level>2</Level><Keywords>0x80000000000000</Keywords><TimeCreated SystemTime='2026-11-14T21:00:00.0000000Z'/><EventRecordID>990001</EventRecordID><Channel>Application</Channel><Computer>AADC01.contoso.com</Computer></System><EventData><Data>TrackingId: 0f0f0f0f-1111-2222-3333-444444444444, ADPasswordPolicyError, Details: planted</Data></EventData></Event>\n</Events>\n",
+    )
+    .unwrap();
+}
+
 /// The dates of a table's partitions in a local lake.
 fn partition_dates(lake: &Path, table: &str) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(lake.join(table))
@@ -274,11 +283,7 @@ fn the_summary_finds_a_new_error_code_and_who_lost_coverage() {
     let (_, o) = nightly(&cfg);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let drop = dir.path().join("drop");
-    std::fs::write(
-        drop.join("planted.xml"),
-        "<Events>\n<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='PasswordResetService'/><EventID>33009</EventID><Level>2</Level><Keywords>0x80000000000000</Keywords><TimeCreated SystemTime='2026-11-14T21:00:00.0000000Z'/><EventRecordID>990001</EventRecordID><Channel>Application</Channel><Computer>AADC01.contoso.com</Computer></System><EventData><Data>TrackingId: 0f0f0f0f-1111-2222-3333-444444444444, ADPasswordPolicyError, Details: planted</Data></EventData></Event>\n</Events>\n",
-    )
-    .unwrap();
+    plant_writeback_error(&drop);
     let snapshot = drop.join("registration/2026-11-15");
     std::fs::create_dir_all(&snapshot).unwrap();
     let mut lost = Vec::new();
@@ -755,22 +760,7 @@ fn sigkill_at_several_points_then_a_rerun_gives_the_uninterrupted_result() {
 fn a_full_disk_fails_the_run_cleanly_and_forgets_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    std::fs::create_dir_all(&lake).unwrap();
-    let mount = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=700k", "tmpfs"])
-        .arg(&lake)
-        .output();
-    if !mount.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: cannot mount a tmpfs here ({mount:?})");
-        return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(lake.clone());
+    let Some(_tmpfs) = crate::util::Tmpfs::mount(&lake, "700k") else { return };
     let cfg = config(dir.path(), "", "");
     let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-15"], &[]);
     let (out, err) = text(&o);
@@ -791,4 +781,36 @@ fn a_full_disk_fails_the_run_cleanly_and_forgets_nothing() {
     let seen = lake.join("_state/nightly-imported.json");
     let remembered = std::fs::read_to_string(&seen).unwrap_or_default();
     assert!(!remembered.contains("page-0001.json"), "a file that failed is not remembered: {remembered}");
+}
+
+/// A lake on a file system that went read-only (a failing disk remounted by the kernel, a
+/// snapshot mounted by mistake): the run fails naming the path and the reason, changes nothing,
+/// remembers nothing as imported, and once the disk is writable again the next run imports what
+/// the failed one could not.
+#[test]
+fn a_read_only_lake_fails_naming_the_path_and_the_next_run_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let Some(tmpfs) = crate::util::Tmpfs::mount(&lake, "64m") else { return };
+    let cfg = config(dir.path(), "", "");
+    let (_, o) = nightly(&cfg);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    plant_writeback_error(&dir.path().join("drop"));
+    let before = lake_files(&lake);
+    tmpfs.read_only(true);
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-16"], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(err.contains(lake.to_str().unwrap()), "names the path: {err}");
+    assert!(err.contains("Read-only file system") || err.contains("os error 30"), "says why: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(lake_files(&lake), before, "nothing in the lake changed");
+    tmpfs.read_only(false);
+    let o = sspr(&["--config", cfg.to_str().unwrap(), "nightly", "--date", "2026-11-16", "--json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let m: RunManifest = serde_json::from_slice(&o.stdout).unwrap();
+    let imported: Vec<&String> = m.sources.iter().flat_map(|s| &s.files_imported).collect();
+    assert!(imported.iter().any(|f| f.ends_with("planted.xml")), "{imported:?}");
+    let codes = json_of(lake.to_str().unwrap(), "error_codes");
+    assert!(codes.contains("33009"), "{codes}");
 }

@@ -217,3 +217,36 @@ pub fn audit_record(id: &str, time: &str, reason: &str) -> String {
     })
     .to_string()
 }
+
+/// A tmpfs mounted over a folder for a fault test (a full disk, a read-only file system), and
+/// unmounted when dropped. Root may mount one, as CI runs; where mounting is refused, `mount`
+/// says so and returns `None`, and the test checks nothing.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(at: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output();
+        if !o.as_ref().is_ok_and(|o| o.status.success()) {
+            eprintln!("skipped: cannot mount a tmpfs here ({o:?})");
+            return None;
+        }
+        Some(Self(at.to_path_buf()))
+    }
+
+    /// Remounts it read-only (`true`) or writable again.
+    pub fn read_only(&self, on: bool) {
+        let mode = if on { "remount,ro" } else { "remount,rw" };
+        let o = Command::new("mount").args(["-o", mode]).arg(&self.0).output().unwrap();
+        assert!(o.status.success(), "mount -o {mode}: {o:?}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
