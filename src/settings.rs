@@ -297,7 +297,7 @@ impl Settings {
             query.target_partitions = n;
         }
         if let Some(on) = file.query.extensions {
-            query.extensions = on;
+            query.extensions = on.into();
         }
         let tz = file.query.tz.clone().unwrap_or_else(|| "UTC".into());
         validate_tz(&tz)?;

@@ -55,7 +55,7 @@ pub struct QueryConfig {
     /// `string_in.rs`, `sspr.materialize_ctes`, our `percentile_cont` accumulators). Off, every
     /// query runs on DataFusion alone and gives the same rows: `[query] extensions = false`, or
     /// `SSPR_ENGINE_EXTENSIONS=off` (CI runs the whole suite both ways).
-    pub extensions: bool,
+    pub extensions: Extensions,
 }
 
 impl Default for QueryConfig {
@@ -69,12 +69,104 @@ impl Default for QueryConfig {
     }
 }
 
-/// `SSPR_ENGINE_EXTENSIONS=off` (or `0`, `false`) turns the engine extensions off.
-pub fn extensions_from_env() -> bool {
-    !matches!(
-        std::env::var("SSPR_ENGINE_EXTENSIONS").map(|v| v.to_ascii_lowercase()).as_deref(),
-        Ok("off" | "0" | "false" | "no")
-    )
+/// Which of our engine extensions a session uses. Each is a way to the same rows, faster; each
+/// can be turned off alone (`SSPR_ENGINE_EXTENSIONS=-string_in`) to measure what it gains
+/// (`cargo bench --bench extensions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extensions {
+    /// `sspr.materialize_ctes`: a CTE named by a query's settings computed once for all its
+    /// references (the analyzer rule, the planner and [`ShareMaterializedCtes`]).
+    pub materialize_ctes: bool,
+    /// [`InlineKnownSubqueries`]: a scalar subquery answered from statistics becomes a literal.
+    pub known_subqueries: bool,
+    /// [`DropProvenFilters`]: filters the footers prove true are dropped.
+    pub proven_filters: bool,
+    /// [`ShortStringLists`]: short `IN` lists of strings compare string views.
+    pub short_string_lists: bool,
+    /// Our `percentile_cont` accumulators.
+    pub percentile: bool,
+}
+
+impl Extensions {
+    pub const ALL: Self = Self {
+        materialize_ctes: true,
+        known_subqueries: true,
+        proven_filters: true,
+        short_string_lists: true,
+        percentile: true,
+    };
+    pub const NONE: Self = Self {
+        materialize_ctes: false,
+        known_subqueries: false,
+        proven_filters: false,
+        short_string_lists: false,
+        percentile: false,
+    };
+    /// The names `SSPR_ENGINE_EXTENSIONS` takes, with the switch each sets.
+    pub const NAMES: [&'static str; 5] =
+        ["materialize_ctes", "known_subqueries", "proven_filters", "short_string_lists", "percentile"];
+
+    fn slot(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "materialize_ctes" => &mut self.materialize_ctes,
+            "known_subqueries" => &mut self.known_subqueries,
+            "proven_filters" => &mut self.proven_filters,
+            "short_string_lists" => &mut self.short_string_lists,
+            "percentile" => &mut self.percentile,
+            _ => return None,
+        })
+    }
+
+    /// `on` / `off` (also `1`/`0`, `true`/`false`, `yes`/`no`), or a comma list of names, each
+    /// turned on (`name`, `+name`) or off (`-name`), starting from all on when the list only
+    /// turns some off and from none when it names some to keep: `-string_in` is all but one,
+    /// `percentile` is that one alone.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let t = text.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "" | "on" | "1" | "true" | "yes" | "all" => return Ok(Self::ALL),
+            "off" | "0" | "false" | "no" | "none" => return Ok(Self::NONE),
+            _ => {}
+        }
+        let items: Vec<&str> = t.split(',').map(str::trim).filter(|i| !i.is_empty()).collect();
+        let mut out = if items.iter().all(|i| i.starts_with('-')) { Self::ALL } else { Self::NONE };
+        for item in items {
+            let (on, name) = match item.strip_prefix('-') {
+                Some(n) => (false, n),
+                None => (true, item.trim_start_matches('+')),
+            };
+            *out.slot(name).ok_or_else(|| {
+                format!(
+                    "SSPR_ENGINE_EXTENSIONS: no engine extension named {name:?} (known: {})",
+                    Self::NAMES.join(", ")
+                )
+            })? = on;
+        }
+        Ok(out)
+    }
+
+    /// Any extension on.
+    pub fn any(&self) -> bool {
+        *self != Self::NONE
+    }
+}
+
+impl From<bool> for Extensions {
+    fn from(on: bool) -> Self {
+        if on { Self::ALL } else { Self::NONE }
+    }
+}
+
+/// `SSPR_ENGINE_EXTENSIONS` ([`Extensions::parse`]); all on when unset. A value that names no
+/// extension is warned about and leaves them all on.
+pub fn extensions_from_env() -> Extensions {
+    match std::env::var("SSPR_ENGINE_EXTENSIONS") {
+        Err(_) => Extensions::ALL,
+        Ok(v) => Extensions::parse(&v).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "Ignoring SSPR_ENGINE_EXTENSIONS: every extension stays on.");
+            Extensions::ALL
+        }),
+    }
 }
 
 /// A quarter more partitions than cores (at least one more): DataFusion's default is one per
@@ -106,15 +198,14 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
         .build_arc()?;
     let builder =
         SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
-    let state = if cfg.extensions {
-        builder
-            .with_analyzer_rule(Arc::new(MaterializeCtes))
-            .with_query_planner(Arc::new(SsprQueryPlanner))
-            .with_physical_optimizer_rules(physical_rules())
-            .build()
+    let ext = cfg.extensions;
+    let builder = if ext.materialize_ctes {
+        builder.with_analyzer_rule(Arc::new(MaterializeCtes)).with_query_planner(Arc::new(SsprQueryPlanner))
     } else {
-        builder.build()
+        builder
     };
+    let state =
+        if ext.any() { builder.with_physical_optimizer_rules(physical_rules(ext)) } else { builder }.build();
     let ctx = SessionContext::new_with_state(state);
     if lake.root.local.is_none() {
         // Local lakes use DataFusion's own file:// store (ours is rooted at the lake directory,
@@ -142,7 +233,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     ctx.register_udf(local_hour_udf());
     ctx.register_udf(local_weekday_udf());
     ctx.register_udf(epoch_seconds_udf());
-    if cfg.extensions {
+    if ext.percentile {
         ctx.register_udaf(crate::query::percentile::percentile_cont_udaf());
     }
     for (name, sql) in VIEWS {
@@ -158,13 +249,21 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
 /// their literals before they are pushed into the scans), [`DropProvenFilters`],
 /// [`ShortStringLists`] (after the scans have taken their copies of the filters), and
 /// [`ShareMaterializedCtes`] last (it needs the plan below it final).
-fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+fn physical_rules(ext: Extensions) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
     let after = rules.iter().position(|r| r.name() == "aggregate_statistics").map_or(0, |i| i + 1);
-    rules.insert(after, Arc::new(InlineKnownSubqueries));
-    rules.push(Arc::new(DropProvenFilters));
-    rules.push(Arc::new(ShortStringLists));
-    rules.push(Arc::new(ShareMaterializedCtes));
+    if ext.known_subqueries {
+        rules.insert(after, Arc::new(InlineKnownSubqueries));
+    }
+    if ext.proven_filters {
+        rules.push(Arc::new(DropProvenFilters));
+    }
+    if ext.short_string_lists {
+        rules.push(Arc::new(ShortStringLists));
+    }
+    if ext.materialize_ctes {
+        rules.push(Arc::new(ShareMaterializedCtes));
+    }
     rules
 }
 
@@ -423,6 +522,22 @@ impl LocalDays {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extensions_are_switched_all_together_or_one_by_one() {
+        assert_eq!(Extensions::parse("off"), Ok(Extensions::NONE));
+        assert_eq!(Extensions::parse("ON"), Ok(Extensions::ALL));
+        let one_off = Extensions::parse("-short_string_lists").unwrap();
+        assert_eq!(one_off, Extensions { short_string_lists: false, ..Extensions::ALL });
+        let only = Extensions::parse("percentile, +proven_filters").unwrap();
+        assert_eq!(only, Extensions { percentile: true, proven_filters: true, ..Extensions::NONE });
+        let e = Extensions::parse("-string_in").unwrap_err();
+        assert!(e.contains("\"string_in\"") && e.contains("short_string_lists"), "{e}");
+        for name in Extensions::NAMES {
+            let alone = Extensions::parse(name).unwrap();
+            assert!(alone.any() && alone != Extensions::ALL, "{name}");
+        }
+    }
     use chrono::{Datelike, Timelike};
 
     /// The hour-cached offset gives chrono's answer for every instant, across DST transitions,
