@@ -61,6 +61,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("reset_by_method"),
     include_query!("sms_voice_only_resets_from_rare_ip"),
     include_query!("register_then_reset"),
+    include_query!("unclassified_steps"),
 ];
 
 /// Parameter types a header may declare.

@@ -231,6 +231,72 @@ async fn unknown_step_strings_are_kept_and_counted_as_unclassified() {
     assert_eq!(failures[0]["outcome"], "unclassified");
 }
 
+/// Issue 23: the step strings Microsoft's own SSPR Reset Funnel workbook
+/// (microsoft/Application-Insights-Workbooks, "Workbooks/Azure Active Directory/SSPR Reset
+/// Funnel") classifies, as Entra writes them, are each matched by a row of `sspr_steps` with the
+/// outcome the workbook gives them; and `unclassified_steps` lists only the string no rule knows.
+#[tokio::test]
+async fn the_workbooks_step_strings_are_classified_and_only_new_wording_is_listed() {
+    let known = [
+        ("User entered too many invalid email verification codes and is blocked for 24 hours", "blocked"),
+        ("User tried email verification too many times and is blocked for 24 hours", "blocked"),
+        ("User entered too many invalid SMS verification codes and is blocked for 24 hours", "blocked"),
+        ("User submitted a password that did not meet the requirements of the AD on-prem policy", "failed"),
+        ("A system error occurred while attempting to reset the user's password", "failed"),
+        (
+            "User submitted a password that did not meet the security requirements of the cloud password policy: password was null or empty",
+            "failed",
+        ),
+        ("User successfully unlocked the account", "succeeded"),
+        (
+            "The user selected a password that was automatically banned because the Microsoft Banned Password Detection capabilities found it to be too common or especially weak.",
+            "failed",
+        ),
+        (
+            "We could not reach your on-premises password reset service. Check your sync machine's event log",
+            "failed",
+        ),
+        ("User completed all verification steps required to reset their password", "progress"),
+        (
+            "Password reset has been disabled entirely for this tenant. See http://aka.ms/ssprtroubleshoot to resolve this.",
+            "failed",
+        ),
+    ];
+    let (dir, lake) = crate::util::temp_lake();
+    let mut records: Vec<String> = known
+        .iter()
+        .enumerate()
+        .map(|(i, (reason, _))| {
+            crate::util::audit_record(&format!("k{i:02}"), "2026-11-02T10:00:00Z", reason)
+        })
+        .collect();
+    let new = "User tried a brand new verification flow";
+    records.push(crate::util::audit_record("n1", "2026-11-03T09:00:00Z", new));
+    records.push(crate::util::audit_record("n2", "2026-11-04T09:30:00Z", &format!("  {new}")));
+    let f = crate::util::write(dir.path(), "in/page.json", &format!("{{\"value\":[{}]}}", records.join(",")));
+    crate::util::import_paths(&lake, &[f]).await;
+    let rows = sql_rows(&lake, "SELECT id, outcome, pattern FROM sspr_step_events ORDER BY id").await;
+    for (i, (reason, outcome)) in known.iter().enumerate() {
+        let row = &rows[i];
+        assert_eq!(row["id"], format!("k{i:02}"));
+        assert!(!row["pattern"].is_null(), "no rule for {reason:?}");
+        assert_eq!(row["outcome"], *outcome, "{reason:?}");
+    }
+    let listed = query_rows(&lake, "unclassified_steps", &[]).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["result_reason"], new);
+    assert_eq!((listed[0]["events"].as_i64(), listed[0]["sessions"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(listed[0]["first_seen"].as_str().map(|t| &t[..10]), Some("2026-11-03"));
+}
+
+/// Every step string the sample tenant writes is known: the report that finds new wording is
+/// empty on it.
+#[tokio::test]
+async fn the_sample_tenant_has_no_unclassified_step_string() {
+    let lake = sspr_analytics::store::Lake::open(&crate::util::shared_lake_arg()).unwrap();
+    assert_eq!(query_rows(&lake, "unclassified_steps", &[]).await, Vec::<serde_json::Value>::new());
+}
+
 /// Issue 19 item 17: a machine's top event id, HRESULT, count and example describe the same
 /// events (the example was the smallest message of any HRESULT).
 #[tokio::test]
