@@ -2,10 +2,16 @@
 -- title: Users who cannot reset their password themselves
 -- description: Users of the latest registration snapshot who are not SSPR capable (not
 --   registered, or not enabled by policy), admins first, with what is missing and since when
---   (the earliest snapshot from which they have been continuously not capable).
--- params:
+--   (the earliest snapshot from which they have been continuously not capable). Accounts
+--   disabled in the latest users snapshot are left out, as registration_coverage leaves them out
+--   of its totals (a disabled account cannot reset); include_disabled=true lists them too.
+-- params: include_disabled:bool=false
 -- chart: table
 WITH latest AS (SELECT max(snapshot_date) AS d FROM registration_details),
+disabled AS (
+  SELECT user_id FROM users
+  WHERE snapshot_date = (SELECT max(snapshot_date) FROM users) AND NOT account_enabled
+),
 capable_at AS (
   SELECT user_id, max(CASE WHEN is_sspr_capable THEN snapshot_date END) AS last_capable
   FROM registration_details GROUP BY user_id
@@ -28,5 +34,7 @@ SELECT r.user_principal_name, r.user_display_name, r.user_type,
 FROM registration_details r
 JOIN latest l ON r.snapshot_date = l.d
 LEFT JOIN since s ON s.user_id = r.user_id
+LEFT JOIN disabled x ON x.user_id = r.user_id
 WHERE NOT coalesce(r.is_sspr_capable, false)
+  AND ($include_disabled OR x.user_id IS NULL)
 ORDER BY CASE WHEN r.is_admin THEN 0 ELSE 1 END, s.since, r.user_principal_name

@@ -38,9 +38,16 @@ pub const MEASURES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "registration_coverage_daily",
         "Coverage %",
+        "VAR latest = MAX ( registration_coverage_daily[snapshot_date] ) RETURN DIVIDE ( CALCULATE ( SUM ( registration_coverage_daily[sspr_capable] ), registration_coverage_daily[snapshot_date] = latest, registration_coverage_daily[account_enabled] = TRUE () ), CALCULATE ( SUM ( registration_coverage_daily[users] ), registration_coverage_daily[snapshot_date] = latest, registration_coverage_daily[account_enabled] = TRUE () ) )",
+        "0.0%",
+        "Share of enabled accounts able to reset their password themselves (registered and enabled for SSPR) in the latest snapshot of the selection, as the Entra portal counts (sspr query registration_coverage).",
+    ),
+    (
+        "registration_coverage_daily",
+        "Coverage % (all accounts)",
         "VAR latest = MAX ( registration_coverage_daily[snapshot_date] ) RETURN DIVIDE ( CALCULATE ( SUM ( registration_coverage_daily[sspr_capable] ), registration_coverage_daily[snapshot_date] = latest ), CALCULATE ( SUM ( registration_coverage_daily[users] ), registration_coverage_daily[snapshot_date] = latest ) )",
         "0.0%",
-        "Share of users able to reset their password themselves (registered and enabled) in the latest snapshot of the selection.",
+        "Coverage % with disabled accounts counted too (registration_coverage include_disabled=true).",
     ),
     (
         "reset_attempts",

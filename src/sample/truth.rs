@@ -50,6 +50,7 @@ pub struct CoverageDailyRow {
     pub user_type: String,
     pub role: String,
     pub department: String,
+    pub account_enabled: bool,
     pub users: u64,
     pub sspr_registered: u64,
     pub sspr_enabled: u64,
@@ -113,7 +114,11 @@ pub struct GroundTruth {
     pub sspr_sessions: u64,
     pub sspr_sessions_succeeded: u64,
     pub latest_snapshot: Option<NaiveDate>,
+    /// `registration_coverage` as the portal counts: accounts enabled in the users snapshot.
     pub registration_coverage: Vec<CoverageRow>,
+    /// `registration_coverage` with `include_disabled=true`.
+    #[serde(default)]
+    pub registration_coverage_all_accounts: Vec<CoverageRow>,
     pub reset_success_daily: Vec<DayRow>,
     pub reset_failures_by_reason: Vec<ReasonRow>,
     /// Cloud failure events by code (SSPR_00xx where known, else the resultReason).
@@ -168,6 +173,26 @@ pub struct GroundTruth {
     admin_facts: Vec<(String, String, chrono::DateTime<chrono::Utc>)>,
 }
 
+/// `registration_coverage`'s rows over `people`: the all-users row and one per user type and role.
+fn coverage<'a>(people: impl Iterator<Item = &'a User>) -> Vec<CoverageRow> {
+    let mut rows: BTreeMap<(String, String), CoverageRow> = BTreeMap::new();
+    for u in people {
+        let role = if u.is_admin { "admin" } else { "non-admin" };
+        for key in [("all".to_string(), "all".to_string()), (u.user_type.to_string(), role.to_string())] {
+            let r = rows.entry(key.clone()).or_insert_with(|| CoverageRow {
+                user_type: key.0.clone(),
+                role: key.1.clone(),
+                ..Default::default()
+            });
+            r.users += 1;
+            r.sspr_registered += u64::from(u.registered);
+            r.sspr_enabled += u64::from(u.sspr_enabled);
+            r.sspr_capable += u64::from(u.capable());
+        }
+    }
+    rows.into_values().collect()
+}
+
 impl GroundTruth {
     pub fn new(p: &TenantParams, tenant_id: &str) -> Self {
         Self {
@@ -187,22 +212,9 @@ impl GroundTruth {
                 u.account_enabled && !u.registered && (midnight - u.created).num_seconds() >= 14 * 86_400
             })
             .count() as u64;
-        let mut rows: BTreeMap<(String, String), CoverageRow> = BTreeMap::new();
-        for u in people {
-            let role = if u.is_admin { "admin" } else { "non-admin" };
-            for key in [("all".to_string(), "all".to_string()), (u.user_type.to_string(), role.to_string())] {
-                let r = rows.entry(key.clone()).or_insert_with(|| CoverageRow {
-                    user_type: key.0.clone(),
-                    role: key.1.clone(),
-                    ..Default::default()
-                });
-                r.users += 1;
-                r.sspr_registered += u64::from(u.registered);
-                r.sspr_enabled += u64::from(u.sspr_enabled);
-                r.sspr_capable += u64::from(u.capable());
-            }
-        }
-        self.registration_coverage = rows.into_values().collect();
+        // As the portal counts (enabled accounts), and with the disabled ones too.
+        self.registration_coverage = coverage(people.iter().filter(|u| u.account_enabled));
+        self.registration_coverage_all_accounts = coverage(people.iter());
     }
 
     pub fn add_session(&mut self, t: &SessionTruth, events: &[Event]) {
@@ -260,17 +272,24 @@ impl GroundTruth {
 
     /// Coverage per slice of the two registration snapshots the generator writes.
     pub fn add_coverage_daily(&mut self, people: &[User], first: NaiveDate, last: NaiveDate) {
-        let mut rows: BTreeMap<(NaiveDate, String, String, String), CoverageDailyRow> = BTreeMap::new();
+        let mut rows: BTreeMap<(NaiveDate, String, String, String, bool), CoverageDailyRow> = BTreeMap::new();
         for (date, latest) in [(first, false), (last, true)] {
             for u in people {
                 let registered = if latest { u.registered } else { u.registered_before_window };
                 let role = if u.is_admin { "admin" } else { "non-admin" };
-                let key = (date, u.user_type.to_string(), role.to_string(), u.department.to_string());
+                let key = (
+                    date,
+                    u.user_type.to_string(),
+                    role.to_string(),
+                    u.department.to_string(),
+                    u.account_enabled,
+                );
                 let r = rows.entry(key.clone()).or_insert_with(|| CoverageDailyRow {
                     snapshot_date: date,
                     user_type: key.1.clone(),
                     role: key.2.clone(),
                     department: key.3.clone(),
+                    account_enabled: key.4,
                     ..Default::default()
                 });
                 r.users += 1;

@@ -88,8 +88,8 @@ async fn derived_tables_match_the_ground_truth() {
     // registration_coverage_daily: every snapshot and slice.
     let rows = sql_rows(
         &lake,
-        "SELECT CAST(snapshot_date AS VARCHAR) AS d, user_type, role, department, users, sspr_registered, \
-         sspr_enabled, sspr_capable, mfa_capable FROM registration_coverage_daily",
+        "SELECT CAST(snapshot_date AS VARCHAR) AS d, user_type, role, department, account_enabled, users, \
+         sspr_registered, sspr_enabled, sspr_capable, mfa_capable FROM registration_coverage_daily",
     )
     .await;
     assert_eq!(rows.len(), gt.coverage_daily.len());
@@ -101,6 +101,7 @@ async fn derived_tables_match_the_ground_truth() {
                     && r["user_type"] == want.user_type.as_str()
                     && r["role"] == want.role.as_str()
                     && r["department"] == want.department.as_str()
+                    && r["account_enabled"] == want.account_enabled
             })
             .unwrap_or_else(|| panic!("no row for {want:?}"));
         for (k, v) in [

@@ -21,27 +21,34 @@ fn f(v: &Value, k: &str) -> f64 {
 async fn coverage_reports_match_the_ground_truth() {
     let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
-    let trend = query_rows(&lake, "registration_coverage_trend", &[]).await;
-    let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    for r in &gt.coverage_daily {
-        for slice in ["all".to_string(), r.user_type.clone()] {
-            let e = want.entry((r.snapshot_date.to_string(), slice)).or_default();
-            e.0 += r.users;
-            e.1 += r.sspr_capable;
+    // Enabled accounts only, as the portal counts, and with the disabled ones.
+    for include_disabled in [false, true] {
+        let params = [("include_disabled", if include_disabled { "true" } else { "false" })];
+        let trend = query_rows(&lake, "registration_coverage_trend", &params).await;
+        let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for r in gt.coverage_daily.iter().filter(|r| include_disabled || r.account_enabled) {
+            for slice in ["all".to_string(), r.user_type.clone()] {
+                let e = want.entry((r.snapshot_date.to_string(), slice)).or_default();
+                e.0 += r.users;
+                e.1 += r.sspr_capable;
+            }
         }
-    }
-    assert_eq!(trend.len(), want.len());
-    for ((date, slice), (users, capable)) in &want {
-        let got = trend
-            .iter()
-            .find(|r| r["snapshot_date"] == date.as_str() && r["user_type"] == slice.as_str())
-            .unwrap_or_else(|| panic!("no {date} {slice}"));
-        assert_eq!((n(got, "users"), n(got, "sspr_capable")), (*users, *capable), "{date} {slice}");
+        assert_eq!(trend.len(), want.len());
+        for ((date, slice), (users, capable)) in &want {
+            let got = trend
+                .iter()
+                .find(|r| r["snapshot_date"] == date.as_str() && r["user_type"] == slice.as_str())
+                .unwrap_or_else(|| panic!("no {date} {slice}"));
+            assert_eq!((n(got, "users"), n(got, "sspr_capable")), (*users, *capable), "{date} {slice}");
+        }
     }
 
     let all = gt.registration_coverage.iter().find(|r| r.user_type == "all").unwrap();
     let not_covered = query_rows(&lake, "users_not_covered", &[]).await;
     assert_eq!(not_covered.len() as u64, all.users - all.sspr_capable);
+    let every = gt.registration_coverage_all_accounts.iter().find(|r| r.user_type == "all").unwrap();
+    let with_disabled = query_rows(&lake, "users_not_covered", &[("include_disabled", "true")]).await;
+    assert_eq!(with_disabled.len() as u64, every.users - every.sspr_capable);
     let first_non_admin = not_covered.iter().position(|r| r["role"] == "non-admin").unwrap();
     assert!(not_covered[..first_non_admin].iter().all(|r| r["role"] == "admin"), "admins first");
     assert!(not_covered[first_non_admin..].iter().all(|r| r["role"] == "non-admin"));

@@ -17,11 +17,12 @@ fn n(v: &Value, k: &str) -> u64 {
 #[tokio::test]
 async fn every_saved_query_runs_on_the_sample_lake() {
     let (_d, lake) = crate::util::shared_lake().await;
-    // coverage_lost is empty on the sample (nobody loses coverage) and top_errors_this_week looks at
-    // the week before now, after the sample's window; both have their own tests.
+    // coverage_lost is empty on the sample (nobody loses coverage), top_errors_this_week looks at
+    // the week before now, after the sample's window, and unclassified_steps is empty when every
+    // step string is known; each has its own tests.
     for q in Registry::load(None).unwrap().queries {
         let rows = query_rows(&lake, &q.name, &[]).await;
-        if !matches!(q.name.as_str(), "coverage_lost" | "top_errors_this_week") {
+        if !matches!(q.name.as_str(), "coverage_lost" | "top_errors_this_week" | "unclassified_steps") {
             assert!(!rows.is_empty(), "{} returned no rows on the sample", q.name);
         }
     }
@@ -87,9 +88,28 @@ async fn all_audit_events_land_once_across_three_overlapping_exports() {
 async fn registration_coverage_matches_ground_truth() {
     let (_d, lake) = crate::util::shared_lake().await;
     let gt = ground_truth();
+    // As the portal counts (enabled accounts), then with the disabled ones too.
+    for (params, truth, accounts) in [
+        (vec![], &gt.registration_coverage, "enabled only"),
+        (vec![("include_disabled", "true")], &gt.registration_coverage_all_accounts, "enabled and disabled"),
+    ] {
+        coverage_matches(&query_rows(&lake, "registration_coverage", &params).await, truth, accounts);
+    }
+    let enabled = gt.registration_coverage.iter().find(|r| r.user_type == "all").unwrap().users;
+    let all = gt.registration_coverage_all_accounts.iter().find(|r| r.user_type == "all").unwrap().users;
+    assert!(enabled < all && all == gt.users, "the sample has disabled accounts: {enabled} of {all}");
     let rows = query_rows(&lake, "registration_coverage", &[]).await;
-    assert_eq!(rows.len(), gt.registration_coverage.len());
-    for want in &gt.registration_coverage {
+    assert_eq!(rows[0]["snapshot_date"], gt.latest_snapshot.unwrap().to_string());
+}
+
+fn coverage_matches(
+    rows: &[serde_json::Value],
+    truth: &[sspr_analytics::sample::truth::CoverageRow],
+    accounts: &str,
+) {
+    assert_eq!(rows.len(), truth.len());
+    assert!(rows.iter().all(|r| r["accounts"] == accounts), "{rows:?}");
+    for want in truth {
         let got = rows
             .iter()
             .find(|r| r["user_type"] == want.user_type.as_str() && r["role"] == want.role.as_str())
@@ -101,7 +121,6 @@ async fn registration_coverage_matches_ground_truth() {
         let pct = (1000.0 * want.sspr_capable as f64 / want.users as f64).round() / 10.0;
         assert!((got["capable_pct"].as_f64().unwrap() - pct).abs() < 1e-9, "{got} vs {pct}");
     }
-    assert_eq!(rows[0]["snapshot_date"], gt.latest_snapshot.unwrap().to_string());
 }
 
 #[tokio::test]

@@ -42,6 +42,7 @@ fn registration_coverage_daily_schema() -> Schema {
         s_req(USER_TYPE),
         s_req(ROLE),
         s_req(DEPARTMENT),
+        b(ACCOUNT_ENABLED),
         i64f(USERS),
         i64f(SSPR_REGISTERED),
         i64f(SSPR_ENABLED),
@@ -108,8 +109,8 @@ pub static RESET_ATTEMPTS: TableDef = TableDef {
 pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
     name: tables::REGISTRATION_COVERAGE_DAILY,
     partition_col: cols::SNAPSHOT_DATE,
-    sort_cols: &[cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
-    key_cols: &[cols::SNAPSHOT_DATE, cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT],
+    sort_cols: &[cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT, cols::ACCOUNT_ENABLED],
+    key_cols: &[cols::SNAPSHOT_DATE, cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT, cols::ACCOUNT_ENABLED],
     key_across_partitions: false,
     source_api: "sspr build (queries/derived/registration_coverage_daily.sql)",
     plain_cols: &[],
