@@ -26,7 +26,6 @@ use crate::error::{Error, Result};
 use crate::query::known_subquery::InlineKnownSubqueries;
 use crate::query::materialize::{MaterializeCtes, ShareMaterializedCtes, SsprOptions, SsprQueryPlanner};
 use crate::query::proven::DropProvenFilters;
-use crate::query::string_in::ShortStringLists;
 use crate::store::Lake;
 use crate::store::schema::all_tables;
 
@@ -51,8 +50,8 @@ pub struct QueryConfig {
     /// Streams a plan is split into (default [`default_partitions`]).
     pub target_partitions: usize,
     pub batch_size: usize,
-    /// Our engine extensions (the physical rules in `proven.rs`, `known_subquery.rs` and
-    /// `string_in.rs`, `sspr.materialize_ctes`, our `percentile_cont` accumulators). Off, every
+    /// Our engine extensions (the physical rules in `proven.rs` and `known_subquery.rs`,
+    /// `sspr.materialize_ctes`, our `percentile_cont` accumulators). Off, every
     /// query runs on DataFusion alone and gives the same rows: `[query] extensions = false`, or
     /// `SSPR_ENGINE_EXTENSIONS=off` (CI runs the whole suite both ways).
     pub extensions: Extensions,
@@ -70,8 +69,9 @@ impl Default for QueryConfig {
 }
 
 /// Which of our engine extensions a session uses. Each is a way to the same rows, faster; each
-/// can be turned off alone (`SSPR_ENGINE_EXTENSIONS=-string_in`) to measure what it gains
-/// (`cargo bench --bench extensions`).
+/// can be turned off alone (`SSPR_ENGINE_EXTENSIONS=-percentile`) to measure what it gains
+/// (`cargo bench --bench extensions`; benches/README.md has the figures, and says why a fifth,
+/// short `IN` lists of strings compared as string views, was removed: its gain was within noise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Extensions {
     /// `sspr.materialize_ctes`: a CTE named by a query's settings computed once for all its
@@ -81,37 +81,24 @@ pub struct Extensions {
     pub known_subqueries: bool,
     /// [`DropProvenFilters`]: filters the footers prove true are dropped.
     pub proven_filters: bool,
-    /// [`ShortStringLists`]: short `IN` lists of strings compare string views.
-    pub short_string_lists: bool,
     /// Our `percentile_cont` accumulators.
     pub percentile: bool,
 }
 
 impl Extensions {
-    pub const ALL: Self = Self {
-        materialize_ctes: true,
-        known_subqueries: true,
-        proven_filters: true,
-        short_string_lists: true,
-        percentile: true,
-    };
-    pub const NONE: Self = Self {
-        materialize_ctes: false,
-        known_subqueries: false,
-        proven_filters: false,
-        short_string_lists: false,
-        percentile: false,
-    };
+    pub const ALL: Self =
+        Self { materialize_ctes: true, known_subqueries: true, proven_filters: true, percentile: true };
+    pub const NONE: Self =
+        Self { materialize_ctes: false, known_subqueries: false, proven_filters: false, percentile: false };
     /// The names `SSPR_ENGINE_EXTENSIONS` takes, with the switch each sets.
-    pub const NAMES: [&'static str; 5] =
-        ["materialize_ctes", "known_subqueries", "proven_filters", "short_string_lists", "percentile"];
+    pub const NAMES: [&'static str; 4] =
+        ["materialize_ctes", "known_subqueries", "proven_filters", "percentile"];
 
     fn slot(&mut self, name: &str) -> Option<&mut bool> {
         Some(match name {
             "materialize_ctes" => &mut self.materialize_ctes,
             "known_subqueries" => &mut self.known_subqueries,
             "proven_filters" => &mut self.proven_filters,
-            "short_string_lists" => &mut self.short_string_lists,
             "percentile" => &mut self.percentile,
             _ => return None,
         })
@@ -119,7 +106,7 @@ impl Extensions {
 
     /// `on` / `off` (also `1`/`0`, `true`/`false`, `yes`/`no`), or a comma list of names, each
     /// turned on (`name`, `+name`) or off (`-name`), starting from all on when the list only
-    /// turns some off and from none when it names some to keep: `-string_in` is all but one,
+    /// turns some off and from none when it names some to keep: `-percentile` is all but one,
     /// `percentile` is that one alone.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         let t = text.trim().to_ascii_lowercase();
@@ -246,8 +233,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
 
 /// DataFusion's physical optimizer rules with ours: [`InlineKnownSubqueries`] right after the
 /// rule that answers aggregates from statistics (it needs those answers, and the filters must get
-/// their literals before they are pushed into the scans), [`DropProvenFilters`],
-/// [`ShortStringLists`] (after the scans have taken their copies of the filters), and
+/// their literals before they are pushed into the scans), [`DropProvenFilters`], and
 /// [`ShareMaterializedCtes`] last (it needs the plan below it final).
 fn physical_rules(ext: Extensions) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
@@ -257,9 +243,6 @@ fn physical_rules(ext: Extensions) -> Vec<Arc<dyn PhysicalOptimizerRule + Send +
     }
     if ext.proven_filters {
         rules.push(Arc::new(DropProvenFilters));
-    }
-    if ext.short_string_lists {
-        rules.push(Arc::new(ShortStringLists));
     }
     if ext.materialize_ctes {
         rules.push(Arc::new(ShareMaterializedCtes));
@@ -527,12 +510,12 @@ mod tests {
     fn extensions_are_switched_all_together_or_one_by_one() {
         assert_eq!(Extensions::parse("off"), Ok(Extensions::NONE));
         assert_eq!(Extensions::parse("ON"), Ok(Extensions::ALL));
-        let one_off = Extensions::parse("-short_string_lists").unwrap();
-        assert_eq!(one_off, Extensions { short_string_lists: false, ..Extensions::ALL });
+        let one_off = Extensions::parse("-proven_filters").unwrap();
+        assert_eq!(one_off, Extensions { proven_filters: false, ..Extensions::ALL });
         let only = Extensions::parse("percentile, +proven_filters").unwrap();
         assert_eq!(only, Extensions { percentile: true, proven_filters: true, ..Extensions::NONE });
         let e = Extensions::parse("-string_in").unwrap_err();
-        assert!(e.contains("\"string_in\"") && e.contains("short_string_lists"), "{e}");
+        assert!(e.contains("\"string_in\"") && e.contains("proven_filters"), "{e}");
         for name in Extensions::NAMES {
             let alone = Extensions::parse(name).unwrap();
             assert!(alone.any() && alone != Extensions::ALL, "{name}");

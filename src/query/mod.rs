@@ -10,7 +10,6 @@ pub mod params;
 pub mod percentile;
 pub mod proven;
 pub mod saved;
-pub mod string_in;
 
 use std::sync::Arc;
 
@@ -20,7 +19,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
 
 /// The plan with every filter that `rewrite` has a replacement for replaced (bottom up): the
-/// walk our filter rules (`proven.rs`, `string_in.rs`) share.
+/// walk our filter rules (`proven.rs`) use.
 pub(crate) fn rewrite_filters(
     plan: Arc<dyn ExecutionPlan>,
     rewrite: impl Fn(&FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>,

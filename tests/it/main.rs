@@ -22,5 +22,4 @@ mod proven;
 mod readme_examples;
 mod report;
 mod reports;
-mod string_lists;
 mod util;
