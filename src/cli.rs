@@ -51,6 +51,9 @@ pub enum Command {
     Query(QueryArgs),
     /// List the saved queries.
     Queries(QueriesArgs),
+    /// One user's story across every source: sessions, writeback, DC, sign-in screen, what went
+    /// wrong and what to do (the saved query `user_timeline`, told for a helpdesk).
+    Explain(ExplainArgs),
     /// Render dashboards (dashboards/*.toml) as self-contained HTML pages with charts.
     Report(ReportArgs),
     /// Export the lake as Power BI-safe Parquet into a folder or storage account
@@ -200,6 +203,14 @@ impl QueryArgs {
     pub fn plan_only(&self) -> bool {
         self.explain || self.analyze
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The user: UPN (jan.maes@contoso.com) or Entra object id.
+    pub user: String,
+    #[command(flatten)]
+    pub window: WindowArgs,
 }
 
 #[derive(Debug, Args)]

@@ -71,6 +71,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Doctor(a) => commands::doctor::run(&settings, a.json).await,
         Command::Query(a) => commands::query::run(&settings, a, cli.quiet).await.map(|_| true),
         Command::Queries(a) => commands::query::list(&settings, a).map(|_| true),
+        Command::Explain(a) => commands::explain::run(&settings, a).await.map(|_| true),
         Command::Report(a) => commands::report::run(&settings, a).await.map(|_| true),
         Command::Export(a) => commands::export::run(&settings, a).await.map(|_| true),
         Command::Lake(a) => commands::lake::run(&settings, &a.command).await,

@@ -114,7 +114,8 @@ pub struct MailSection {
 pub struct NightlySection {
     /// Where `<date>/` folders of reports go (default `reports`, beside a local lake).
     pub reports_dir: Option<PathBuf>,
-    /// Saved queries written as CSV and Markdown (default: every saved query).
+    /// Saved queries written as CSV and Markdown (default: every saved query but the lookups,
+    /// which need a value such as a user).
     pub queries: Option<Vec<String>>,
     /// Dashboards written as HTML (default: every dashboard).
     pub dashboards: Option<Vec<String>>,

@@ -55,6 +55,9 @@ def connect():
 
 
 for name, sql in saved_queries(a.query):
+    if saved_sql.required(sql):
+        print(f"{name}: skipped (a lookup: needs {', '.join(saved_sql.required(sql))})")
+        continue
     body = bind(sql, lambda t: f"TIMESTAMPTZ '{t}+00'", a.to)
     times = []
     try:

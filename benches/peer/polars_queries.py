@@ -459,6 +459,9 @@ def main():
     a = ap.parse_args()
     failures = 0
     for name, sql in saved_queries(a.query):
+        if saved_sql.required(sql):
+            print(f"{name}: skipped (a lookup: needs {', '.join(saved_sql.required(sql))})")
+            continue
         params = defaults(sql, a.to)
         times, frame, how = [], None, "lazy" if name in LAZY else "sql"
         try:

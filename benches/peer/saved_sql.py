@@ -28,10 +28,17 @@ def params(sql):
     return out
 
 
-def bind(sql, timestamp_literal, now):
-    """The query without comments, each `$param` replaced by its default as a literal.
-    `timestamp_literal("YYYY-MM-DD HH:MM:SS")` writes an engine's UTC timestamp literal; a
-    default of `now` becomes `now` (an ISO instant)."""
+def required(sql):
+    """The parameters a query has no default for (a per-user lookup such as user_timeline)."""
+    return [name for name, (_, default) in params(sql).items() if default is None]
+
+
+def bind(sql, timestamp_literal, now, given=None):
+    """The query without comments, each `$param` replaced by its value in `given` (a dict), else
+    its default, as a literal. `timestamp_literal("YYYY-MM-DD HH:MM:SS")` writes an engine's UTC
+    timestamp literal; a default of `now` becomes `now` (an ISO instant). A parameter with neither
+    raises KeyError naming it."""
+    given = given or {}
     def literal(ty, default):
         if ty == "timestamp":
             v = now if default == "now" else default
@@ -46,5 +53,8 @@ def bind(sql, timestamp_literal, now):
 
     body = "\n".join(l for l in sql.splitlines() if not l.startswith("--"))
     for name, (ty, default) in sorted(params(sql).items(), key=lambda kv: -len(kv[0])):
-        body = body.replace("$" + name, literal(ty, default))
+        value = given.get(name, default)
+        if value is None:
+            raise KeyError(f"parameter {name} has no default: give it with --param")
+        body = body.replace("$" + name, literal(ty, value))
     return body

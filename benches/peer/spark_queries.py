@@ -3,6 +3,7 @@
 what `sspr query` returns, to prove the saved queries are portable (queries/README.md).
 
 Usage: python3 benches/peer/spark_queries.py --lake LAKE [--sspr target/debug/sspr] [--query NAME]
+       [--param QUERY:NAME=VALUE]
 Needs `pip install pyspark==3.5.3` and a Java 17 runtime. Placeholders are bound with each
 query's default parameter values (`$to` of top_errors_this_week with --to). The functions the
 project registers in DataFusion, `local_date(ts, tz)`, `local_hour(ts, tz)`, `local_weekday(ts, tz)`
@@ -27,6 +28,8 @@ ap.add_argument("--lake", required=True)
 ap.add_argument("--sspr", default="target/debug/sspr")
 ap.add_argument("--query", action="append")
 ap.add_argument("--to", default="2026-11-15T00:00:00Z", help="value of a `to` parameter whose default is now")
+ap.add_argument("--param", action="append", default=[], metavar="QUERY:NAME=VALUE",
+                help="a parameter of one query (one without a default needs it), for Spark and sspr alike")
 a = ap.parse_args()
 repo = saved_sql.REPO
 
@@ -97,10 +100,35 @@ def norm(v):
     return v
 
 
+def same_instant(v):
+    """sspr's JSON value as Spark's row prints it: an instant without its `Z`, with six fraction
+    digits when it has any (`…46.728Z` is Python's `…46.728000`)."""
+    if v is None:
+        return "None"
+    text = str(v)
+    if text.endswith("Z") and "T" in text:
+        try:
+            return dt.datetime.fromisoformat(text[:-1]).isoformat()
+        except ValueError:
+            pass
+    return text
+
+
 failures = 0
+given = {}
+for p in a.param:
+    query, rest = p.split(":", 1)
+    key, value = rest.split("=", 1)
+    given.setdefault(query, {})[key] = value
+
 for name, sql in saved_queries(a.query):
     params = saved_sql.params(sql)
-    body = bind(sql, lambda t: f"TIMESTAMP '{t}'", a.to)
+    try:
+        body = bind(sql, lambda t: f"TIMESTAMP '{t}'", a.to, given.get(name))
+    except KeyError as e:
+        failures += 1
+        print(f"FAIL {name}: {e}")
+        continue
     try:
         rows = spark.sql(body).collect()
     except Exception as e:  # noqa: BLE001
@@ -110,6 +138,8 @@ for name, sql in saved_queries(a.query):
     args = [a.sspr, "--lake", a.lake, "query", name, "--format", "json"]
     if "to" in params and params["to"][1] == "now":
         args += ["--param", f"to={a.to}"]
+    for key, value in given.get(name, {}).items():
+        args += ["--param", f"{key}={value}"]
     out = subprocess.run(args, capture_output=True, text=True)
     if out.returncode != 0:
         failures += 1
@@ -118,7 +148,7 @@ for name, sql in saved_queries(a.query):
     ours = json.loads(out.stdout)
     first = rows[0].__fields__[0] if rows else None
     spark_first = sorted(str(norm(r[0])) for r in rows)
-    ours_first = sorted(str(r.get(first)).removesuffix("Z") if r.get(first) is not None else "None" for r in ours) if first else []
+    ours_first = sorted(same_instant(r.get(first)) for r in ours) if first else []
     same = len(rows) == len(ours) and spark_first == ours_first
     if not same:
         failures += 1

@@ -81,10 +81,11 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
 
     let registry = Registry::load(settings.queries_dir.as_deref())?;
     let ctx = build_context(&lake, &settings.query).await?;
-    let bar = crate::progress::bar(quiet, registry.queries.len() as u64, "reports");
+    let reports: Vec<_> = registry.queries.iter().filter(|q| !q.is_lookup()).collect();
+    let bar = crate::progress::bar(quiet, reports.len() as u64, "reports");
     let mut outputs = BTreeMap::new();
     let mut failed = Vec::new();
-    for q in &registry.queries {
+    for q in reports {
         bar.set_message(q.name.clone());
         let mut given = BTreeMap::new();
         if q.params.iter().any(|p| p.name == "tz") {

@@ -4,6 +4,7 @@ pub mod build;
 pub mod collect;
 pub mod demo;
 pub mod doctor;
+pub mod explain;
 pub mod export;
 pub mod import;
 pub mod lake;

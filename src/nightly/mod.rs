@@ -135,7 +135,7 @@ impl Plan {
                 }
                 list.clone()
             }
-            None => registry.queries.iter().map(|q| q.name.clone()).collect(),
+            None => registry.queries.iter().filter(|q| !q.is_lookup()).map(|q| q.name.clone()).collect(),
         };
         let all = Dashboard::load_all(None, registry)?;
         let dashboards = match &n.dashboards {

@@ -62,6 +62,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("sms_voice_only_resets_from_rare_ip"),
     include_query!("register_then_reset"),
     include_query!("unclassified_steps"),
+    include_query!("user_timeline"),
 ];
 
 /// Parameter types a header may declare.
@@ -175,6 +176,13 @@ impl SavedQuery {
         params: HashMap<String, ScalarValue>,
     ) -> Result<DataFrame> {
         plan(&self.session(ctx)?, &self.name, &self.sql, params).await
+    }
+
+    /// A lookup rather than a report: a parameter has no default (`user_timeline`'s user), so it
+    /// runs only when asked for one, never in a batch of every query (`sspr demo`, the nightly's
+    /// default list).
+    pub fn is_lookup(&self) -> bool {
+        self.params.iter().any(|p| p.default.is_none())
     }
 
     /// The parameter names, for messages (`from, to, tz`, or `none`).

@@ -58,6 +58,17 @@ pub struct CoverageDailyRow {
     pub mfa_capable: u64,
 }
 
+/// One user's self-service sessions, as `sspr explain` tells them: for one user per way a
+/// user's last session can end (the first such user by UPN).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct UserStory {
+    pub upn: String,
+    pub sessions: u64,
+    pub succeeded: u64,
+    pub last_outcome: String,
+    pub last_correlation_id: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct IpDayRow {
     pub ip: String,
@@ -155,6 +166,9 @@ pub struct GroundTruth {
     /// The on-premises logs (writeback server, domain controller, credential providers).
     #[serde(default)]
     pub onprem: crate::sample::onprem::OnPremTruth,
+    /// `user_timeline` / `sspr explain` for one user per way a last session can end.
+    #[serde(default)]
+    pub user_stories: Vec<UserStory>,
     #[serde(skip)]
     days: BTreeMap<NaiveDate, DayRow>,
     #[serde(skip)]
@@ -446,6 +460,31 @@ impl GroundTruth {
         self.time_to_reset_p90 = pct(0.9);
         self.time_to_reset_p99 = pct(0.99);
         self.compute_signals();
+        self.compute_user_stories();
+    }
+
+    fn compute_user_stories(&mut self) {
+        let mut by_user: BTreeMap<&str, Vec<&SessionFact>> = BTreeMap::new();
+        for f in &self.session_facts {
+            by_user.entry(f.upn.as_str()).or_default().push(f);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stories = Vec::new();
+        for (upn, mut sessions) in by_user {
+            sessions.sort_by_key(|f| f.start);
+            let Some(last) = sessions.last() else { continue };
+            if !seen.insert(last.outcome) {
+                continue;
+            }
+            stories.push(UserStory {
+                upn: upn.to_string(),
+                sessions: sessions.len() as u64,
+                succeeded: sessions.iter().filter(|f| f.outcome == "succeeded").count() as u64,
+                last_outcome: last.outcome.to_string(),
+                last_correlation_id: last.correlation_id.clone(),
+            });
+        }
+        self.user_stories = stories;
     }
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod collect_graph;
 mod eventlog;
 mod excel;
+mod explain;
 mod export;
 mod first_hour;
 mod fuzz;

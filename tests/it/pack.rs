@@ -267,9 +267,14 @@ async fn every_saved_query_runs_on_spark_with_the_same_rows() {
     // Portable SQL: the saved queries run unchanged on Spark 3.5 over the same Parquet lake
     // (pyspark from tests/requirements.txt, a Java runtime from .ci/run).
     let (dir, _lake) = crate::util::shared_lake().await;
+    // user_timeline needs a user: the generator's with the most sessions.
+    let gt = crate::util::ground_truth();
+    let story = gt.user_stories.iter().max_by_key(|s| s.sessions).expect("user stories");
+    let user = format!("user_timeline:user={}", story.upn);
     let o = std::process::Command::new("python3")
         .arg(crate::util::repo().join("benches/peer/spark_queries.py"))
         .args(["--lake", dir.path().join("lake").to_str().unwrap(), "--sspr", env!("CARGO_BIN_EXE_sspr")])
+        .args(["--param", &user])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
