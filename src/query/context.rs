@@ -36,6 +36,7 @@ pub const REFERENCE_TABLES: &[(&str, &str)] = &[
     ("activities", include_str!("../../queries/reference/activities.csv")),
     ("client_types", include_str!("../../queries/reference/client_types.csv")),
     ("message_patterns", include_str!("../../queries/reference/message_patterns.csv")),
+    ("auth_methods", include_str!("../../queries/reference/auth_methods.csv")),
 ];
 
 /// Views every context defines, in dependency order: (name, `CREATE VIEW` text).

@@ -63,6 +63,8 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("register_then_reset"),
     include_query!("unclassified_steps"),
     include_query!("user_timeline"),
+    include_query!("registration_by_method"),
+    include_query!("registration_by_method_group"),
 ];
 
 /// Parameter types a header may declare.

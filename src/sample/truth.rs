@@ -166,6 +166,11 @@ pub struct GroundTruth {
     /// The on-premises logs (writeback server, domain controller, credential providers).
     #[serde(default)]
     pub onprem: crate::sample::onprem::OnPremTruth,
+    /// Enabled users of the latest registration snapshot per combination of registered methods
+    /// (sorted, comma-separated; "" for none): `registration_by_method` and
+    /// `registration_by_method_group` follow from it and the auth_methods reference table.
+    #[serde(default)]
+    pub method_sets: BTreeMap<String, u64>,
     /// `user_timeline` / `sspr explain` for one user per way a last session can end.
     #[serde(default)]
     pub user_stories: Vec<UserStory>,
@@ -226,6 +231,10 @@ impl GroundTruth {
                 u.account_enabled && !u.registered && (midnight - u.created).num_seconds() >= 14 * 86_400
             })
             .count() as u64;
+        self.method_sets = BTreeMap::new();
+        for u in people.iter().filter(|u| u.account_enabled) {
+            *self.method_sets.entry(u.methods.join(",")).or_default() += 1;
+        }
         // As the portal counts (enabled accounts), and with the disabled ones too.
         self.registration_coverage = coverage(people.iter().filter(|u| u.account_enabled));
         self.registration_coverage_all_accounts = coverage(people.iter());

@@ -18,6 +18,7 @@ mod lake;
 mod materialize;
 mod nightly;
 mod pack;
+mod portal;
 mod powerbi;
 mod proven;
 mod readme_examples;

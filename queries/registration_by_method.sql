@@ -1,0 +1,32 @@
+-- name: registration_by_method
+-- title: Users registered per authentication method
+-- description: The portal's "Users registered by authentication method": per method of the latest
+--   userRegistrationDetails snapshot, the users who registered it and their share of the users,
+--   with the method's group from reference table auth_methods (phishing_resistant, passwordless,
+--   mfa, weak: SMS, voice and security questions, sspr_only, temporary). Enabled accounts only, as
+--   the portal and registration_coverage count; include_disabled=true counts all. A method name
+--   auth_methods does not list is not shown (add a row for it); the user still counts in the share.
+-- params: include_disabled:bool=false
+-- chart: hbar x=label y=users
+-- A user's methods are one comma-separated string; matching ',<method>,' inside ',<list>,' is
+-- the same in every engine (splitting a string into rows is not).
+WITH disabled AS (
+  SELECT user_id FROM users
+  WHERE snapshot_date = (SELECT max(snapshot_date) FROM users) AND NOT account_enabled
+),
+latest AS (
+  SELECT r.user_id, concat(',', coalesce(r.methods_registered, ''), ',') AS methods
+  FROM registration_details r
+  LEFT JOIN disabled d ON d.user_id = r.user_id
+  WHERE r.snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
+    AND ($include_disabled OR d.user_id IS NULL)
+),
+total AS (SELECT count(*) AS users FROM latest)
+SELECT m.method, m.label, m.method_group,
+       count(*) AS users,
+       round(100.0 * count(*) / max(t.users), 1) AS users_pct
+FROM latest l
+JOIN auth_methods m ON l.methods LIKE concat('%,', m.method, ',%')
+CROSS JOIN total t
+GROUP BY m.method, m.label, m.method_group
+ORDER BY users DESC, m.method

@@ -1,0 +1,71 @@
+//! Issue 23: the figures of the Entra portal's "Authentication methods" pages, held to the
+//! generator's model (`ground_truth.json`) through the reference table that groups the methods.
+
+use std::collections::BTreeMap;
+
+use crate::util::{ground_truth, query_rows, repo, shared_lake};
+
+/// `auth_methods.csv`: method → group, read as the queries read it.
+fn groups() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(repo().join("queries/reference/auth_methods.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[2].to_string())
+        })
+        .collect()
+}
+
+fn n(v: &serde_json::Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+#[tokio::test]
+async fn users_per_method_and_per_method_group_match_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let groups = groups();
+    let total: u64 = gt.method_sets.values().sum();
+    let sets: Vec<(Vec<&str>, u64)> =
+        gt.method_sets.iter().map(|(k, v)| (k.split(',').filter(|m| !m.is_empty()).collect(), *v)).collect();
+    // Per method.
+    let mut want: BTreeMap<&str, u64> = BTreeMap::new();
+    for (methods, users) in &sets {
+        for m in methods {
+            *want.entry(m).or_default() += users;
+        }
+    }
+    let rows = query_rows(&lake, "registration_by_method", &[]).await;
+    let got: BTreeMap<&str, u64> =
+        rows.iter().map(|r| (r["method"].as_str().unwrap(), n(r, "users"))).collect();
+    assert_eq!(got, want);
+    for r in &rows {
+        let pct = (1000.0 * n(r, "users") as f64 / total as f64).round() / 10.0;
+        assert_eq!(r["users_pct"].as_f64(), Some(pct), "{r}");
+        assert_eq!(r["method_group"].as_str(), groups.get(r["method"].as_str().unwrap()).map(String::as_str));
+    }
+    // Per group: users with any method of it, and users whose strongest group it is.
+    let order =
+        ["phishing_resistant", "passwordless", "mfa", "temporary", "weak", "sspr_only", "password", "none"];
+    let (mut with, mut strongest): (BTreeMap<&str, u64>, BTreeMap<&str, u64>) = Default::default();
+    for (methods, users) in &sets {
+        let mine: Vec<&str> = methods.iter().filter_map(|m| groups.get(*m).map(String::as_str)).collect();
+        for g in order {
+            if mine.contains(&g) {
+                *with.entry(g).or_default() += users;
+            }
+        }
+        let best = order.iter().find(|g| mine.contains(g)).copied().unwrap_or("none");
+        *strongest.entry(best).or_default() += users;
+    }
+    let rows = query_rows(&lake, "registration_by_method_group", &[]).await;
+    let names: Vec<&str> = rows.iter().map(|r| r["method_group"].as_str().unwrap()).collect();
+    assert_eq!(names, order, "every group, strongest first");
+    for r in &rows {
+        let g = r["method_group"].as_str().unwrap();
+        assert_eq!(n(r, "users_with"), with.get(g).copied().unwrap_or(0), "{g}");
+        assert_eq!(n(r, "users_strongest"), strongest.get(g).copied().unwrap_or(0), "{g}");
+    }
+    assert_eq!(rows.iter().map(|r| n(r, "users_strongest")).sum::<u64>(), total, "each user once");
+}
