@@ -3,6 +3,7 @@
 -- description: Users in the latest userRegistrationDetails snapshot, how many are registered,
 --   enabled and capable for self-service password reset, and the share of each, by user type
 --   and admin role, with an all-users row first. Capable = registered and enabled by policy.
+--   Beside them, as the portal shows, the users capable of MFA and of passwordless sign-in.
 --   As the Entra portal counts: accounts disabled in the latest users snapshot are left out (Graph
 --   counts only accountEnabled users in its totals); include_disabled=true counts them too. The
 --   accounts column says which. A user the users snapshot does not hold is counted.
@@ -29,7 +30,9 @@ slices AS (
          count(*) AS users,
          count(*) FILTER (WHERE r.is_sspr_registered) AS registered,
          count(*) FILTER (WHERE r.is_sspr_enabled) AS enabled,
-         count(*) FILTER (WHERE r.is_sspr_capable) AS capable
+         count(*) FILTER (WHERE r.is_sspr_capable) AS capable,
+         count(*) FILTER (WHERE r.is_mfa_capable) AS mfa,
+         count(*) FILTER (WHERE r.is_passwordless_capable) AS passwordless
   FROM registration_details r
   LEFT JOIN disabled d ON d.user_id = r.user_id
   WHERE r.snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
@@ -46,6 +49,10 @@ SELECT min(snapshot_date) AS snapshot_date,
        round(100.0 * sum(registered) / sum(users), 1) AS registered_pct,
        round(100.0 * sum(enabled) / sum(users), 1) AS enabled_pct,
        round(100.0 * sum(capable) / sum(users), 1) AS capable_pct,
+       sum(mfa) AS mfa_capable,
+       round(100.0 * sum(mfa) / sum(users), 1) AS mfa_capable_pct,
+       sum(passwordless) AS passwordless_capable,
+       round(100.0 * sum(passwordless) / sum(users), 1) AS passwordless_capable_pct,
        CASE WHEN $include_disabled THEN 'enabled and disabled' ELSE 'enabled only' END AS accounts
 FROM slices
 GROUP BY GROUPING SETS ((), (user_type, is_admin))

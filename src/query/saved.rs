@@ -65,6 +65,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("user_timeline"),
     include_query!("registration_by_method"),
     include_query!("registration_by_method_group"),
+    include_query!("reset_users"),
 ];
 
 /// Parameter types a header may declare.

@@ -73,6 +73,17 @@ impl User {
     pub fn capable(&self) -> bool {
         self.registered && self.sspr_enabled
     }
+
+    /// MFA capable at the latest snapshot: registered with a method that is not email or
+    /// security questions (those serve SSPR only). No generated method is passwordless.
+    pub fn mfa_capable(&self) -> bool {
+        mfa_capable(self.registered, &self.methods)
+    }
+}
+
+/// A registered user with a method other than email and security questions can do MFA.
+pub fn mfa_capable(registered: bool, methods: &[&str]) -> bool {
+    registered && methods.iter().any(|m| *m != "email" && *m != "securityQuestion")
 }
 
 /// Builds the users.

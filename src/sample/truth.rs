@@ -15,6 +15,10 @@ pub struct CoverageRow {
     pub sspr_registered: u64,
     pub sspr_enabled: u64,
     pub sspr_capable: u64,
+    #[serde(default)]
+    pub mfa_capable: u64,
+    #[serde(default)]
+    pub passwordless_capable: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -171,6 +175,9 @@ pub struct GroundTruth {
     /// `registration_by_method_group` follow from it and the auth_methods reference table.
     #[serde(default)]
     pub method_sets: BTreeMap<String, u64>,
+    /// `reset_users`: (initiated_by, attempts, attempts succeeded, users tried, users succeeded).
+    #[serde(default)]
+    pub reset_users: Vec<(String, u64, u64, u64, u64)>,
     /// `user_timeline` / `sspr explain` for one user per way a last session can end.
     #[serde(default)]
     pub user_stories: Vec<UserStory>,
@@ -207,6 +214,7 @@ fn coverage<'a>(people: impl Iterator<Item = &'a User>) -> Vec<CoverageRow> {
             r.sspr_registered += u64::from(u.registered);
             r.sspr_enabled += u64::from(u.sspr_enabled);
             r.sspr_capable += u64::from(u.capable());
+            r.mfa_capable += u64::from(u.mfa_capable());
         }
     }
     rows.into_values().collect()
@@ -470,6 +478,26 @@ impl GroundTruth {
         self.time_to_reset_p99 = pct(0.99);
         self.compute_signals();
         self.compute_user_stories();
+        self.compute_reset_users();
+    }
+
+    fn compute_reset_users(&mut self) {
+        use std::collections::BTreeSet;
+        let succeeded = |f: &&SessionFact| f.outcome == "succeeded";
+        let users = |it: &mut dyn Iterator<Item = &str>| it.collect::<BTreeSet<_>>().len() as u64;
+        let s = &self.session_facts;
+        let self_row = (
+            "self".to_string(),
+            s.len() as u64,
+            s.iter().filter(succeeded).count() as u64,
+            users(&mut s.iter().map(|f| f.upn.as_str())),
+            users(&mut s.iter().filter(succeeded).map(|f| f.upn.as_str())),
+        );
+        // The generator's admin resets all succeed.
+        let a = &self.admin_facts;
+        let targets = users(&mut a.iter().map(|(_, t, _)| t.as_str()));
+        let admin_row = ("admin".to_string(), a.len() as u64, a.len() as u64, targets, targets);
+        self.reset_users = [self_row, admin_row].into_iter().filter(|r| r.1 > 0).collect();
     }
 
     fn compute_user_stories(&mut self) {

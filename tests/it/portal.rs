@@ -69,3 +69,20 @@ async fn users_per_method_and_per_method_group_match_the_model() {
     }
     assert_eq!(rows.iter().map(|r| n(r, "users_strongest")).sum::<u64>(), total, "each user once");
 }
+
+#[tokio::test]
+async fn distinct_users_who_reset_match_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "reset_users", &[]).await;
+    let got: Vec<(String, u64, u64, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            let k = r["initiated_by"].as_str().unwrap().to_string();
+            (k, n(r, "attempts"), n(r, "attempts_succeeded"), n(r, "users_tried"), n(r, "users_succeeded"))
+        })
+        .collect();
+    assert_eq!(got, gt.reset_users);
+    let self_row = &gt.reset_users[0];
+    assert!(self_row.0 == "self" && self_row.3 < self_row.1, "some users tried more than once: {self_row:?}");
+}

@@ -121,6 +121,8 @@ fn coverage_matches(
         assert_eq!(n(got, "sspr_registered"), want.sspr_registered, "{want:?}");
         assert_eq!(n(got, "sspr_enabled"), want.sspr_enabled, "{want:?}");
         assert_eq!(n(got, "sspr_capable"), want.sspr_capable, "{want:?}");
+        assert_eq!(n(got, "mfa_capable"), want.mfa_capable, "{want:?}");
+        assert_eq!(n(got, "passwordless_capable"), want.passwordless_capable, "{want:?}");
         let pct = (1000.0 * want.sspr_capable as f64 / want.users as f64).round() / 10.0;
         assert!((got["capable_pct"].as_f64().unwrap() - pct).abs() < 1e-9, "{got} vs {pct}");
     }
