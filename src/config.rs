@@ -16,6 +16,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("query", "target_partitions"),
     ("query", "tz"),
     ("query", "extensions"),
+    ("query", "business_hours"),
     ("graph", "tenant_id"),
     ("graph", "client_id"),
     ("graph", "auth"),

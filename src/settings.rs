@@ -248,6 +248,8 @@ pub struct QuerySection {
     pub tz: Option<String>,
     /// Our DataFusion extensions (default on; see `QueryConfig::extensions`).
     pub extensions: Option<bool>,
+    /// Business hours, Monday to Friday on the report zone's clock: [start hour, end hour).
+    pub business_hours: Option<[u32; 2]>,
 }
 
 /// Resolved settings.
@@ -299,6 +301,14 @@ impl Settings {
         }
         if let Some(on) = file.query.extensions {
             query.extensions = on.into();
+        }
+        if let Some([start, end]) = file.query.business_hours {
+            if start >= end || end > 24 {
+                return Err(Error::Config(format!(
+                    "[query] business_hours = [{start}, {end}]: give [start, end) hours with start < end <= 24"
+                )));
+            }
+            query.business_hours = (start, end);
         }
         let tz = file.query.tz.clone().unwrap_or_else(|| "UTC".into());
         validate_tz(&tz)?;

@@ -87,10 +87,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs, quiet: bool) -> anyhow::R
     let mut failed = Vec::new();
     for q in reports {
         bar.set_message(q.name.clone());
-        let mut given = BTreeMap::new();
-        if q.params.iter().any(|p| p.name == "tz") {
-            given.insert("tz".to_string(), args.tz.clone());
-        }
+        let given = q.context_params(&args.tz, &settings.query);
         match saved::run(&ctx, q, &given, &tz).await {
             Ok(batches) => {
                 outputs.insert(q.name.clone(), (q.title.clone(), batches));

@@ -53,8 +53,12 @@ pub async fn run(settings: &Settings, args: &QueryArgs, quiet: bool) -> anyhow::
         }
         // The zone is the report's, whatever the query: it buckets days where the query takes
         // `tz`, places dates given to --from/--to, and every time shown is printed in it.
-        if q.params.iter().any(|p| p.name == "tz") {
-            given.insert("tz".into(), tz_name.clone());
+        for (k, v) in q.context_params(&tz_name, &settings.query) {
+            if k == "tz" {
+                given.insert(k, v);
+            } else {
+                given.entry(k).or_insert(v);
+            }
         }
         let params = q.bind(&given, &tz)?;
         let (b, s, c) = consistent::collect(&lake, &settings.query, &q.name, async |ctx| {

@@ -12,7 +12,6 @@ pub mod since;
 pub mod stop;
 pub mod watch;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -435,11 +434,7 @@ async fn write_queries(
     for name in &plan.queries {
         let result: Result<()> = async {
             let q = registry.get(name)?;
-            let given: BTreeMap<String, String> = if q.params.iter().any(|d| d.name == "tz") {
-                [("tz".to_string(), window.tz.name().to_string())].into()
-            } else {
-                BTreeMap::new()
-            };
+            let given = q.context_params(window.tz.name(), &settings.query);
             let params = q.bind(&given, &window.tz)?;
             let (batches, schema, _) =
                 crate::query::consistent::collect(lake, &settings.query, &q.name, async |ctx| {

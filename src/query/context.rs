@@ -56,6 +56,9 @@ pub struct QueryConfig {
     /// query runs on DataFusion alone and gives the same rows: `[query] extensions = false`, or
     /// `SSPR_ENGINE_EXTENSIONS=off` (CI runs the whole suite both ways).
     pub extensions: Extensions,
+    /// Business hours on the report zone's wall clock, Monday to Friday: [start, end) hours, for
+    /// the queries that take `start_hour` / `end_hour` (`[query] business_hours`, default 8–18).
+    pub business_hours: (u32, u32),
 }
 
 impl Default for QueryConfig {
@@ -65,6 +68,7 @@ impl Default for QueryConfig {
             target_partitions: default_partitions(crate::util::cores()),
             batch_size: 8192,
             extensions: extensions_from_env(),
+            business_hours: (8, 18),
         }
     }
 }

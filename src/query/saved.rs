@@ -66,6 +66,8 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("registration_by_method"),
     include_query!("registration_by_method_group"),
     include_query!("reset_users"),
+    include_query!("resets_outside_business_hours"),
+    include_query!("admin_self_resets"),
 ];
 
 /// Parameter types a header may declare.
@@ -186,6 +188,22 @@ impl SavedQuery {
     /// default list).
     pub fn is_lookup(&self) -> bool {
         self.params.iter().any(|p| p.default.is_none())
+    }
+
+    /// The values a run gives the parameters the query declares from its setting rather than from
+    /// the user: `tz` (the report zone), `start_hour` / `end_hour` (`[query] business_hours`).
+    /// Values given by the user win over them.
+    pub fn context_params(
+        &self,
+        tz: &str,
+        cfg: &crate::query::context::QueryConfig,
+    ) -> BTreeMap<String, String> {
+        let (start, end) = cfg.business_hours;
+        [("tz", tz.to_string()), ("start_hour", start.to_string()), ("end_hour", end.to_string())]
+            .into_iter()
+            .filter(|(k, _)| self.params.iter().any(|p| p.name == *k))
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
     }
 
     /// The parameter names, for messages (`from, to, tz`, or `none`).

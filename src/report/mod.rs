@@ -218,8 +218,12 @@ async fn query_panel(
             given.insert(k.to_string(), v.clone());
         }
     }
-    if q.params.iter().any(|d| d.name == "tz") {
-        given.insert("tz".into(), window.tz.name().to_string());
+    for (k, v) in q.context_params(window.tz.name(), cfg) {
+        if k == "tz" {
+            given.insert(k, v);
+        } else {
+            given.entry(k).or_insert(v);
+        }
     }
     let params = q.bind(&given, &window.tz)?;
     let (batches, schema, _) =

@@ -175,6 +175,17 @@ pub struct GroundTruth {
     /// `registration_by_method_group` follow from it and the auth_methods reference table.
     #[serde(default)]
     pub method_sets: BTreeMap<String, u64>,
+    /// `resets_outside_business_hours` with its defaults (UTC, 8 to 18, Monday to Friday): the
+    /// correlation ids of the self-service attempts and the number of admin resets.
+    #[serde(default)]
+    pub off_hours_sessions: Vec<String>,
+    #[serde(default)]
+    pub off_hours_admin_resets: u64,
+    /// `admin_self_resets` with its defaults (at least 2): (admin UPN, attempts, succeeded).
+    #[serde(default)]
+    pub admin_self_resets: Vec<(String, u64, u64)>,
+    #[serde(skip)]
+    admins: std::collections::BTreeSet<String>,
     /// `reset_users`: (initiated_by, attempts, attempts succeeded, users tried, users succeeded).
     #[serde(default)]
     pub reset_users: Vec<(String, u64, u64, u64, u64)>,
@@ -239,6 +250,7 @@ impl GroundTruth {
                 u.account_enabled && !u.registered && (midnight - u.created).num_seconds() >= 14 * 86_400
             })
             .count() as u64;
+        self.admins = people.iter().filter(|u| u.is_admin).map(|u| u.upn.clone()).collect();
         self.method_sets = BTreeMap::new();
         for u in people.iter().filter(|u| u.account_enabled) {
             *self.method_sets.entry(u.methods.join(",")).or_default() += 1;
@@ -479,6 +491,31 @@ impl GroundTruth {
         self.compute_signals();
         self.compute_user_stories();
         self.compute_reset_users();
+        self.compute_hunts();
+    }
+
+    fn compute_hunts(&mut self) {
+        use chrono::{Datelike, Timelike};
+        let off = |t: &chrono::DateTime<chrono::Utc>| {
+            t.weekday().number_from_monday() >= 6 || !(8..18).contains(&t.hour())
+        };
+        let mut sessions: Vec<&SessionFact> = self.session_facts.iter().filter(|f| off(&f.start)).collect();
+        sessions.sort_by(|a, b| (a.start, &a.correlation_id).cmp(&(b.start, &b.correlation_id)));
+        self.off_hours_sessions = sessions.iter().map(|f| f.correlation_id.clone()).collect();
+        self.off_hours_admin_resets = self.admin_facts.iter().filter(|(_, _, at)| off(at)).count() as u64;
+        let mut per_admin: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for f in self.session_facts.iter().filter(|f| self.admins.contains(&f.upn)) {
+            let e = per_admin.entry(f.upn.as_str()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(f.outcome == "succeeded");
+        }
+        let mut rows: Vec<(String, u64, u64)> = per_admin
+            .into_iter()
+            .filter(|(_, (n, _))| *n >= 2)
+            .map(|(u, (n, s))| (u.to_string(), n, s))
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.admin_self_resets = rows;
     }
 
     fn compute_reset_users(&mut self) {

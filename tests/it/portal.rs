@@ -86,3 +86,63 @@ async fn distinct_users_who_reset_match_the_model() {
     let self_row = &gt.reset_users[0];
     assert!(self_row.0 == "self" && self_row.3 < self_row.1, "some users tried more than once: {self_row:?}");
 }
+
+/// The hunts "resets outside business hours" and "admins resetting their own password often",
+/// held to the model; the hours come from the config.
+#[tokio::test]
+async fn off_hours_resets_and_admins_resetting_themselves_match_the_model() {
+    let (d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "resets_outside_business_hours", &[]).await;
+    let mut sessions: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["initiated_by"] == "self")
+        .map(|r| r["correlation_id"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = gt.off_hours_sessions.iter().map(String::as_str).collect();
+    sessions.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(sessions, want);
+    let admin = rows.iter().filter(|r| r["initiated_by"] == "admin").count() as u64;
+    assert_eq!(admin, gt.off_hours_admin_resets);
+
+    let rows = query_rows(&lake, "admin_self_resets", &[]).await;
+    let got: Vec<(String, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (r["user_principal_name"].as_str().unwrap().to_string(), n(r, "attempts"), n(r, "succeeded"))
+        })
+        .collect();
+    assert!(!got.is_empty());
+    assert_eq!(got, gt.admin_self_resets);
+
+    // [query] business_hours = [0, 24] leaves only the weekends; a reversed pair is refused.
+    let cfg = d.path().join("hours.toml");
+    std::fs::write(&cfg, "[query]\nbusiness_hours = [0, 24]\n").unwrap();
+    let lake_arg = crate::util::shared_lake_arg();
+    let o = crate::util::sspr(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--lake",
+            &lake_arg,
+            "-q",
+            "query",
+            "resets_outside_business_hours",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let (out, err) = crate::util::text(&o);
+    assert!(o.status.success(), "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["weekday"] == "Sat" || r["weekday"] == "Sun"), "{out}");
+    std::fs::write(&cfg, "[query]\nbusiness_hours = [18, 8]\n").unwrap();
+    let o = crate::util::sspr(
+        &["--config", cfg.to_str().unwrap(), "--lake", &lake_arg, "query", "reset_users"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::util::text(&o).1.contains("[query] business_hours = [18, 8]"));
+}
