@@ -68,6 +68,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("reset_users"),
     include_query!("resets_outside_business_hours"),
     include_query!("admin_self_resets"),
+    include_query!("password_activity_daily"),
 ];
 
 /// Parameter types a header may declare.

@@ -70,6 +70,9 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     let mut graph = GraphPager::new(out.join("graph/directoryAudits"), "auditLogs/directoryAudits")?;
     let mut diag = DiagArchive::new(out.join("diagnostic-archive/insights-logs-auditlogs"), &tenant_id);
     let mut la = LogAnalyticsFile::new(&out.join("log-analytics/AuditLogs.json"), &tenant_id)?;
+    // Password changes and unlocks draw from a stream of their own, so that adding them left
+    // every other event of the tenant as it was.
+    let mut activity_rng = Rng::new(p.seed ^ 0x00ac_7171);
     let mut sb = SessionBuilder { rng: &mut rng, tenant_id: &tenant_id };
     let mut sessions = Vec::new();
     let expected = people.len() as f64 * p.session_rate / 1000.0;
@@ -95,7 +98,10 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
             truth.add_registration_events(&ev);
             events.extend(ev);
         }
+        let mut xb = SessionBuilder { rng: &mut activity_rng, tenant_id: &tenant_id };
+        plant_activity(&mut xb, &mut truth, &people, day, start, &mut events);
         events.sort_by_key(|e| e.time);
+        truth.add_day_activity(date, &events);
         for e in &events {
             graph.push(&e.json)?;
             if day < DIAG_DAYS {
@@ -121,6 +127,39 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     let gt = out.join("ground_truth.json");
     std::fs::write(&gt, text + "\n").map_err(|e| Error::io(&gt, e))?;
     Ok(truth)
+}
+
+/// Self-service password changes (two to five a day, the first of every fourth day refused by the
+/// password policy) and an account unlock every third day, for `password_activity_daily`.
+fn plant_activity(
+    xb: &mut SessionBuilder<'_>,
+    truth: &mut GroundTruth,
+    people: &[tenant::User],
+    day: u32,
+    start: chrono::DateTime<chrono::Utc>,
+    events: &mut Vec<tenant::Event>,
+) {
+    let members: Vec<&tenant::User> =
+        people.iter().filter(|u| u.account_enabled && u.user_type == "member").collect();
+    if members.is_empty() {
+        return;
+    }
+    let pick = |xb: &mut SessionBuilder<'_>| members[xb.rng.below(members.len() as u64) as usize];
+    let before = events.len();
+    for k in 0..2 + xb.rng.below(4) {
+        let u = pick(xb);
+        let at = start + Duration::seconds(xb.rng.below(80_000) as i64);
+        let refused = k == 0 && day.is_multiple_of(4);
+        let (result, reason) =
+            if refused { ("failure", "PasswordDoesNotComplyFuzzyPolicy") } else { ("success", "") };
+        events.push(xb.account_event(u, at, "Change password (self-service)", result, reason));
+    }
+    if day % 3 == 1 {
+        let u = pick(xb);
+        let at = start + Duration::seconds(xb.rng.below(80_000) as i64);
+        events.push(xb.account_event(u, at, "Unlock user account (self-service)", "success", ""));
+    }
+    truth.add_other_events(events.len() - before);
 }
 
 /// An IP behind which several users reset on the same day (`resets_per_ip`).

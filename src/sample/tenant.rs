@@ -536,6 +536,22 @@ impl SessionBuilder<'_> {
         e
     }
 
+    /// A self-service event of its own, outside a reset session (a password change, an account
+    /// unlock), from the user's usual address.
+    pub fn account_event(
+        &mut self,
+        user: &User,
+        at: DateTime<Utc>,
+        activity: &str,
+        result: &str,
+        reason: &str,
+    ) -> Event {
+        let corr = self.rng.guid();
+        let client = ClientKind::WebPortal.details(self.rng);
+        let actor = Actor { user, ip: &user.home_ip, client, corr: &corr };
+        self.event(&actor, at, activity, result, reason)
+    }
+
     /// Combined-registration events of a user who registered during the window.
     pub fn registration(&mut self, user: &User, at: DateTime<Utc>) -> Vec<Event> {
         let corr = self.rng.guid();

@@ -62,6 +62,15 @@ pub struct CoverageDailyRow {
     pub mfa_capable: u64,
 }
 
+/// Audit events of one UTC day, activity and result (`password_activity_daily`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ActivityDayRow {
+    pub day: NaiveDate,
+    pub activity: String,
+    pub result: String,
+    pub events: u64,
+}
+
 /// One user's self-service sessions, as `sspr explain` tells them: for one user per way a
 /// user's last session can end (the first such user by UPN).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -175,6 +184,9 @@ pub struct GroundTruth {
     /// `registration_by_method_group` follow from it and the auth_methods reference table.
     #[serde(default)]
     pub method_sets: BTreeMap<String, u64>,
+    /// Every audit event but the reset flow's steps, per UTC day, activity and result.
+    #[serde(default)]
+    pub activity_daily: Vec<ActivityDayRow>,
     /// `resets_outside_business_hours` with its defaults (UTC, 8 to 18, Monday to Friday): the
     /// correlation ids of the self-service attempts and the number of admin resets.
     #[serde(default)]
@@ -349,6 +361,26 @@ impl GroundTruth {
 
     pub fn add_other_events(&mut self, n: usize) {
         self.audit_events += n as u64;
+    }
+
+    /// The day's audit events per activity and result, but the reset flow's steps (one event per
+    /// step): `password_activity_daily`.
+    pub fn add_day_activity(&mut self, day: NaiveDate, events: &[Event]) {
+        let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for e in events {
+            let activity = e.json["activityDisplayName"].as_str().unwrap_or_default();
+            if activity == "Self-service password reset flow activity progress" {
+                continue;
+            }
+            let result = e.json["result"].as_str().unwrap_or_default().to_lowercase();
+            *counts.entry((activity.to_string(), result)).or_default() += 1;
+        }
+        self.activity_daily.extend(counts.into_iter().map(|((activity, result), events)| ActivityDayRow {
+            day,
+            activity,
+            result,
+            events,
+        }));
     }
 
     /// Security-info registration events (as exported), for `register_then_reset`.

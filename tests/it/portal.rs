@@ -146,3 +146,38 @@ async fn off_hours_resets_and_admins_resetting_themselves_match_the_model() {
     assert_eq!(o.status.code(), Some(2));
     assert!(crate::util::text(&o).1.contains("[query] business_hours = [18, 8]"));
 }
+
+/// Resets, changes, unlocks, admin resets and registrations per day, held to the events the
+/// generator wrote (UTC days); the sample plants password changes, a refused one every fourth
+/// day, and unlocks.
+#[tokio::test]
+async fn password_activity_per_day_matches_the_generated_events() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "password_activity_daily", &[]).await;
+    let mut got: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    for r in &rows {
+        let key = (r["day"].as_str().unwrap().to_string(), r["activity"].as_str().unwrap().to_string());
+        got.insert(key, (n(r, "events"), n(r, "succeeded"), n(r, "failed")));
+    }
+    let mut want: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    for w in &gt.activity_daily {
+        let e = want.entry((w.day.to_string(), w.activity.clone())).or_default();
+        e.0 += w.events;
+        match w.result.as_str() {
+            "success" => e.1 += w.events,
+            "failure" => e.2 += w.events,
+            _ => {}
+        }
+    }
+    assert_eq!(got, want);
+    for activity in
+        ["Change password (self-service)", "Unlock user account (self-service)", "Reset password (by admin)"]
+    {
+        assert!(want.keys().any(|(_, a)| a == activity), "the sample plants {activity}");
+    }
+    assert!(
+        want.iter().any(|((_, a), c)| a == "Change password (self-service)" && c.2 > 0),
+        "a refused change"
+    );
+}
