@@ -60,15 +60,20 @@ pub(super) fn bars<DB: DrawingBackend>(
             .x_label_formatter(&|v| number(*v))
             .draw()
             .map_err(draw_error)?;
-        // The first (largest) bar at the top; bars apart by a margin.
-        chart
-            .draw_series(
-                Histogram::horizontal(&chart)
-                    .style(PALETTE[0].filled())
-                    .margin(BAR_GAP)
-                    .data(drawn.iter().enumerate().filter_map(|(i, v)| Some((n - 1 - i, (*v)?)))),
-            )
-            .map_err(draw_error)?;
+        // The first (largest) bar at the top; bars apart by a margin. One histogram per bar: a
+        // histogram of several draws them in its hash map's order, and the same chart would be
+        // different bytes each time.
+        for (i, v) in drawn.iter().enumerate() {
+            let Some(v) = *v else { continue };
+            chart
+                .draw_series(
+                    Histogram::horizontal(&chart)
+                        .style(PALETTE[0].filled())
+                        .margin(BAR_GAP)
+                        .data(std::iter::once((n - 1 - i, v))),
+                )
+                .map_err(draw_error)?;
+        }
         chart
             .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
                 let v = (*v)?;
@@ -81,14 +86,18 @@ pub(super) fn bars<DB: DrawingBackend>(
         let mut chart =
             builder.build_cartesian_2d((0..last_slot(n)).into_segmented(), lo..hi).map_err(draw_error)?;
         category_mesh(&mut chart, &data.labels, spec, root.dim_in_pixel().0)?;
-        chart
-            .draw_series(
-                Histogram::vertical(&chart)
-                    .style(PALETTE[0].filled())
-                    .margin(BAR_GAP)
-                    .data(drawn.iter().enumerate().filter_map(|(i, v)| Some((i, (*v)?)))),
-            )
-            .map_err(draw_error)?;
+        // One histogram per bar, in order (as above).
+        for (i, v) in drawn.iter().enumerate() {
+            let Some(v) = *v else { continue };
+            chart
+                .draw_series(
+                    Histogram::vertical(&chart)
+                        .style(PALETTE[0].filled())
+                        .margin(BAR_GAP)
+                        .data(std::iter::once((i, v))),
+                )
+                .map_err(draw_error)?;
+        }
         chart
             .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
                 let v = (*v)?;
