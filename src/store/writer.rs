@@ -112,10 +112,16 @@ pub async fn publish(root: &LakeRoot, rel: &str, bytes: Bytes) -> Result<()> {
         let staging = dir.join(STAGING_DIR);
         std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
         let tmp = staging.join(format!("{}-{}.parquet", std::process::id(), crate::util::unique_suffix()));
-        {
+        // A failed write (a full disk) removes its own staged file: a run that cleaned
+        // `_staging/` and then failed to write its ledger row must not leave one behind.
+        let staged = (|| -> Result<()> {
             let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
             f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))
+        })();
+        if let Err(e) = staged {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
         if std::env::var(FAILPOINT_ENV).as_deref() == Ok("after_staging") {
             eprintln!("failpoint after_staging: aborting before publish of {rel}");
@@ -123,8 +129,13 @@ pub async fn publish(root: &LakeRoot, rel: &str, bytes: Bytes) -> Result<()> {
         }
         let target = dir.join(rel);
         let parent = target.parent().expect("partition key has a parent");
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+        let moved = std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(parent, e))
+            .and_then(|()| std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e)));
+        if let Err(e) = moved {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         if let Ok(d) = std::fs::File::open(parent) {
             let _ = d.sync_all();
         }
@@ -180,6 +191,23 @@ mod tests {
             })
             .collect();
         RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    /// Seen in CI: after a full disk, a run cleaned `_staging/`, then its ledger write failed
+    /// too and left its staged file behind. A publish that fails removes what it staged (here the
+    /// partition's folder cannot be made: a file stands where the table's folder should be).
+    #[tokio::test]
+    async fn a_failed_publish_leaves_nothing_in_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = LakeRoot::parse(dir.path().to_str().unwrap()).unwrap();
+        std::fs::write(dir.path().join("audit_events"), b"not a folder").unwrap();
+        let err =
+            publish(&root, "audit_events/event_date=2026-11-01/part-0.parquet", Bytes::from_static(b"x"))
+                .await
+                .unwrap_err();
+        assert!(err.to_string().contains("audit_events"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path().join(STAGING_DIR)).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]
