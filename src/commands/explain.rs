@@ -177,16 +177,18 @@ fn story(rows: &[Row], who: Option<&Profile>, user: &str, window: &str, tz: &str
         });
         sessions[i].rows.push(r);
     }
+    // Each session's own span, from its correlated rows, before anything is attached to it.
+    let spans: Vec<(String, String)> =
+        sessions.iter().map(|x| (x.start().to_string(), x.end().to_string())).collect();
     let mut other = Vec::new();
     for r in rows.iter().filter(|r| r.get("correlation_id").is_empty() && r.get("source") != "registration") {
-        let home = sessions.iter_mut().find(|x| within(r.get("time"), x.start(), x.end()));
-        match home {
-            Some(x) => {
-                x.rows.push(r);
-                x.rows.sort_by(|a, b| a.get("time").cmp(b.get("time")));
-            }
+        match spans.iter().position(|(start, end)| within(r.get("time"), start, end)) {
+            Some(i) => sessions[i].rows.push(r),
             None => other.push(r),
         }
+    }
+    for x in &mut sessions {
+        x.rows.sort_by(|a, b| a.get("time").cmp(b.get("time")));
     }
     for x in &sessions {
         let first = x.rows.first().copied();
