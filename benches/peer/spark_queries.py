@@ -10,14 +10,17 @@ project registers in DataFusion, `local_date(ts, tz)`, `local_hour(ts, tz)`, `lo
 (ISO: 1 Monday … 7 Sunday) and `epoch_seconds(ts)`, are registered here as Spark UDFs with the same
 meaning.
 """
+import atexit
 import argparse
 import datetime as dt
 import glob
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zoneinfo
 
 import saved_sql
@@ -37,8 +40,13 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 from pyspark.sql.types import DateType, DoubleType, IntegerType  # noqa: E402
 
+# Spark makes a `spark-warehouse/` folder in the working directory unless told where; nothing is
+# written to it here, so it goes to a temporary folder that is removed on exit.
+warehouse = tempfile.mkdtemp(prefix="sspr-spark-warehouse-")
+atexit.register(shutil.rmtree, warehouse, True)
 spark = (
     SparkSession.builder.master("local[2]")
+    .config("spark.sql.warehouse.dir", warehouse)
     .config("spark.sql.session.timeZone", "UTC")
     .config("spark.ui.enabled", "false")
     .config("spark.ui.showConsoleProgress", "false")
