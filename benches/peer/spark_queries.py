@@ -10,8 +10,8 @@ project registers in DataFusion, `local_date(ts, tz)`, `local_hour(ts, tz)`, `lo
 (ISO: 1 Monday … 7 Sunday) and `epoch_seconds(ts)`, are registered here as Spark UDFs with the same
 meaning.
 """
-import atexit
 import argparse
+import atexit
 import datetime as dt
 import glob
 import json
