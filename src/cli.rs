@@ -200,7 +200,7 @@ pub struct QueryArgs {
 
 impl QueryArgs {
     /// `--explain` or `--analyze`: the output is the plan, not the rows.
-    pub fn plan_only(&self) -> bool {
+    pub(crate) fn plan_only(&self) -> bool {
         self.explain || self.analyze
     }
 }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// Every key of the config file: (section, key); the section is empty for top-level keys. A test
 /// holds this list to the serde structs in both directions.
-pub const KEYS: &[(&str, &str)] = &[
+pub(crate) const KEYS: &[(&str, &str)] = &[
     ("", "lake"),
     ("", "queries_dir"),
     ("query", "memory_limit"),
@@ -97,7 +97,7 @@ const SECRET_KEYS: &[(&str, &str)] = &[("graph", "client_secret")];
 
 /// The environment variable that overrides a key: `SSPR_QUERY_TZ` for `[query] tz`,
 /// `SSPR_LAKE` for the top-level `lake`.
-pub fn env_name(section: &str, key: &str) -> String {
+pub(crate) fn env_name(section: &str, key: &str) -> String {
     let path = if section.is_empty() { key.to_string() } else { format!("{section}_{key}") };
     format!("SSPR_{}", path.to_ascii_uppercase())
 }
@@ -130,7 +130,7 @@ pub struct Layered {
 impl Layered {
     /// Reads `path` (if any), refusing unknown keys with their line and the nearest known key,
     /// then applies every `SSPR_<SECTION>_<KEY>` variable of `env`.
-    pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<Self> {
+    pub(crate) fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<Self> {
         let mut out = Layered::default();
         if let Some(p) = path {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
@@ -166,13 +166,13 @@ impl Layered {
     }
 
     /// Where a key's value came from, if it was given at all.
-    pub fn origin(&self, section: &str, key: &str) -> Option<&Origin> {
+    pub(crate) fn origin(&self, section: &str, key: &str) -> Option<&Origin> {
         self.origins.iter().find(|((s, k), _)| s == section && k == key).map(|(_, o)| o)
     }
 
     /// Every key as `sspr config check` prints it: `[section] key = value  # origin`, secrets
     /// masked, keys not given shown as defaults.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut out = String::new();
         let mut last = None;
         for &(section, key) in KEYS {

@@ -62,37 +62,15 @@ impl From<DataFusionError> for Error {
 
 impl Error {
     /// A usage error (exit code 2) with a message that says what to do.
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
     }
 
     /// Wraps an I/O error with the path it happened on.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
 
-    /// A problem with the content of an input file.
-    pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Input { path: path.into(), message: message.into() }
-    }
-
-    /// Whether retrying the same operation may succeed (transient network and store errors).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::ObjectStore(e) => {
-                matches!(e, object_store::Error::Generic { .. } | object_store::Error::Precondition { .. })
-            }
-            Error::Io { source, .. } => matches!(
-                source.kind(),
-                std::io::ErrorKind::Interrupted
-                    | std::io::ErrorKind::TimedOut
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::WouldBlock
-            ),
-            Error::Locked { .. } => true,
-            _ => false,
-        }
-    }
 }
 
 /// The process exit codes, one map for every command (README "Exit codes").
@@ -108,7 +86,7 @@ pub mod exit {
     /// is incomplete, `lake verify` or `doctor` found problems.
     pub const INCOMPLETE: u8 = 3;
     /// Another writer holds the lake's lock.
-    pub const LOCKED: u8 = 4;
+    pub(crate) const LOCKED: u8 = 4;
 
     /// The exit code for an error: the first error of ours in the chain decides.
     pub fn code(e: &anyhow::Error) -> u8 {
@@ -175,7 +153,7 @@ mod tests {
         assert_eq!(code(Error::Config("k".into())), exit::USAGE);
         assert_eq!(code(Error::Parameter { name: "n".into(), message: "m".into() }), exit::USAGE);
         assert_eq!(code(Error::Locked { location: "l".into(), holder: "h".into() }), exit::LOCKED);
-        assert_eq!(code(Error::input("f", "m")), exit::FAILED);
+        assert_eq!(code(Error::Input { path: "f".into(), message: "m".into() }), exit::FAILED);
         assert_eq!(exit::code(&anyhow::anyhow!("plain")), exit::FAILED);
     }
 }

@@ -19,7 +19,7 @@ use std::sync::{Mutex, OnceLock};
 
 /// A unit whose work panicked, with the panic's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Panicked(pub String);
+pub(crate) struct Panicked(pub String);
 
 impl std::fmt::Display for Panicked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,7 +28,7 @@ impl std::fmt::Display for Panicked {
 }
 
 /// Runs `f`, turning a panic into `Err(Panicked)`.
-pub fn guard<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
+pub(crate) fn guard<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
         let message = p
             .downcast_ref::<&str>()
@@ -42,7 +42,7 @@ pub fn guard<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
 /// Maps `f` over the units `input` yields on up to `threads` worker threads, with at most
 /// `ahead` units in flight past the one `on` waits for (memory stays bounded), and calls `on`
 /// with every result in input order on the calling thread. Each unit runs under [`guard`].
-pub fn ordered<J: Send, R: Send>(
+pub(crate) fn ordered<J: Send, R: Send>(
     input: impl Iterator<Item = J>,
     threads: usize,
     ahead: usize,
@@ -105,7 +105,7 @@ pub fn ordered<J: Send, R: Send>(
 }
 
 /// [`ordered`] over a slice, collected: one result per item, in order.
-pub fn map<T: Sync, R: Send>(
+pub(crate) fn map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
     f: impl Fn(&T) -> R + Sync,
@@ -117,13 +117,13 @@ pub fn map<T: Sync, R: Send>(
 
 /// The items cut into at most `parts` contiguous runs (for readers that fill one set of column
 /// builders per run rather than one per item).
-pub fn runs<T>(items: &[T], parts: usize) -> std::slice::Chunks<'_, T> {
+pub(crate) fn runs<T>(items: &[T], parts: usize) -> std::slice::Chunks<'_, T> {
     let size = items.len().div_ceil(parts.clamp(1, items.len().max(1))).max(1);
     items.chunks(size)
 }
 
 /// Panics when fault injection is on and `raw` contains the marker (see the module docs).
-pub fn inject(raw: &[u8]) {
+pub(crate) fn inject(raw: &[u8]) {
     static MARKER: OnceLock<Option<Vec<u8>>> = OnceLock::new();
     let marker = MARKER.get_or_init(|| {
         std::env::var("SSPR_FAULT_PANIC_MARKER").ok().filter(|m| !m.is_empty()).map(String::into_bytes)

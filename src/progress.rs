@@ -2,7 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub fn bar(quiet: bool, len: u64, prefix: &str) -> ProgressBar {
+pub(crate) fn bar(quiet: bool, len: u64, prefix: &str) -> ProgressBar {
     let b = ProgressBar::with_draw_target(
         Some(len),
         if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() },
@@ -17,7 +17,7 @@ pub fn bar(quiet: bool, len: u64, prefix: &str) -> ProgressBar {
 }
 
 /// A counter without a known total (events collected so far).
-pub fn spinner(prefix: &str) -> ProgressBar {
+pub(crate) fn spinner(prefix: &str) -> ProgressBar {
     let b = ProgressBar::no_length();
     b.set_style(
         ProgressStyle::with_template("{prefix:>10} {spinner} {human_pos} events {wide_msg}")

@@ -9,14 +9,14 @@ use crate::error::{Error, Result};
 use crate::query::context::QueryConfig;
 
 /// Upper bound for the query memory limit, to catch unit mistakes.
-pub const MAX_MEMORY_LIMIT: usize = 1 << 40;
+pub(crate) const MAX_MEMORY_LIMIT: usize = 1 << 40;
 /// Lower bound: DataFusion needs some room to sort and aggregate.
-pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
+pub(crate) const MIN_MEMORY_LIMIT: usize = 64 << 20;
 
 /// The config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// Lake location (path or URL).
     pub lake: Option<String>,
     /// Folder of saved queries overriding the embedded ones.
@@ -61,7 +61,7 @@ pub struct RetentionSection {
 
 impl RetentionSection {
     /// The configured tables with their days, in the lake's table order.
-    pub fn tables(&self) -> Vec<(&'static crate::store::schema::TableDef, u32)> {
+    pub(crate) fn tables(&self) -> Vec<(&'static crate::store::schema::TableDef, u32)> {
         use crate::store::schema::{
             AUDIT_EVENTS, CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, INGEST_LEDGER,
             REGISTRATION_DETAILS, RUNS, USERS, WRITEBACK_EVENTS,
@@ -152,7 +152,7 @@ pub struct WatchFolder {
 /// text itself; the standard `AZURE_STORAGE_*` environment variables win over every key.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StorageSection {
+pub(crate) struct StorageSection {
     /// The storage account (else the URL's, else `AZURE_STORAGE_ACCOUNT_NAME`).
     pub account: Option<String>,
     /// A file holding the account key.
@@ -177,7 +177,7 @@ pub struct StorageSection {
 
 impl StorageSection {
     /// The section as `object_store` Azure options, secrets read from their files.
-    pub fn options(&self) -> Result<Vec<(String, String)>> {
+    pub(crate) fn options(&self) -> Result<Vec<(String, String)>> {
         let secret = |key: &str, p: &Path| -> Result<String> {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| Error::Config(format!("storage.{key} {}: {e}", p.display())))?;
@@ -240,7 +240,7 @@ pub struct ExportSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct QuerySection {
+pub(crate) struct QuerySection {
     /// e.g. "2GiB", "512MiB".
     pub memory_limit: Option<String>,
     pub target_partitions: Option<usize>,
@@ -350,7 +350,7 @@ impl Settings {
 impl Settings {
     /// The pseudonymisation key: `SSPR_PSEUDONYM_KEY`, else the config's `pseudonym_key_file`.
     /// Returns the key and where it came from, for errors.
-    pub fn pseudonym_key(&self) -> Result<(Vec<u8>, String)> {
+    pub(crate) fn pseudonym_key(&self) -> Result<(Vec<u8>, String)> {
         if let Ok(k) = std::env::var(crate::export::pseudonym::KEY_ENV) {
             return Ok((k.into_bytes(), crate::export::pseudonym::KEY_ENV.to_string()));
         }
@@ -368,7 +368,7 @@ impl Settings {
 
     /// Collector state (checkpoints, spool): `state_dir` if given, else `<lake>/_state` for a
     /// local lake, else `./sspr-state`.
-    pub fn state_dir(&self, configured: Option<&Path>) -> PathBuf {
+    pub(crate) fn state_dir(&self, configured: Option<&Path>) -> PathBuf {
         if let Some(p) = configured {
             return p.to_path_buf();
         }
@@ -380,14 +380,14 @@ impl Settings {
 }
 
 /// Checks an IANA time zone name.
-pub fn validate_tz(tz: &str) -> Result<chrono_tz::Tz> {
+pub(crate) fn validate_tz(tz: &str) -> Result<chrono_tz::Tz> {
     tz.parse::<chrono_tz::Tz>().map_err(|_| {
         Error::Config(format!("unknown time zone {tz:?} (use an IANA name such as Europe/Brussels)"))
     })
 }
 
 /// Parses "512MiB", "2GiB", "1G", "1048576".
-pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+pub(crate) fn parse_size(s: &str) -> std::result::Result<usize, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 /// Whether `NO_COLOR` is set to a non-empty value.
-pub fn no_color() -> bool {
+pub(crate) fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
@@ -15,13 +15,13 @@ pub fn color_stderr() -> bool {
 }
 
 /// Whether stdout is a terminal a person reads (tables fitted, charts drawn under them).
-pub fn stdout_is_terminal() -> bool {
+pub(crate) fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
 /// The width to fit tables to: `None` when stdout is not a terminal (the plain table is kept for
 /// pipes and files); else `COLUMNS` when set, else the terminal's own width, else 100.
-pub fn stdout_width() -> Option<usize> {
+pub(crate) fn stdout_width() -> Option<usize> {
     if !stdout_is_terminal() {
         return None;
     }
@@ -31,4 +31,4 @@ pub fn stdout_width() -> Option<usize> {
 }
 
 /// Narrower than this, no table layout is readable; fitting stops here.
-pub const MIN_WIDTH: usize = 40;
+pub(crate) const MIN_WIDTH: usize = 40;

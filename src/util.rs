@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A process-unique suffix for temporary names.
-pub fn unique_suffix() -> String {
+pub(crate) fn unique_suffix() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let t = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     format!("{t:x}-{n}")
@@ -15,14 +15,14 @@ pub fn unique_suffix() -> String {
 
 /// A run id: UTC start time (ms), process id and a per-process counter; sortable and unique even
 /// for runs started in the same millisecond.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{}-{}-{n}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
 }
 
 /// The files of `dir` (not its subfolders) whose extension is `ext`, sorted: the override
 /// folders of saved queries and dashboards.
-pub fn files_with_extension(dir: &std::path::Path, ext: &str) -> std::io::Result<Vec<std::path::PathBuf>> {
+pub(crate) fn files_with_extension(dir: &std::path::Path, ext: &str) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == ext))
@@ -32,19 +32,19 @@ pub fn files_with_extension(dir: &std::path::Path, ext: &str) -> std::io::Result
 }
 
 /// The cores this process may use (2 when the system cannot say).
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// Days since 1970-01-01 (Arrow Date32) of a date.
-pub fn date32(d: NaiveDate) -> i32 {
+pub(crate) fn date32(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
 }
 
 /// The date of an Arrow Date32 value.
-pub fn from_date32(days: i32) -> NaiveDate {
+pub(crate) fn from_date32(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).unwrap_or_default()
 }
 
@@ -53,19 +53,19 @@ use chrono::Datelike;
 /// The instants a lake row may carry as its event time: 1601-01-01 (the FILETIME epoch, the
 /// earliest time Windows writes) up to the end of 9999. Outside, a partition would be named
 /// `event_date=0000-01-01` and readers such as pyarrow and Power BI fail on the file.
-pub const EARLIEST_MICROS: i64 = -11_644_473_600_000_000;
+pub(crate) const EARLIEST_MICROS: i64 = -11_644_473_600_000_000;
 /// The first microsecond after 9999-12-31.
-pub const AFTER_LATEST_MICROS: i64 = 253_402_300_800_000_000;
+pub(crate) const AFTER_LATEST_MICROS: i64 = 253_402_300_800_000_000;
 
 /// Whether an event time (µs since 1970) is one a lake row may carry ([`EARLIEST_MICROS`]).
-pub fn storable_time(micros: i64) -> bool {
+pub(crate) fn storable_time(micros: i64) -> bool {
     (EARLIEST_MICROS..AFTER_LATEST_MICROS).contains(&micros)
 }
 
 /// Parses the instants Entra sources write: RFC 3339 with `Z` or an offset and 0–7 fractional
 /// digits (`2026-11-14T08:00:01.1234567Z`, `…+00:00`), and the space-separated form of CSV exports
 /// (`2026-11-14 08:00:01.123Z`, `11/14/2026 8:00:01 AM` is not accepted: ambiguous).
-pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));

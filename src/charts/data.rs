@@ -31,7 +31,7 @@ pub struct Mark {
 
 impl Data {
     /// Whether there is anything to draw (a heatmap of zeros has nothing to show either).
-    pub fn is_empty(&self, kind: ChartKind) -> bool {
+    pub(crate) fn is_empty(&self, kind: ChartKind) -> bool {
         match kind {
             ChartKind::Timeline => self.marks.is_empty(),
             ChartKind::Heatmap => !self.series.iter().any(|(_, v)| v.iter().flatten().any(|v| *v != 0.0)),

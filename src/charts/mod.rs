@@ -13,8 +13,8 @@
 mod basic;
 mod data;
 mod shapes;
-pub mod spec;
-pub mod term;
+pub(crate) mod spec;
+pub(crate) mod term;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentedCoord;
@@ -28,8 +28,8 @@ pub use spec::{ChartKind, ChartSpec, Sort};
 use crate::error::{Error, Result};
 
 /// The size charts are drawn at (the report scales them to its column width).
-pub const WIDTH: u32 = 760;
-pub const HEIGHT: u32 = 380;
+pub(crate) const WIDTH: u32 = 760;
+pub(crate) const HEIGHT: u32 = 380;
 /// Labels longer than this many characters are cut with an ellipsis.
 pub const MAX_LABEL: usize = 28;
 /// Marks of the series, dark to light: apart in colour and in grey print.
@@ -70,7 +70,7 @@ pub fn svg_sized(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -
 
 /// Draws the chart as a PNG image at `size` pixels (for mail and slides), with the font the
 /// binary carries, so a machine with no fonts installed draws the same picture.
-pub fn png(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -> Result<Vec<u8>> {
+pub(crate) fn png(data: &Data, spec: &ChartSpec, title: &str, size: (u32, u32)) -> Result<Vec<u8>> {
     fonts();
     let (w, h) = fitted(data, spec, title, size);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];

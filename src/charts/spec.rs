@@ -51,7 +51,7 @@ pub enum ChartKind {
 
 impl ChartKind {
     /// Whether the kind draws bars that `sort` and `limit` apply to.
-    pub fn has_bars(self) -> bool {
+    pub(crate) fn has_bars(self) -> bool {
         matches!(self, ChartKind::Bar | ChartKind::HBar | ChartKind::Stacked)
     }
 }
@@ -80,7 +80,7 @@ pub struct ChartSpec {
 }
 
 /// Bars shown at most (the rest are summed into "other") unless `limit=` says otherwise.
-pub const DEFAULT_LIMIT: usize = 12;
+pub(crate) const DEFAULT_LIMIT: usize = 12;
 
 impl ChartSpec {
     /// Parses `kind key=value …`; `None` for `table` (no chart). `origin` names the query in
@@ -164,7 +164,7 @@ impl ChartSpec {
     }
 
     /// Checks the spec's columns against a result's column names.
-    pub fn check(&self, origin: &str, columns: &[String]) -> Result<()> {
+    pub(crate) fn check(&self, origin: &str, columns: &[String]) -> Result<()> {
         let named = self
             .x_columns()
             .map(|x| ("x", x))
@@ -186,17 +186,17 @@ impl ChartSpec {
     }
 
     /// The `x` column(s).
-    pub fn x_columns(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn x_columns(&self) -> impl Iterator<Item = &str> {
         self.x.split(',').filter(|c| !c.is_empty())
     }
 
     /// The x axis' name: its columns joined as the labels are.
-    pub fn x_name(&self) -> String {
+    pub(crate) fn x_name(&self) -> String {
         self.x_columns().collect::<Vec<_>>().join(" / ")
     }
 
     /// Whether the values are percentages (drawn on a 0–100 axis).
-    pub fn percent(&self) -> bool {
+    pub(crate) fn percent(&self) -> bool {
         self.units.as_deref() == Some("%") || self.y.iter().all(|y| y.ends_with("_pct"))
     }
 }

@@ -12,7 +12,7 @@ use super::{ChartKind, ChartSpec, Data, cut, number, top_n};
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// The chart as text lines no wider than `width`.
-pub fn text(data: &Data, spec: &ChartSpec, width: usize) -> String {
+pub(crate) fn text(data: &Data, spec: &ChartSpec, width: usize) -> String {
     if data.is_empty(spec.kind) {
         return "(chart: no data in this window)\n".into();
     }

@@ -10,10 +10,10 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 
 /// Current checkpoint format version.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// Loads `path`; `Ok(None)` when absent, unreadable JSON or of another version (set aside).
-pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -45,7 +45,7 @@ fn set_aside(path: &Path, why: &str) {
 }
 
 /// Writes `state` atomically.
-pub fn save<T: Serialize>(path: &Path, state: &T) -> Result<()> {
+pub(crate) fn save<T: Serialize>(path: &Path, state: &T) -> Result<()> {
     #[derive(Serialize)]
     struct Versioned<'a, T> {
         version: u32,
@@ -68,7 +68,7 @@ pub fn save<T: Serialize>(path: &Path, state: &T) -> Result<()> {
 }
 
 /// Writes a file and fsyncs it.
-pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     f.write_all(bytes).map_err(|e| Error::io(path, e))?;

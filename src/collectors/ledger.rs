@@ -11,7 +11,7 @@ use crate::util::date32;
 
 /// One ledger row.
 #[derive(Debug, Clone, Default)]
-pub struct LedgerEntry {
+pub(crate) struct LedgerEntry {
     pub run_id: String,
     pub source: String,
     pub item: String,
@@ -32,7 +32,7 @@ pub struct LedgerEntry {
 }
 
 /// Builds the ledger batch for a run's entries.
-pub fn ledger_batch(entries: &[LedgerEntry]) -> Result<RecordBatch> {
+pub(crate) fn ledger_batch(entries: &[LedgerEntry]) -> Result<RecordBatch> {
     let mut b = BatchBuilder::new(INGEST_LEDGER.schema());
     for e in entries {
         b.push(&[

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use datafusion::arrow::array::{
-    ArrayBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, RecordBatch,
+    ArrayBuilder, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder, make_builder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -14,12 +14,10 @@ use crate::error::Result;
 
 /// One value of a row.
 #[derive(Debug, Clone)]
-pub enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Str(Option<Cow<'a, str>>),
     Bool(Option<bool>),
-    I32(Option<i32>),
     I64(Option<i64>),
-    F64(Option<f64>),
     /// Microseconds since the epoch, UTC.
     Ts(Option<i64>),
     /// Days since the epoch.
@@ -66,21 +64,17 @@ impl std::fmt::Debug for BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(schema: SchemaRef) -> Self {
+    pub(crate) fn new(schema: SchemaRef) -> Self {
         let builders = schema.fields().iter().map(|f| make_builder(f.data_type(), 1024)).collect();
         Self { schema, builders, rows: 0 }
     }
 
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows == 0
     }
 
     /// Appends one row; `cells` must follow the schema's column order and types.
-    pub fn push(&mut self, cells: &[Cell<'_>]) {
+    pub(crate) fn push(&mut self, cells: &[Cell<'_>]) {
         debug_assert_eq!(cells.len(), self.builders.len());
         for ((b, c), f) in self.builders.iter_mut().zip(cells).zip(self.schema.fields()) {
             append(b.as_mut(), c, f.data_type());
@@ -89,7 +83,7 @@ impl BatchBuilder {
     }
 
     /// Finishes the rows appended so far into a batch and starts over.
-    pub fn finish(&mut self) -> Result<RecordBatch> {
+    pub(crate) fn finish(&mut self) -> Result<RecordBatch> {
         let arrays = self.builders.iter_mut().map(|b| b.finish()).collect();
         self.rows = 0;
         let arrays = fix_timezones(arrays, &self.schema);
@@ -131,9 +125,7 @@ fn append(b: &mut dyn ArrayBuilder, c: &Cell<'_>, dt: &DataType) {
     match (c, dt) {
         (Cell::Str(v), DataType::Utf8) => typed!(b, StringBuilder).append_option(v.as_deref()),
         (Cell::Bool(v), DataType::Boolean) => typed!(b, BooleanBuilder).append_option(*v),
-        (Cell::I32(v), DataType::Int32) => typed!(b, Int32Builder).append_option(*v),
         (Cell::I64(v), DataType::Int64) => typed!(b, Int64Builder).append_option(*v),
-        (Cell::F64(v), DataType::Float64) => typed!(b, Float64Builder).append_option(*v),
         (Cell::Ts(v), DataType::Timestamp(..)) => typed!(b, TimestampMicrosecondBuilder).append_option(*v),
         (Cell::Date(v), DataType::Date32) => typed!(b, Date32Builder).append_option(*v),
         (c, dt) => panic!("row cell {c:?} does not fit column type {dt}: a collector bug"),

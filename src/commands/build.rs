@@ -21,7 +21,7 @@ pub async fn run(settings: &Settings, args: &BuildArgs) -> anyhow::Result<BuildS
 /// The incremental build `import` and `collect` run when they published new data, so a report
 /// never reads derived tables older than the data it was given (`--no-build` skips it). Its
 /// summary goes to stderr: stdout holds the import's own summary (or JSON).
-pub async fn after_ingest(
+pub(crate) async fn after_ingest(
     lake: &Lake,
     settings: &Settings,
     quiet_summary: bool,
@@ -36,7 +36,7 @@ pub async fn after_ingest(
 }
 
 /// The human summary of a build.
-pub fn render(s: &BuildSummary) -> String {
+pub(crate) fn render(s: &BuildSummary) -> String {
     let mut out =
         format!("build ({}) in {:.1} s\n", if s.full { "full" } else { "changed partitions" }, s.seconds);
     for t in &s.tables {

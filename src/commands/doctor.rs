@@ -10,7 +10,7 @@ use crate::collectors::graph::settings::GraphSettings;
 use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     pub name: String,
     pub ok: bool,
     pub detail: String,
@@ -25,10 +25,10 @@ fn problem(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Che
 }
 
 /// Application permissions the collector needs (reference/entra-audit.md §1.1, §3.1).
-pub const REQUIRED_ROLES: &[&str] = &["AuditLog.Read.All", "Directory.Read.All"];
+pub(crate) const REQUIRED_ROLES: &[&str] = &["AuditLog.Read.All", "Directory.Read.All"];
 
 /// Runs every check; later checks are skipped when an earlier one makes them meaningless.
-pub async fn checks(settings: &Settings) -> Vec<Check> {
+pub(crate) async fn checks(settings: &Settings) -> Vec<Check> {
     let mut out = Vec::new();
     let Some(section) = &settings.graph else {
         out.push(problem("config", "no [graph] section", "add [graph] with tenant_id, client_id and auth to the config file (README: Collecting from Microsoft Graph)"));

@@ -50,7 +50,7 @@ pub async fn run(settings: &Settings, args: &ImportArgs, quiet: bool) -> anyhow:
 }
 
 /// The human summary of an import.
-pub fn render_summary(s: &ImportSummary) -> String {
+pub(crate) fn render_summary(s: &ImportSummary) -> String {
     let mut out = format!(
         "run {}: {} files, {} records, {} new rows, {} duplicates skipped, {} quarantined, {} partitions written\n",
         s.run_id,

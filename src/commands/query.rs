@@ -125,7 +125,7 @@ fn chart_width(args: &QueryArgs, format: OutputFormat) -> Option<usize> {
 
 /// The saved queries: the embedded ones, overridden by `--queries-dir` or the config's
 /// `queries_dir`; a folder that cannot be read is named with the setting it came from.
-pub fn registry(settings: &Settings, flag: Option<&std::path::Path>) -> anyhow::Result<Registry> {
+pub(crate) fn registry(settings: &Settings, flag: Option<&std::path::Path>) -> anyhow::Result<Registry> {
     let (dir, origin) = match (flag, settings.queries_dir.as_deref()) {
         (Some(d), _) => (Some(d), "--queries-dir".to_string()),
         (None, Some(d)) => (
@@ -181,7 +181,7 @@ fn explain_text(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<u8> {
 }
 
 /// `--param k=v` pairs.
-pub fn parse_params(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn parse_params(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for p in items {
         let (k, v) =

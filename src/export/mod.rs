@@ -25,7 +25,7 @@
 //! BI's incremental refresh of date partitions wants.
 
 pub mod powerbi;
-pub mod pseudonym;
+pub(crate) mod pseudonym;
 
 use std::collections::BTreeMap;
 
@@ -50,17 +50,17 @@ pub const CURRENT: &str = "_current.json";
 /// An export's manifest, in its folder.
 pub const MANIFEST: &str = "_export.json";
 /// The manifest's format; a reader refuses a newer one.
-pub const MANIFEST_FORMAT: u32 = 1;
+pub(crate) const MANIFEST_FORMAT: u32 = 1;
 /// Exports kept (the current one included) unless `--keep` says otherwise.
 pub const DEFAULT_KEEP: usize = 3;
 
 /// The raw tables every export holds: the per-user snapshots a model's user dimension and
 /// per-user drill-down read (the event tables come with `--raw`).
-pub static DIMENSIONS: [&TableDef; 2] = [&REGISTRATION_DETAILS, &USERS];
+pub(crate) static DIMENSIONS: [&TableDef; 2] = [&REGISTRATION_DETAILS, &USERS];
 
 /// Which partitions an export writes again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Since {
+pub(crate) enum Since {
     /// Partitions whose lake file changed at or after this instant.
     Time(DateTime<Utc>),
     /// Partitions whose lake file differs from the one the current export copied.
@@ -69,7 +69,7 @@ pub enum Since {
 
 /// What to export and how.
 #[derive(Debug, Clone, Default)]
-pub struct ExportOptions {
+pub(crate) struct ExportOptions {
     /// The raw tables too (audit events, registration details, users, event logs).
     pub raw: bool,
     pub since: Option<Since>,
@@ -155,7 +155,7 @@ pub struct ExportSummary {
 }
 
 /// A column type in the manifest's words.
-pub fn column_kind(t: &datafusion::arrow::datatypes::DataType) -> String {
+pub(crate) fn column_kind(t: &datafusion::arrow::datatypes::DataType) -> String {
     use datafusion::arrow::datatypes::DataType as D;
     match t {
         D::Utf8 | D::LargeUtf8 | D::Utf8View => "string",
@@ -179,7 +179,7 @@ fn columns_of(schema: &datafusion::arrow::datatypes::Schema) -> Vec<Column> {
 }
 
 /// Reads `_current.json` and the manifest it names; `None` when nothing was exported yet.
-pub async fn current(target: &LakeRoot) -> Result<Option<(Current, Manifest)>> {
+pub(crate) async fn current(target: &LakeRoot) -> Result<Option<(Current, Manifest)>> {
     let bad = |what: &str, e: String| Error::Config(format!("{}/{what}: {e}", target.location));
     let pointer = match target.store.get(&target.key(CURRENT)).await {
         Ok(r) => r.bytes().await?,
@@ -199,7 +199,7 @@ pub async fn current(target: &LakeRoot) -> Result<Option<(Current, Manifest)>> {
 }
 
 /// Exports `lake` into `target` (see the module documentation).
-pub async fn export(
+pub(crate) async fn export(
     lake: &Lake,
     target: &LakeRoot,
     opts: &ExportOptions,
@@ -373,7 +373,7 @@ async fn export_id(target: &LakeRoot, now: DateTime<Utc>) -> Result<String> {
 }
 
 /// The export folders in the target, oldest first (their names sort by time).
-pub async fn export_folders(target: &LakeRoot) -> Result<Vec<String>> {
+pub(crate) async fn export_folders(target: &LakeRoot) -> Result<Vec<String>> {
     let listed = target.store.list_with_delimiter(Some(&target.prefix)).await?;
     let mut out: Vec<String> = listed
         .common_prefixes

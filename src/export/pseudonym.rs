@@ -30,9 +30,9 @@ use crate::store::schema::{TableDef, all_tables};
 
 /// The environment variable the key may come from (the config's `[export] pseudonym_key_file`
 /// is the other way; never a flag, which would put it in shell history and process lists).
-pub const KEY_ENV: &str = "SSPR_PSEUDONYM_KEY";
+pub(crate) const KEY_ENV: &str = "SSPR_PSEUDONYM_KEY";
 /// The shortest key accepted, in bytes.
-pub const MIN_KEY: usize = 32;
+pub(crate) const MIN_KEY: usize = 32;
 /// Identities shorter than this are tokenised in their columns but not searched for in text
 /// (three characters match too much unrelated text).
 const MIN_SCRUB: usize = 4;
@@ -84,7 +84,7 @@ pub struct Description {
 }
 
 /// A keyed pseudonymiser, and the identities of the lake it learned for free text.
-pub struct Pseudonymizer {
+pub(crate) struct Pseudonymizer {
     key: ring::hmac::Key,
     key_id: String,
     ids: bool,
@@ -112,7 +112,7 @@ impl Clone for Pseudonymizer {
 impl Pseudonymizer {
     /// A pseudonymiser with `key` (at least [`MIN_KEY`] bytes); `ids` tokenises object ids too.
     /// `origin` names where the key came from, for the error.
-    pub fn new(key: &[u8], ids: bool, origin: &str) -> Result<Self> {
+    pub(crate) fn new(key: &[u8], ids: bool, origin: &str) -> Result<Self> {
         let key = trim_ascii(key);
         if key.len() < MIN_KEY {
             return Err(Error::Config(format!(
@@ -126,7 +126,7 @@ impl Pseudonymizer {
     }
 
     /// The token of one value.
-    pub fn token(&self, value: &str) -> String {
+    pub(crate) fn token(&self, value: &str) -> String {
         let tag = ring::hmac::sign(&self.key, value.to_lowercase().as_bytes());
         format!("p_{}", &hex(tag.as_ref())[..20])
     }
@@ -140,7 +140,7 @@ impl Pseudonymizer {
     }
 
     /// What the manifest says.
-    pub fn describe(&self) -> Description {
+    pub(crate) fn describe(&self) -> Description {
         Description {
             method: "HMAC-SHA256, 80-bit tokens of the lower-cased value".into(),
             key_id: self.key_id.clone(),
@@ -151,7 +151,7 @@ impl Pseudonymizer {
 
     /// Learns every identity in the lake's identity columns (of every table, exported or not: a
     /// derived table's message can name a user only the raw tables hold), to find them in text.
-    pub async fn learn(&self, lake: &Lake) -> Result<()> {
+    pub(crate) async fn learn(&self, lake: &Lake) -> Result<()> {
         let columns = self.identity_columns();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for table in all_tables() {
@@ -188,7 +188,7 @@ impl Pseudonymizer {
     }
 
     /// Text with every learned identity replaced by its token.
-    pub fn scrub(&self, text: &str) -> String {
+    pub(crate) fn scrub(&self, text: &str) -> String {
         let guard = self.scrubber.lock().expect("not poisoned");
         match guard.as_ref() {
             Some((ac, tokens)) => ac.replace_all(text, tokens),
@@ -197,7 +197,7 @@ impl Pseudonymizer {
     }
 
     /// A lake file of `table` with its identity columns tokenised and its free text scrubbed.
-    pub fn rewrite(&self, table: &TableDef, name: &str, bytes: Bytes) -> Result<Bytes> {
+    pub(crate) fn rewrite(&self, table: &TableDef, name: &str, bytes: Bytes) -> Result<Bytes> {
         let bad =
             |e: Error| Error::Table { table: name.to_string(), message: format!("pseudonymising: {e}") };
         let batches = crate::store::lake::decode(bytes).map_err(bad)?;

@@ -15,7 +15,7 @@ use super::manifest::RunManifest;
 const MAX_TEXT: usize = 20_000;
 
 /// POSTs the summary to the URL held in `url_file`.
-pub async fn webhook(
+pub(crate) async fn webhook(
     url_file: &Path,
     m: &RunManifest,
     summary: Option<&str>,
@@ -62,7 +62,7 @@ pub async fn webhook(
 }
 
 /// Mails the summary (and the overview page, when it was written) as `[mail]` says.
-pub async fn mail(
+pub(crate) async fn mail(
     cfg: &crate::settings::MailSection,
     m: &RunManifest,
     summary: Option<&str>,

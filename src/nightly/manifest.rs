@@ -15,7 +15,7 @@ use crate::settings::Settings;
 use crate::store::Lake;
 
 /// The folder of run manifests under the lake root.
-pub const RUNS_DIR: &str = "_runs";
+pub(crate) const RUNS_DIR: &str = "_runs";
 
 /// How a run ended, and its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +31,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         use crate::error::exit;
         match self {
             Outcome::Complete => exit::SUCCESS,
@@ -63,7 +63,7 @@ pub struct SourceReport {
 }
 
 impl SourceReport {
-    pub fn new(name: &str, kind: &str) -> Self {
+    pub(crate) fn new(name: &str, kind: &str) -> Self {
         Self { name: name.to_string(), kind: kind.to_string(), ..Default::default() }
     }
 
@@ -141,7 +141,7 @@ pub struct RunManifest {
 }
 
 impl RunManifest {
-    pub fn start(settings: &Settings, started: DateTime<Utc>, report_date: NaiveDate) -> Self {
+    pub(crate) fn start(settings: &Settings, started: DateTime<Utc>, report_date: NaiveDate) -> Self {
         let config = toml::to_string(&settings.layered.table).unwrap_or_default();
         Self {
             format: 1,
@@ -170,14 +170,14 @@ impl RunManifest {
     }
 
     /// Records a failed step (and logs it).
-    pub fn error(&mut self, step: &str, e: &Error) {
+    pub(crate) fn error(&mut self, step: &str, e: &Error) {
         let message = chain(e);
         tracing::error!(step, %message, "Nightly step failed.");
         self.errors.push(StepError { step: step.to_string(), message });
     }
 
     /// Records what a source gave, and why it could not be read when it failed.
-    pub fn add_source(&mut self, mut report: SourceReport, result: Result<()>) {
+    pub(crate) fn add_source(&mut self, mut report: SourceReport, result: Result<()>) {
         if let Err(e) = result {
             tracing::error!(source = %report.name, error = %chain(&e), "Nightly source failed.");
             report.error = Some(chain(&e));
@@ -186,7 +186,7 @@ impl RunManifest {
     }
 
     /// Sets the end and the outcome.
-    pub fn finish(&mut self, at: DateTime<Utc>) {
+    pub(crate) fn finish(&mut self, at: DateTime<Utc>) {
         self.finished = Some(at);
         let fatal = self.errors.iter().any(|e| matches!(e.step.as_str(), "run" | "build"));
         let all_sources_failed = !self.sources.is_empty() && self.sources.iter().all(|s| s.error.is_some());
@@ -200,7 +200,7 @@ impl RunManifest {
     }
 
     /// Stores the manifest in the lake (`_runs/<run id>.json`).
-    pub async fn store(&self, lake: &Lake) -> Result<()> {
+    pub(crate) async fn store(&self, lake: &Lake) -> Result<()> {
         let key = lake.root.key(&format!("{RUNS_DIR}/{}.json", self.run_id));
         let body = serde_json::to_vec_pretty(self)?;
         lake.root.store.put(&key, PutPayload::from(body)).await?;
@@ -208,7 +208,7 @@ impl RunManifest {
     }
 
     /// Writes the manifest beside the reports (`run.json`).
-    pub fn write_local(&self, dir: &std::path::Path) -> Result<()> {
+    pub(crate) fn write_local(&self, dir: &std::path::Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let p = dir.join("run.json");
         std::fs::write(&p, serde_json::to_vec_pretty(self)?).map_err(|e| Error::io(&p, e))
@@ -217,7 +217,7 @@ impl RunManifest {
 
 impl RunManifest {
     /// The run's row of the lake's `runs` table.
-    pub fn runs_row(&self) -> Result<datafusion::arrow::array::RecordBatch> {
+    pub(crate) fn runs_row(&self) -> Result<datafusion::arrow::array::RecordBatch> {
         use std::sync::Arc;
 
         use datafusion::arrow::array::{
@@ -267,7 +267,7 @@ impl RunManifest {
 
 /// The most recent complete run before `current`, from the lake's `_runs/`. A manifest that
 /// cannot be read is skipped with a warning (it cannot be the baseline).
-pub async fn previous_complete(lake: &Lake, current: &str) -> Result<Option<RunManifest>> {
+pub(crate) async fn previous_complete(lake: &Lake, current: &str) -> Result<Option<RunManifest>> {
     let prefix = lake.root.key(RUNS_DIR);
     let metas: Vec<_> = lake.root.store.list(Some(&prefix)).try_collect().await?;
     let mut best: Option<RunManifest> = None;
@@ -291,7 +291,7 @@ pub async fn previous_complete(lake: &Lake, current: &str) -> Result<Option<RunM
 }
 
 /// An error and its causes on one line, each once (as the CLI prints them).
-pub fn chain(e: &Error) -> String {
+pub(crate) fn chain(e: &Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {

@@ -6,14 +6,14 @@
 //! (`<lake>/_runs/<run id>.json`). One failing source does not stop the others; the outcome is
 //! the exit code: complete, partial (some source or step incomplete), failed, lock held.
 
-pub mod deliver;
+pub(crate) mod deliver;
 mod housekeeping;
-pub mod manifest;
+pub(crate) mod manifest;
 mod outputs;
-pub mod since;
+pub(crate) mod since;
 mod sources;
-pub mod stop;
-pub mod watch;
+pub(crate) mod stop;
+pub(crate) mod watch;
 
 use std::path::PathBuf;
 
@@ -28,7 +28,7 @@ pub use manifest::{Outcome, RunManifest, SourceReport, WrittenFile};
 
 /// Options of one run (from the command line).
 #[derive(Debug, Clone, Default)]
-pub struct NightlyOptions {
+pub(crate) struct NightlyOptions {
     /// The report date (default: today in the report zone).
     pub date: Option<NaiveDate>,
 }
@@ -36,7 +36,7 @@ pub struct NightlyOptions {
 /// Runs the job over `settings`. Errors before the lock (config, a lake that cannot be opened,
 /// the lock held) are returned; after it, every failure is recorded in the manifest and the run
 /// goes on with what does not depend on the failed step.
-pub async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions) -> Result<RunManifest> {
+pub(crate) async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions) -> Result<RunManifest> {
     // Listening before anything else: a stop signal from here on ends the run cleanly.
     let stop = stop::Stop::listen();
     let mut plan = Plan::of(settings, registry)?;
@@ -203,7 +203,7 @@ impl Plan {
 }
 
 /// `[nightly] reports_dir`, else `reports` beside a local lake, else `./reports`.
-pub fn reports_dir(settings: &Settings) -> PathBuf {
+pub(crate) fn reports_dir(settings: &Settings) -> PathBuf {
     if let Some(d) = &settings.nightly.reports_dir {
         return d.clone();
     }
@@ -302,6 +302,6 @@ async fn steps(
 }
 
 /// When the run happened, for file names.
-pub fn stamp(t: DateTime<Utc>) -> String {
+pub(crate) fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }

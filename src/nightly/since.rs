@@ -49,7 +49,7 @@ pub struct Figures {
 }
 
 impl Figures {
-    pub async fn of_lake(
+    pub(crate) async fn of_lake(
         lake: &Lake,
         settings: &Settings,
         registry: &Registry,
@@ -108,7 +108,7 @@ fn lost_schema(
 }
 
 /// The summary page: this run against the previous complete one.
-pub fn summary(now: &Figures, before: Option<&RunManifest>, run: &RunManifest) -> String {
+pub(crate) fn summary(now: &Figures, before: Option<&RunManifest>, run: &RunManifest) -> String {
     let mut s = format!("# Since last night — {}\n\n", run.report_date);
     let imported: usize = run.sources.iter().map(|x| x.files_imported.len()).sum();
     let rows: usize = run.sources.iter().map(|x| x.rows_new).sum();

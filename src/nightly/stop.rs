@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Listens for the stop signals while a run goes on; stops listening when dropped.
-pub struct Stop {
+pub(crate) struct Stop {
     requested: Arc<AtomicBool>,
     signal: Arc<Mutex<Option<&'static str>>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -16,7 +16,7 @@ pub struct Stop {
 
 impl Stop {
     /// Starts listening (on the current Tokio runtime).
-    pub fn listen() -> Self {
+    pub(crate) fn listen() -> Self {
         let requested = Arc::new(AtomicBool::new(false));
         let signal = Arc::new(Mutex::new(None));
         let (r, s) = (requested.clone(), signal.clone());
@@ -43,7 +43,7 @@ impl Stop {
     }
 
     /// The signal that asked the run to stop, if one did.
-    pub fn requested(&self) -> Option<&'static str> {
+    pub(crate) fn requested(&self) -> Option<&'static str> {
         if self.requested.load(Ordering::SeqCst) { self.signal.lock().ok().and_then(|g| *g) } else { None }
     }
 }

@@ -15,11 +15,11 @@ use crate::error::{Error, Result};
 use crate::settings::WatchFolder;
 
 /// The memory's file name in the state directory.
-pub const SEEN_FILE: &str = "nightly-imported.json";
+pub(crate) const SEEN_FILE: &str = "nightly-imported.json";
 
 /// One imported file, under its content hash.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SeenFile {
+pub(crate) struct SeenFile {
     pub path: String,
     pub size: u64,
     pub imported: chrono::DateTime<chrono::Utc>,
@@ -31,14 +31,14 @@ pub struct SeenFile {
 
 /// Every file imported so far, by the hex SHA-256 of its content.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub files: BTreeMap<String, SeenFile>,
 }
 
 impl Seen {
     /// Reads the memory (none yet: empty). A memory that cannot be read is an error naming it:
     /// guessing would import everything again or nothing.
-    pub fn load(state_dir: &Path) -> Result<Self> {
+    pub(crate) fn load(state_dir: &Path) -> Result<Self> {
         let p = state_dir.join(SEEN_FILE);
         match std::fs::read(&p) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Input {
@@ -51,7 +51,7 @@ impl Seen {
     }
 
     /// Replaces the memory whole.
-    pub fn save(&self, state_dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, state_dir: &Path) -> Result<()> {
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
         let p = state_dir.join(SEEN_FILE);
         let tmp = state_dir.join(format!("{SEEN_FILE}.tmp"));
@@ -63,7 +63,7 @@ impl Seen {
 
 /// A file of a watched folder, with its content hash.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     pub path: PathBuf,
     pub size: u64,
     pub modified: Option<i128>,
@@ -73,7 +73,7 @@ pub struct Candidate {
 /// The files of a watched folder (recursively) whose name passes its patterns, each with its
 /// content hash: remembered from `seen` when path, size and modification time are unchanged
 /// (a drop folder of years of exports is not read whole every night), else read and hashed.
-pub fn files(folder: &WatchFolder, seen: &Seen) -> Result<Vec<Candidate>> {
+pub(crate) fn files(folder: &WatchFolder, seen: &Seen) -> Result<Vec<Candidate>> {
     let known: std::collections::HashMap<(&str, u64, i128), &str> = seen
         .files
         .iter()
@@ -132,7 +132,7 @@ fn wanted(folder: &WatchFolder, name: &str) -> bool {
 
 /// `*` (any run of characters) and `?` (one character) against a whole file name; ASCII letters
 /// match either case, as on the Windows shares exports come from.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
     let n: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
     let (mut pi, mut ni) = (0, 0);
@@ -173,7 +173,7 @@ fn hash(path: &Path) -> Result<(u64, String)> {
 }
 
 /// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

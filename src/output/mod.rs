@@ -8,8 +8,8 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::error::Result;
 
-pub mod table;
-pub mod xlsx;
+pub(crate) mod table;
+pub(crate) mod xlsx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -26,7 +26,7 @@ pub enum OutputFormat {
 impl OutputFormat {
     /// The format a file name asks for by its extension (`daily.csv` → CSV); `None` for an
     /// extension that names no format.
-    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+    pub(crate) fn from_extension(path: &std::path::Path) -> Option<Self> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         Some(match ext.as_str() {
             "csv" => Self::Csv,
@@ -41,7 +41,7 @@ impl OutputFormat {
     }
 
     /// The name `--format` takes.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Table => "table",
             Self::Csv => "csv",
@@ -55,7 +55,7 @@ impl OutputFormat {
 
     /// `--format` and `--out` together: the flag, else the file's extension, else a table. A flag
     /// that contradicts the extension is refused, and so is a binary format with no file.
-    pub fn resolve(flag: Option<Self>, out: Option<&std::path::Path>) -> Result<Self> {
+    pub(crate) fn resolve(flag: Option<Self>, out: Option<&std::path::Path>) -> Result<Self> {
         let by_ext = out.and_then(Self::from_extension);
         let format = match (flag, by_ext) {
             (Some(f), Some(e)) if f != e => {
@@ -86,7 +86,7 @@ impl OutputFormat {
 /// Time columns shown in the report's zone: every `Timestamp` column that carries a zone is
 /// relabelled to `tz` (the instant is unchanged), so text output reads `2026-11-14T09:00:00+01:00`
 /// for Brussels. Parquet output keeps UTC (the Power BI-safe profile).
-pub fn in_zone(
+pub(crate) fn in_zone(
     batches: &[RecordBatch],
     schema: SchemaRef,
     tz: &str,
@@ -134,7 +134,7 @@ fn retype(
 
 /// Renders batches in a format, tables unfitted (for files and pipes). Parquet needs the schema
 /// (an empty result still has columns).
-pub fn render(batches: &[RecordBatch], schema: SchemaRef, format: OutputFormat) -> Result<Vec<u8>> {
+pub(crate) fn render(batches: &[RecordBatch], schema: SchemaRef, format: OutputFormat) -> Result<Vec<u8>> {
     render_to(batches, schema, format, None)
 }
 
@@ -250,12 +250,12 @@ fn markdown(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>> {
 }
 
 /// Whether a format writes binary that must go to a file.
-pub fn needs_file(format: OutputFormat) -> bool {
+pub(crate) fn needs_file(format: OutputFormat) -> bool {
     matches!(format, OutputFormat::Parquet | OutputFormat::Xlsx)
 }
 
 /// Turns serialisable rows (e.g. `lake stats`) into a batch via JSON, so they print like queries.
-pub fn rows_to_batch<T: serde::Serialize>(rows: &[T]) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+pub(crate) fn rows_to_batch<T: serde::Serialize>(rows: &[T]) -> Result<(Vec<RecordBatch>, SchemaRef)> {
     let values: Vec<serde_json::Value> =
         rows.iter().map(serde_json::to_value).collect::<std::result::Result<_, _>>()?;
     let schema = datafusion::arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))?;

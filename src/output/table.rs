@@ -29,7 +29,7 @@ struct Cells {
 }
 
 /// Renders the table; `width` is the terminal's when stdout is one, `None` for pipes and files.
-pub fn render(batches: &[RecordBatch], schema: &SchemaRef, width: Option<usize>) -> Result<String> {
+pub(crate) fn render(batches: &[RecordBatch], schema: &SchemaRef, width: Option<usize>) -> Result<String> {
     let cells = cells(batches, schema)?;
     if cells.rows.is_empty() {
         let text = format!("(no rows; columns: {})", cells.headers.join(", "));

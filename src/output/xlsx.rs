@@ -12,14 +12,14 @@ use rust_xlsxwriter::{ExcelDateTime, Format, FormatBorder, Workbook, XlsxError};
 use crate::error::{Error, Result};
 
 /// Excel's rows per sheet, the header included.
-pub const MAX_ROWS: usize = 1_048_576;
+pub(crate) const MAX_ROWS: usize = 1_048_576;
 /// Excel's longest text in a cell.
 const MAX_TEXT: usize = 32_767;
 /// Excel's longest sheet name.
 const MAX_NAME: usize = 31;
 
 /// One sheet: its name (cut and cleaned to what Excel accepts) and a result.
-pub struct Sheet<'a> {
+pub(crate) struct Sheet<'a> {
     pub name: &'a str,
     pub batches: &'a [RecordBatch],
     pub schema: SchemaRef,
@@ -51,7 +51,7 @@ fn sheet_name(name: &str, taken: &[String]) -> String {
 }
 
 /// The workbook's bytes.
-pub fn workbook(sheets: &[Sheet<'_>]) -> Result<Vec<u8>> {
+pub(crate) fn workbook(sheets: &[Sheet<'_>]) -> Result<Vec<u8>> {
     let mut wb = Workbook::new();
     let header = Format::new().set_bold().set_border_bottom(FormatBorder::Thin);
     let date = Format::new().set_num_format("yyyy-mm-dd");

@@ -79,7 +79,7 @@ static DERIVED: [Derived; 4] = [
 ];
 
 /// Where the build state lives, relative to the lake root.
-pub const STATE_REL: &str = "_state/build.json";
+pub(crate) const STATE_REL: &str = "_state/build.json";
 
 /// Input partition versions each derived table was last built from.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ pub struct Unbuilt {
 
 /// The derived tables whose inputs changed since the last `sspr build` (without taking the lock
 /// or building anything): what a report over them must warn about.
-pub async fn unbuilt(lake: &Lake) -> Result<Vec<Unbuilt>> {
+pub(crate) async fn unbuilt(lake: &Lake) -> Result<Vec<Unbuilt>> {
     let state = load_state(lake).await?;
     let mut out = Vec::new();
     for d in &DERIVED {

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::store::schema::{cols, tables};
 
 /// Data is stale when its newest event is older than this.
-pub const STALE_AFTER_HOURS: i64 = 36;
+pub(crate) const STALE_AFTER_HOURS: i64 = 36;
 
 /// The raw tables whose freshness is shown, with the column that says how new a row is.
 const FRESHNESS: &[(&str, &str)] = &[
@@ -60,7 +60,7 @@ pub struct Completeness {
 
 impl Completeness {
     /// Everything the line shows: [`Self::read`] plus the derived tables left unbuilt.
-    pub async fn of_lake(
+    pub(crate) async fn of_lake(
         ctx: &SessionContext,
         lake: &crate::store::Lake,
         now: DateTime<Utc>,
@@ -71,7 +71,7 @@ impl Completeness {
     }
 
     /// Reads the freshness of every raw table and the ledger's totals per source.
-    pub async fn read(ctx: &SessionContext, now: DateTime<Utc>) -> Result<Self> {
+    pub(crate) async fn read(ctx: &SessionContext, now: DateTime<Utc>) -> Result<Self> {
         let union = FRESHNESS
             .iter()
             .map(|(t, c)| format!("SELECT '{t}' AS t, CAST(max({c}) AS TIMESTAMP) AS newest FROM {t}"))
@@ -115,7 +115,7 @@ impl Completeness {
     }
 
     /// Whether anything is stale or incomplete.
-    pub fn has_warning(&self) -> bool {
+    pub(crate) fn has_warning(&self) -> bool {
         self.tables.iter().any(|t| t.stale)
             || self.sources.iter().any(|s| s.incomplete > 0)
             || !self.unbuilt.is_empty()
@@ -123,7 +123,7 @@ impl Completeness {
 
     /// The warning for a report that reads derived tables its inputs have moved past, naming
     /// the command that fixes it; `None` when `sql` reads none of them.
-    pub fn unbuilt_warning(&self, sql: &str) -> Option<String> {
+    pub(crate) fn unbuilt_warning(&self, sql: &str) -> Option<String> {
         let read: Vec<String> = self
             .unbuilt
             .iter()
@@ -141,7 +141,7 @@ impl Completeness {
     /// One line: `data: audit_events 2026-11-14 23:58Z, registration_details 2026-11-14 (snapshot),
     /// … · STALE (newest older than 36 h): audit_events 18 d, … · ingested: file 121 items;
     /// graph:directoryAudits 14 items, 2 INCOMPLETE`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         if self.tables.is_empty() && self.sources.is_empty() {
             return "data: nothing ingested yet (the lake's tables and ingest_ledger are empty)".into();
         }
@@ -218,11 +218,6 @@ fn ledger_rows(b: &RecordBatch) -> Result<Vec<Ingested>> {
             incomplete: incomplete.value(i),
         })
         .collect())
-}
-
-/// The completeness line of the lake behind `ctx`, as of `now`.
-pub async fn line(ctx: &SessionContext, lake: &crate::store::Lake, now: DateTime<Utc>) -> Result<String> {
-    Ok(Completeness::of_lake(ctx, lake, now).await?.line())
 }
 
 #[cfg(test)]

@@ -15,14 +15,14 @@ use crate::query::context::{QueryConfig, build_context};
 use crate::store::Lake;
 
 /// Attempts after the first, and the pause before each (doubling).
-pub const RETRIES: u32 = 4;
+pub(crate) const RETRIES: u32 = 4;
 const FIRST_PAUSE_MS: u64 = 50;
 
 /// What a read that raced a replace looks like: the new file read with the old file's layout,
 /// which surfaces as any Parquet or Arrow decoding error (a corrupt footer, a Snappy error, a
 /// short read: "failed to fill whole buffer"), or as a file that vanished between listing and
 /// reading. A file that is really corrupt fails the same way after the retries, and is then named.
-pub fn raced_a_replace(e: &DataFusionError) -> bool {
+pub(crate) fn raced_a_replace(e: &DataFusionError) -> bool {
     let text = e.to_string();
     [
         "Parquet",
@@ -43,7 +43,7 @@ pub fn raced_a_replace(e: &DataFusionError) -> bool {
 /// a read that raced a partition replace. Returns the rows, their schema, and the session that
 /// produced them. A failure to run names `origin`; when it came from a file that cannot be read,
 /// the lake's footers are checked and the unreadable file named (the engine's error does not).
-pub async fn collect(
+pub(crate) async fn collect(
     lake: &Lake,
     cfg: &QueryConfig,
     origin: &str,

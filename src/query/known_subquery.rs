@@ -34,7 +34,7 @@ use datafusion::physical_plan::scalar_subquery::{ScalarSubqueryExec, ScalarSubqu
 /// See the module documentation. Runs right after DataFusion's `AggregateStatistics` (which
 /// answers the subqueries) and before `FilterPushdown` (which hands filters to the scans).
 #[derive(Debug, Default)]
-pub struct InlineKnownSubqueries;
+pub(crate) struct InlineKnownSubqueries;
 
 impl PhysicalOptimizerRule for InlineKnownSubqueries {
     fn optimize(

@@ -1,14 +1,14 @@
 //! The query layer: the one `SessionContext` builder and the saved-query registry.
 
 pub mod build;
-pub mod completeness;
-pub mod consistent;
+pub(crate) mod completeness;
+pub(crate) mod consistent;
 pub mod context;
-pub mod known_subquery;
-pub mod materialize;
-pub mod params;
-pub mod percentile;
-pub mod proven;
+pub(crate) mod known_subquery;
+pub(crate) mod materialize;
+pub(crate) mod params;
+pub(crate) mod percentile;
+pub(crate) mod proven;
 pub mod saved;
 
 use std::sync::Arc;

@@ -43,7 +43,7 @@ fn show_instant(v: &ScalarValue) -> String {
 /// `today`, and relative forms: `-7d` and `-2w` are calendar days back from today, starting at
 /// local midnight in `tz` (so the first day of a day-bucketed report is a whole day), `-12h` and
 /// `-30m` are exact durations back from now.
-pub fn parse_value(
+pub(crate) fn parse_value(
     ty: ParamType,
     text: &str,
     tz: &chrono_tz::Tz,
@@ -96,7 +96,7 @@ fn parse_date(t: &str, tz: &chrono_tz::Tz, now: DateTime<Utc>) -> std::result::R
 }
 
 /// Parses a time as `--from`/`--to` take it (see [`parse_value`]).
-pub fn parse_time(
+pub(crate) fn parse_time(
     t: &str,
     tz: &chrono_tz::Tz,
     now: DateTime<Utc>,

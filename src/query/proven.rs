@@ -38,7 +38,7 @@ use super::rewrite_filters;
 
 /// See the module documentation.
 #[derive(Debug, Default)]
-pub struct DropProvenFilters;
+pub(crate) struct DropProvenFilters;
 
 impl PhysicalOptimizerRule for DropProvenFilters {
     fn optimize(

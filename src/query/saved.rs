@@ -110,7 +110,7 @@ pub struct SavedQuery {
 
 impl SavedQuery {
     /// Parses the header and body of a query file.
-    pub fn parse(origin: &str, text: &str) -> Result<Self> {
+    pub(crate) fn parse(origin: &str, text: &str) -> Result<Self> {
         let bad = |m: String| Error::Query { query: origin.to_string(), message: m };
         let mut fields: BTreeMap<String, String> = BTreeMap::new();
         let mut last: Option<String> = None;
@@ -161,7 +161,7 @@ impl SavedQuery {
     /// The session this query runs in: `ctx` itself, or a copy of its state (same tables, views
     /// and functions) with the query's `-- settings:` applied, so they never leak into the next
     /// query run on `ctx`.
-    pub fn session(&self, ctx: &SessionContext) -> Result<SessionContext> {
+    pub(crate) fn session(&self, ctx: &SessionContext) -> Result<SessionContext> {
         if self.settings.is_empty() {
             return Ok(ctx.clone());
         }
@@ -194,7 +194,7 @@ impl SavedQuery {
     /// The values a run gives the parameters the query declares from its setting rather than from
     /// the user: `tz` (the report zone), `start_hour` / `end_hour` (`[query] business_hours`).
     /// Values given by the user win over them.
-    pub fn context_params(
+    pub(crate) fn context_params(
         &self,
         tz: &str,
         cfg: &crate::query::context::QueryConfig,
@@ -208,7 +208,7 @@ impl SavedQuery {
     }
 
     /// The parameter names, for messages (`from, to, tz`, or `none`).
-    pub fn param_names(&self) -> String {
+    pub(crate) fn param_names(&self) -> String {
         if self.params.is_empty() {
             return "no parameters".into();
         }
@@ -326,12 +326,12 @@ impl Registry {
 }
 
 /// Options that keep user SQL read-only.
-pub fn read_only() -> SQLOptions {
+pub(crate) fn read_only() -> SQLOptions {
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
 /// Plans `sql` read-only and binds placeholder values.
-pub async fn plan(
+pub(crate) async fn plan(
     ctx: &SessionContext,
     origin: &str,
     sql: &str,

@@ -3,14 +3,14 @@
 
 use std::fmt::Write as _;
 
-use super::{DEFAULT_MAX_ROWS, Rendered, Size, cut_note, first_rows};
+use super::{Rendered, Size, cut_note, first_rows};
 use crate::charts;
 use crate::error::Result;
 
 impl Rendered {
     /// The dashboard's tables as one Excel workbook: a sheet per panel, named after its query,
     /// in panel order, times on the wall clock of the report's zone.
-    pub fn xlsx(&self) -> Result<Vec<u8>> {
+    pub(crate) fn xlsx(&self) -> Result<Vec<u8>> {
         let sheets: Vec<crate::output::xlsx::Sheet<'_>> = self
             .panels
             .iter()
@@ -26,7 +26,7 @@ impl Rendered {
     /// Every charted panel as a PNG image for mail and slides: `(file name, bytes)`, named
     /// `<dashboard>-<n>-<query>.png` in panel order. Each picture stands alone, so its caption
     /// carries the panel's title and the window.
-    pub fn pngs(&self) -> Result<Vec<(String, Vec<u8>)>> {
+    pub(crate) fn pngs(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let mut out = Vec::new();
         for (i, p) in self.panels.iter().enumerate() {
             let Some((data, spec)) = &p.chart else { continue };
@@ -38,14 +38,8 @@ impl Rendered {
         Ok(out)
     }
 
-    /// The page as Markdown, with each chart as an SVG file beside it: `(markdown, [(file name,
-    /// svg)])`. Charts are linked as `<dashboard>-<n>.svg`.
-    pub fn markdown(&self) -> Result<(String, Vec<(String, String)>)> {
-        self.markdown_with(DEFAULT_MAX_ROWS)
-    }
-
     /// [`Rendered::markdown`] with each table cut to `max_rows`.
-    pub fn markdown_with(&self, max_rows: usize) -> Result<(String, Vec<(String, String)>)> {
+    pub(crate) fn markdown_with(&self, max_rows: usize) -> Result<(String, Vec<(String, String)>)> {
         let d = &self.dashboard;
         let mut m = format!("# {}\n\n{}\n\n", d.title, d.description);
         let w = &self.window;

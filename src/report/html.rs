@@ -19,7 +19,7 @@ impl Rendered {
     }
 
     /// The page, each table cut to `max_rows` (the cut is said under it).
-    pub fn html_with(&self, max_rows: usize) -> Result<String> {
+    pub(crate) fn html_with(&self, max_rows: usize) -> Result<String> {
         let d = &self.dashboard;
         let mut h = String::new();
         let _ = write!(

@@ -7,7 +7,7 @@
 
 mod files;
 mod html;
-pub mod spec;
+pub(crate) mod spec;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ pub struct Window {
 
 impl Window {
     /// The window as the page's header states it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match (&self.from, &self.to) {
             (None, None) => "all data in the lake".to_string(),
             (f, t) => format!("{} → {}", f.as_deref().unwrap_or("start"), t.as_deref().unwrap_or("now")),
@@ -95,7 +95,7 @@ impl Header {
 }
 
 /// Runs every panel's query over `lake` and draws its chart: [`render_all`] for one dashboard.
-pub async fn run(
+pub(crate) async fn run(
     lake: &Lake,
     cfg: &QueryConfig,
     registry: &Registry,
@@ -258,7 +258,7 @@ async fn tenant(ctx: &datafusion::prelude::SessionContext) -> Option<String> {
 /// Rows a page shows per table unless `sspr report --max-rows` says otherwise: a page stays
 /// small enough to mail and open; the chart has the top of a long result, and `sspr query` or
 /// `--format xlsx` has all of it.
-pub const DEFAULT_MAX_ROWS: usize = 1_000;
+pub(crate) const DEFAULT_MAX_ROWS: usize = 1_000;
 
 /// The first `n` rows of a result.
 pub(crate) fn first_rows(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {

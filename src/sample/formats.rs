@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::sample::tenant::{Event, User};
 
 /// Graph's page size for `$top=999`.
-pub const PAGE_SIZE: usize = 999;
+pub(crate) const PAGE_SIZE: usize = 999;
 const GRAPH: &str = "https://graph.microsoft.com/v1.0";
 
 fn create(path: &Path) -> Result<BufWriter<std::fs::File>> {
@@ -21,7 +21,7 @@ fn create(path: &Path) -> Result<BufWriter<std::fs::File>> {
 }
 
 /// Writes Graph pages of [`PAGE_SIZE`] items, each but the last with `@odata.nextLink`.
-pub struct GraphPager {
+pub(crate) struct GraphPager {
     dir: PathBuf,
     resource: String,
     items: Vec<Value>,
@@ -29,12 +29,12 @@ pub struct GraphPager {
 }
 
 impl GraphPager {
-    pub fn new(dir: PathBuf, resource: &str) -> Result<Self> {
+    pub(crate) fn new(dir: PathBuf, resource: &str) -> Result<Self> {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Self { dir, resource: resource.to_string(), items: Vec::new(), page: 0 })
     }
 
-    pub fn push(&mut self, v: &Value) -> Result<()> {
+    pub(crate) fn push(&mut self, v: &Value) -> Result<()> {
         // Hold one extra item so we know whether a next page exists.
         if self.items.len() == PAGE_SIZE {
             self.flush(true)?;
@@ -61,7 +61,7 @@ impl GraphPager {
         w.flush().map_err(|e| Error::io(&path, e))
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         if !self.items.is_empty() || self.page == 0 {
             self.flush(false)?;
         }
@@ -71,18 +71,18 @@ impl GraphPager {
 
 /// The diagnostic-settings archive: one `PT1H.json` per hour, JSON lines with CRLF, envelope +
 /// `properties` (entra-audit.md §5.2, tenant-level path as observed live).
-pub struct DiagArchive {
+pub(crate) struct DiagArchive {
     root: PathBuf,
     tenant_id: String,
     current: Option<(String, BufWriter<std::fs::File>)>,
 }
 
 impl DiagArchive {
-    pub fn new(root: PathBuf, tenant_id: &str) -> Self {
+    pub(crate) fn new(root: PathBuf, tenant_id: &str) -> Self {
         Self { root, tenant_id: tenant_id.to_string(), current: None }
     }
 
-    pub fn push(&mut self, e: &Event) -> Result<()> {
+    pub(crate) fn push(&mut self, e: &Event) -> Result<()> {
         let t = e.time;
         let rel = format!(
             "tenantId={}/y={}/m={:02}/d={:02}/h={:02}/m=00/PT1H.json",
@@ -121,7 +121,7 @@ impl DiagArchive {
         w.write_all(b"\r\n").map_err(|err| Error::io(&self.root, err))
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         if let Some((_, mut w)) = self.current.take() {
             w.flush().map_err(|e| Error::io(&self.root, e))?;
         }
@@ -130,18 +130,18 @@ impl DiagArchive {
 }
 
 /// A Log Analytics `AuditLogs` export: JSON lines, PascalCase columns, dynamic columns as JSON strings.
-pub struct LogAnalyticsFile {
+pub(crate) struct LogAnalyticsFile {
     path: PathBuf,
     w: BufWriter<std::fs::File>,
     tenant_id: String,
 }
 
 impl LogAnalyticsFile {
-    pub fn new(path: &Path, tenant_id: &str) -> Result<Self> {
+    pub(crate) fn new(path: &Path, tenant_id: &str) -> Result<Self> {
         Ok(Self { path: path.to_path_buf(), w: create(path)?, tenant_id: tenant_id.to_string() })
     }
 
-    pub fn push(&mut self, p: &Value) -> Result<()> {
+    pub(crate) fn push(&mut self, p: &Value) -> Result<()> {
         let row = json!({
             "TenantId": "11111111-2222-3333-4444-555555555555",
             "SourceSystem": "Azure AD",
@@ -175,13 +175,13 @@ impl LogAnalyticsFile {
         self.w.write_all(b"\n").map_err(|e| Error::io(&self.path, e))
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         self.w.flush().map_err(|e| Error::io(&self.path, e))
     }
 }
 
 /// Two registration snapshots: the window's first day (late registrants not yet registered) and last day.
-pub fn write_registration(out: &Path, people: &[User], first: NaiveDate, last: NaiveDate) -> Result<()> {
+pub(crate) fn write_registration(out: &Path, people: &[User], first: NaiveDate, last: NaiveDate) -> Result<()> {
     for (date, latest) in [(first, false), (last, true)] {
         let dir = out.join(format!("graph/userRegistrationDetails/{date}"));
         let mut pager = GraphPager::new(dir, "reports/authenticationMethods/userRegistrationDetails")?;
@@ -217,7 +217,7 @@ pub fn write_registration(out: &Path, people: &[User], first: NaiveDate, last: N
 }
 
 /// Directory users at the end of the window.
-pub fn write_users(out: &Path, people: &[User], date: NaiveDate) -> Result<()> {
+pub(crate) fn write_users(out: &Path, people: &[User], date: NaiveDate) -> Result<()> {
     let mut pager = GraphPager::new(out.join(format!("graph/users/{date}")), "users")?;
     for u in people {
         pager.push(&json!({

@@ -20,8 +20,8 @@
 
 pub mod evtx_writer;
 mod formats;
-pub mod onprem;
-pub mod tenant;
+pub(crate) mod onprem;
+pub(crate) mod tenant;
 pub mod truth;
 
 use std::path::Path;
@@ -37,18 +37,18 @@ use crate::sample::truth::GroundTruth;
 pub use tenant::TenantParams as Params;
 
 /// Days at the start of the window also written to the diagnostic-settings archive.
-pub const DIAG_DAYS: u32 = 3;
+pub(crate) const DIAG_DAYS: u32 = 3;
 /// Days at the end of the window also written to the Log Analytics export.
-pub const LA_DAYS: u32 = 3;
+pub(crate) const LA_DAYS: u32 = 3;
 
 /// What [`generate`] writes at the top of `out`; `sample generate --force` replaces these and
 /// nothing else.
-pub const OUTPUTS: &[&str] =
+pub(crate) const OUTPUTS: &[&str] =
     &["graph", "diagnostic-archive", "log-analytics", "eventlogs", "config", "ground_truth.json"];
 
 /// The example configuration of the nightly job, written as `config/sspr.example.toml`: its
 /// watched folders are this sample's, as seen from the folder that holds `sample-data/`.
-pub const EXAMPLE_CONFIG: &str = include_str!("sspr.example.toml");
+pub(crate) const EXAMPLE_CONFIG: &str = include_str!("sspr.example.toml");
 
 /// Generates the tenant into `out`.
 pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
@@ -73,7 +73,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     // Password changes and unlocks draw from a stream of their own, so that adding them left
     // every other event of the tenant as it was.
     let mut activity_rng = Rng::new(p.seed ^ 0x00ac_7171);
-    let mut sb = SessionBuilder { rng: &mut rng, tenant_id: &tenant_id };
+    let mut sb = SessionBuilder { rng: &mut rng };
     let mut sessions = Vec::new();
     let expected = people.len() as f64 * p.session_rate / 1000.0;
     let late_registrants: Vec<usize> =
@@ -98,7 +98,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
             truth.add_registration_events(&ev);
             events.extend(ev);
         }
-        let mut xb = SessionBuilder { rng: &mut activity_rng, tenant_id: &tenant_id };
+        let mut xb = SessionBuilder { rng: &mut activity_rng };
         plant_activity(&mut xb, &mut truth, &people, day, start, &mut events);
         events.sort_by_key(|e| e.time);
         truth.add_day_activity(date, &events);
@@ -163,7 +163,7 @@ fn plant_activity(
 }
 
 /// An IP behind which several users reset on the same day (`resets_per_ip`).
-pub const SHARED_IP: &str = "100.64.0.77";
+pub(crate) const SHARED_IP: &str = "100.64.0.77";
 
 /// Planted security patterns, on fixed days of the window: six users resetting from one IP on
 /// the same morning, one user looking at the verification options three times without starting

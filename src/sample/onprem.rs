@@ -22,19 +22,19 @@ use crate::rng::Rng;
 use crate::sample::evtx_writer::WinEvent;
 use crate::sample::tenant::{SessionTruth, day_start};
 
-pub const AADC: &str = "AADC01.contoso.com";
-pub const DC: &str = "DC01.contoso.com";
-pub const CONNECTOR: &str = "MSOL_73c8a9aa6173";
-pub const DOMAIN: &str = "CONTOSO";
-pub const CLIENT_MACHINES: [&str; 4] = [
+pub(crate) const AADC: &str = "AADC01.contoso.com";
+pub(crate) const DC: &str = "DC01.contoso.com";
+pub(crate) const CONNECTOR: &str = "MSOL_73c8a9aa6173";
+pub(crate) const DOMAIN: &str = "CONTOSO";
+pub(crate) const CLIENT_MACHINES: [&str; 4] = [
     "WIN7-FIN-014.contoso.com",
     "WIN7-OPS-022.contoso.com",
     "WIN81-HR-003.contoso.com",
     "WIN81-LAB-007.contoso.com",
 ];
-pub const CREDENTIAL_PROVIDER: &str = "AADPasswordResetCredentialProvider";
+pub(crate) const CREDENTIAL_PROVIDER: &str = "AADPasswordResetCredentialProvider";
 /// Heartbeat gaps longer than this are outages in the ground truth (and the report default).
-pub const GAP_MINUTES: i64 = 15;
+pub(crate) const GAP_MINUTES: i64 = 15;
 
 const CLASSIC_KEYWORDS: u64 = 0x0080_0000_0000_0000;
 const AUDIT_SUCCESS: u64 = 0x8020_0000_0000_0000;
@@ -87,7 +87,7 @@ pub struct OnPremTruth {
 
 /// The generated logs: one list of events per log file, in time order with record ids set, and
 /// the event-XML exports made of them: (name, with a root element, events).
-pub struct OnPremLogs {
+pub(crate) struct OnPremLogs {
     pub files: Vec<(String, Vec<WinEvent>)>,
     pub xml_files: Vec<(String, bool, Vec<WinEvent>)>,
     pub truth: OnPremTruth,
@@ -95,7 +95,7 @@ pub struct OnPremLogs {
 
 /// Days at the end of the window that the server's XML export covers (`wevtutil qe` of a recent
 /// window; it overlaps the EVTX file on purpose).
-pub const XML_DAYS: i64 = 3;
+pub(crate) const XML_DAYS: i64 = 3;
 
 fn sam(upn: &str) -> String {
     upn.split('@').next().unwrap_or(upn).to_string()
@@ -174,7 +174,7 @@ fn account_change(target: &str, subject: &str, subject_sid: &str) -> Vec<(&'stat
 }
 
 /// Generates the three kinds of logs for the sessions of the window `[first_day, last_day]`.
-pub fn generate(
+pub(crate) fn generate(
     sessions: &[SessionTruth],
     first_day: NaiveDate,
     last_day: NaiveDate,

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::rng::Rng;
 
-pub const SSPR_SERVICE: &str = "Self-service Password Management";
-pub const FLOW: &str = "Self-service password reset flow activity progress";
-pub const RESET: &str = "Reset password (self-service)";
-pub const AUTH_METHODS: &str = "Authentication Methods";
+pub(crate) const SSPR_SERVICE: &str = "Self-service Password Management";
+pub(crate) const FLOW: &str = "Self-service password reset flow activity progress";
+pub(crate) const RESET: &str = "Reset password (self-service)";
+pub(crate) const AUTH_METHODS: &str = "Authentication Methods";
 const DEPARTMENTS: &[&str] =
     &["Finance", "Sales", "Engineering", "HR", "Operations", "Legal", "Support", "Marketing"];
 const FIRST: &[&str] = &[
@@ -50,7 +50,7 @@ impl Default for TenantParams {
 
 /// One directory user with registration state.
 #[derive(Debug, Clone)]
-pub struct User {
+pub(crate) struct User {
     pub id: String,
     pub upn: String,
     pub display_name: String,
@@ -70,24 +70,24 @@ pub struct User {
 }
 
 impl User {
-    pub fn capable(&self) -> bool {
+    pub(crate) fn capable(&self) -> bool {
         self.registered && self.sspr_enabled
     }
 
     /// MFA capable at the latest snapshot: registered with a method that is not email or
     /// security questions (those serve SSPR only). No generated method is passwordless.
-    pub fn mfa_capable(&self) -> bool {
+    pub(crate) fn mfa_capable(&self) -> bool {
         mfa_capable(self.registered, &self.methods)
     }
 }
 
 /// A registered user with a method other than email and security questions can do MFA.
-pub fn mfa_capable(registered: bool, methods: &[&str]) -> bool {
+pub(crate) fn mfa_capable(registered: bool, methods: &[&str]) -> bool {
     registered && methods.iter().any(|m| *m != "email" && *m != "securityQuestion")
 }
 
 /// Builds the users.
-pub fn users(p: &TenantParams, rng: &mut Rng) -> Vec<User> {
+pub(crate) fn users(p: &TenantParams, rng: &mut Rng) -> Vec<User> {
     let end = p.end_date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     (0..p.users)
         .map(|i| {
@@ -181,7 +181,7 @@ pub fn users(p: &TenantParams, rng: &mut Rng) -> Vec<User> {
 
 /// How a client reached SSPR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientKind {
+pub(crate) enum ClientKind {
     WebPortal,
     WindowsLogonScreen,
     WindowsAddIn,
@@ -224,14 +224,14 @@ impl ClientKind {
 
 /// One audit event in Graph `directoryAudit` shape, plus what the ground truth needs.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub(crate) struct Event {
     pub time: DateTime<Utc>,
     pub json: Value,
 }
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionTruth {
+pub(crate) struct SessionTruth {
     pub correlation_id: String,
     pub start: DateTime<Utc>,
     pub succeeded: bool,
@@ -274,9 +274,8 @@ struct Actor<'s> {
     corr: &'s str,
 }
 
-pub struct SessionBuilder<'a> {
+pub(crate) struct SessionBuilder<'a> {
     pub rng: &'a mut Rng,
-    pub tenant_id: &'a str,
 }
 
 fn method_label(m: &str) -> Option<&'static str> {
@@ -325,12 +324,12 @@ impl SessionBuilder<'_> {
     }
 
     /// Runs one SSPR session for `user` starting at `start`; returns its events and truth.
-    pub fn session(&mut self, user: &User, start: DateTime<Utc>) -> (Vec<Event>, SessionTruth) {
+    pub(crate) fn session(&mut self, user: &User, start: DateTime<Utc>) -> (Vec<Event>, SessionTruth) {
         self.session_from(user, start, None)
     }
 
     /// A session from a given IP (planted patterns), else from the user's usual one or a random one.
-    pub fn session_from(
+    pub(crate) fn session_from(
         &mut self,
         user: &User,
         start: DateTime<Utc>,
@@ -487,7 +486,7 @@ impl SessionBuilder<'_> {
     }
 
     /// Reconnaissance: a user looks at the verification options and starts none (no terminal step).
-    pub fn options_only(
+    pub(crate) fn options_only(
         &mut self,
         user: &User,
         start: DateTime<Utc>,
@@ -525,7 +524,7 @@ impl SessionBuilder<'_> {
     }
 
     /// An administrator resets a user's password (`Reset password (by admin)`).
-    pub fn admin_reset(&mut self, admin: &User, target: &User, at: DateTime<Utc>) -> Event {
+    pub(crate) fn admin_reset(&mut self, admin: &User, target: &User, at: DateTime<Utc>) -> Event {
         let corr = self.rng.guid();
         let client = ClientKind::WebPortal.details(self.rng);
         let actor = Actor { user: admin, ip: &admin.home_ip, client, corr: &corr };
@@ -538,7 +537,7 @@ impl SessionBuilder<'_> {
 
     /// A self-service event of its own, outside a reset session (a password change, an account
     /// unlock), from the user's usual address.
-    pub fn account_event(
+    pub(crate) fn account_event(
         &mut self,
         user: &User,
         at: DateTime<Utc>,
@@ -553,7 +552,7 @@ impl SessionBuilder<'_> {
     }
 
     /// Combined-registration events of a user who registered during the window.
-    pub fn registration(&mut self, user: &User, at: DateTime<Utc>) -> Vec<Event> {
+    pub(crate) fn registration(&mut self, user: &User, at: DateTime<Utc>) -> Vec<Event> {
         let corr = self.rng.guid();
         let client = ClientKind::WebPortal.details(self.rng);
         let mut out = Vec::new();
@@ -594,6 +593,6 @@ impl SessionBuilder<'_> {
 }
 
 /// Midnight UTC of a date.
-pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn day_start(d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
 }

@@ -246,7 +246,7 @@ fn coverage<'a>(people: impl Iterator<Item = &'a User>) -> Vec<CoverageRow> {
 }
 
 impl GroundTruth {
-    pub fn new(p: &TenantParams, tenant_id: &str) -> Self {
+    pub(crate) fn new(p: &TenantParams, tenant_id: &str) -> Self {
         Self {
             generator: serde_json::to_value(p).unwrap_or_default(),
             tenant_id: tenant_id.to_string(),
@@ -255,7 +255,7 @@ impl GroundTruth {
         }
     }
 
-    pub fn add_registration(&mut self, people: &[User], snapshot: NaiveDate) {
+    pub(crate) fn add_registration(&mut self, people: &[User], snapshot: NaiveDate) {
         self.latest_snapshot = Some(snapshot);
         let midnight = snapshot.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         self.new_users_unregistered_14d = people
@@ -274,7 +274,7 @@ impl GroundTruth {
         self.registration_coverage_all_accounts = coverage(people.iter());
     }
 
-    pub fn add_session(&mut self, t: &SessionTruth, events: &[Event]) {
+    pub(crate) fn add_session(&mut self, t: &SessionTruth, events: &[Event]) {
         self.audit_events += events.len() as u64;
         self.sspr_sessions += 1;
         let day = self
@@ -328,7 +328,7 @@ impl GroundTruth {
     }
 
     /// Coverage per slice of the two registration snapshots the generator writes.
-    pub fn add_coverage_daily(&mut self, people: &[User], first: NaiveDate, last: NaiveDate) {
+    pub(crate) fn add_coverage_daily(&mut self, people: &[User], first: NaiveDate, last: NaiveDate) {
         let mut rows: BTreeMap<(NaiveDate, String, String, String, bool), CoverageDailyRow> = BTreeMap::new();
         for (date, latest) in [(first, false), (last, true)] {
             for u in people {
@@ -361,13 +361,13 @@ impl GroundTruth {
         self.coverage_daily = rows.into_values().collect();
     }
 
-    pub fn add_other_events(&mut self, n: usize) {
+    pub(crate) fn add_other_events(&mut self, n: usize) {
         self.audit_events += n as u64;
     }
 
     /// The day's audit events per activity and result, but the reset flow's steps (one event per
     /// step): `password_activity_daily`.
-    pub fn add_day_activity(&mut self, day: NaiveDate, events: &[Event]) {
+    pub(crate) fn add_day_activity(&mut self, day: NaiveDate, events: &[Event]) {
         let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
         for e in events {
             let activity = e.json["activityDisplayName"].as_str().unwrap_or_default();
@@ -386,7 +386,7 @@ impl GroundTruth {
     }
 
     /// Security-info registration events (as exported), for `register_then_reset`.
-    pub fn add_registration_events(&mut self, events: &[Event]) {
+    pub(crate) fn add_registration_events(&mut self, events: &[Event]) {
         self.audit_events += events.len() as u64;
         for e in events {
             let upn = e.json["initiatedBy"]["user"]["userPrincipalName"].as_str().unwrap_or_default();
@@ -397,13 +397,13 @@ impl GroundTruth {
         }
     }
 
-    pub fn add_admin_reset(&mut self, admin: &str, target: &str, at: chrono::DateTime<chrono::Utc>) {
+    pub(crate) fn add_admin_reset(&mut self, admin: &str, target: &str, at: chrono::DateTime<chrono::Utc>) {
         self.audit_events += 1;
         self.admin_resets += 1;
         self.admin_facts.push((admin.to_string(), target.to_string(), at));
     }
 
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.reset_success_daily = self.days.values().cloned().collect();
         let mut reasons: Vec<ReasonRow> = self
             .reasons

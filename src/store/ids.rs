@@ -45,7 +45,7 @@ fn key_hash(key: &str) -> KeyHash {
 /// A row left out because its key is stored under another day: the key, that day and the day
 /// the row was offered for (the first of a run, for the warning).
 #[derive(Debug, Clone)]
-pub struct Moved {
+pub(crate) struct Moved {
     pub key: String,
     pub stored: chrono::NaiveDate,
     pub offered: chrono::NaiveDate,
@@ -53,13 +53,13 @@ pub struct Moved {
 
 /// The day (partition, as `Date32`) each key of a table is stored under.
 #[derive(Debug, Default)]
-pub struct KeyDays {
+pub(crate) struct KeyDays {
     days: HashMap<KeyHash, i32>,
 }
 
 impl KeyDays {
     /// Every key of `table` in the lake, reading only the key column of each partition file.
-    pub async fn of_lake(lake: &Lake, table: &'static TableDef) -> Result<Self> {
+    pub(crate) async fn of_lake(lake: &Lake, table: &'static TableDef) -> Result<Self> {
         let key = single_key(table)?;
         let mut out = Self::default();
         for f in lake.list_files(table).await? {
@@ -84,7 +84,7 @@ impl KeyDays {
 
     /// The rows of `batch` (all of partition `day`) whose key is not stored under another day,
     /// and the ones left out.
-    pub fn keep(&self, table: &TableDef, day: i32, batch: &RecordBatch) -> Result<(RecordBatch, Vec<Moved>)> {
+    pub(crate) fn keep(&self, table: &TableDef, day: i32, batch: &RecordBatch) -> Result<(RecordBatch, Vec<Moved>)> {
         let keys = key_column(table, batch)?;
         let mut moved = Vec::new();
         let keep: BooleanArray = keys
@@ -111,7 +111,7 @@ impl KeyDays {
     }
 
     /// Records the keys of `batch` (all of partition `day`); a key already recorded keeps its day.
-    pub fn record(&mut self, table: &TableDef, day: i32, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn record(&mut self, table: &TableDef, day: i32, batch: &RecordBatch) -> Result<()> {
         for k in key_column(table, batch)?.iter().flatten() {
             self.days.entry(key_hash(k)).or_insert(day);
         }

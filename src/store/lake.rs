@@ -78,7 +78,7 @@ pub struct MergeStats {
 }
 
 impl MergeStats {
-    pub fn add(&mut self, o: MergeStats) {
+    pub(crate) fn add(&mut self, o: MergeStats) {
         self.rows_before += o.rows_before;
         self.rows_after += o.rows_after;
         self.rows_new += o.rows_new;
@@ -96,7 +96,7 @@ impl Lake {
 
     /// Opens the lake a writer (import, collect) fills: creates a local one that is not there
     /// yet, and says so with `true`, so a typo in `--lake` is seen at once.
-    pub fn open_or_create(location: &str) -> Result<(Self, bool)> {
+    pub(crate) fn open_or_create(location: &str) -> Result<(Self, bool)> {
         let created = LakeRoot::local_dir(location).is_some_and(|d| !d.exists());
         Ok((Self::open(location)?, created))
     }
@@ -104,7 +104,7 @@ impl Lake {
     /// Opens a lake that must already hold data (queries, build, verify, stats): a location that
     /// does not exist, or holds no table, is a usage error naming it, with the `lake/` folder
     /// inside it suggested when that is a lake (`sspr demo --dir D` writes `D/lake`).
-    pub async fn open_existing(location: &str) -> Result<Self> {
+    pub(crate) async fn open_existing(location: &str) -> Result<Self> {
         let missing = |what: &str| {
             let hint = LakeRoot::local_dir(location)
                 .map(|d| d.join("lake"))
@@ -159,7 +159,7 @@ impl Lake {
     /// returns their dates. A snapshot table keeps its newest snapshot whatever its date, so
     /// that a lake whose collection stopped still answers "who can reset" from what it last saw.
     /// Needs the writer lock (the caller holds it).
-    pub async fn drop_partitions_before(
+    pub(crate) async fn drop_partitions_before(
         &self,
         table: &TableDef,
         cutoff: NaiveDate,
@@ -215,12 +215,12 @@ impl Lake {
     }
 
     /// Reads one Parquet object fully.
-    pub async fn read_object(&self, key: &Path) -> Result<Bytes> {
+    pub(crate) async fn read_object(&self, key: &Path) -> Result<Bytes> {
         Ok(self.root.store.get(key).await?.bytes().await?)
     }
 
     /// Reads a partition's rows (empty when the partition does not exist yet).
-    pub async fn read_partition(&self, table: &TableDef, date: NaiveDate) -> Result<Vec<RecordBatch>> {
+    pub(crate) async fn read_partition(&self, table: &TableDef, date: NaiveDate) -> Result<Vec<RecordBatch>> {
         let key = self.root.partition_key(table, date);
         let bytes = match self.root.store.get(&key).await {
             Ok(r) => r.bytes().await?,
@@ -245,7 +245,7 @@ impl Lake {
 
     /// Merges `new` rows (all of partition `date`) into the partition and publishes the result
     /// atomically. The partition is left untouched when no new key arrives.
-    pub async fn merge_partition(
+    pub(crate) async fn merge_partition(
         &self,
         table: &'static TableDef,
         date: NaiveDate,
@@ -382,7 +382,7 @@ pub fn decode(bytes: Bytes) -> Result<Vec<RecordBatch>> {
 }
 
 /// Sorts a batch by the table's sort columns (time first).
-pub fn sort_batch(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
+pub(crate) fn sort_batch(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
     let schema = batch.schema();
     // The table's sort columns, then every other column in schema order: a total order, so rows
     // that tie on the sort columns (two errors of one code in the same microsecond) land in the

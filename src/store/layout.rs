@@ -20,13 +20,13 @@ use crate::error::{Error, Result};
 use crate::store::schema::TableDef;
 
 /// File name of the one file in every partition.
-pub const PART_FILE: &str = "part-0.parquet";
-pub const STAGING_DIR: &str = "_staging";
-pub const QUARANTINE_DIR: &str = "_quarantine";
-pub const STATE_DIR: &str = "_state";
-pub const LOCK_FILE: &str = "_lock";
+pub(crate) const PART_FILE: &str = "part-0.parquet";
+pub(crate) const STAGING_DIR: &str = "_staging";
+pub(crate) const QUARANTINE_DIR: &str = "_quarantine";
+pub(crate) const STATE_DIR: &str = "_state";
+pub(crate) const LOCK_FILE: &str = "_lock";
 /// A remote lock older than this is considered abandoned by a crashed writer.
-pub const REMOTE_LOCK_TTL_SECS: i64 = 6 * 3600;
+pub(crate) const REMOTE_LOCK_TTL_SECS: i64 = 6 * 3600;
 
 /// The lake root: one object store plus a prefix. Local roots also keep their filesystem path so
 /// that publishing can fsync and rename.
@@ -46,7 +46,7 @@ pub struct LakeRoot {
 impl LakeRoot {
     /// Parses a path or URL: `./lake`, `/data/lake`, `file:///data/lake`, `az://container/prefix`,
     /// `abfss://fs@account.dfs.core.windows.net/prefix`, `memory:///` (tests).
-    pub fn parse(location: &str) -> Result<Self> {
+    pub(crate) fn parse(location: &str) -> Result<Self> {
         let bad = |message: String| Error::LakeLocation { location: location.to_string(), message };
         if location.trim().is_empty() {
             return Err(bad("empty location".into()));
@@ -95,7 +95,7 @@ impl LakeRoot {
 
     /// The directory of a local location (a path or `file://` URL) without touching the disk;
     /// `None` for object-store URLs.
-    pub fn local_dir(location: &str) -> Option<PathBuf> {
+    pub(crate) fn local_dir(location: &str) -> Option<PathBuf> {
         if !location.contains("://") {
             return Some(PathBuf::from(location));
         }
@@ -130,17 +130,17 @@ impl LakeRoot {
     }
 
     /// The table's folder key.
-    pub fn table_key(&self, table: &TableDef) -> Path {
+    pub(crate) fn table_key(&self, table: &TableDef) -> Path {
         self.key(table.name)
     }
 
     /// The key of the one file of a partition.
-    pub fn partition_key(&self, table: &TableDef, date: NaiveDate) -> Path {
+    pub(crate) fn partition_key(&self, table: &TableDef, date: NaiveDate) -> Path {
         self.key(&partition_rel(table, date))
     }
 
     /// The URL of a table's folder, for DataFusion listing tables.
-    pub fn table_url(&self, table: &TableDef) -> String {
+    pub(crate) fn table_url(&self, table: &TableDef) -> String {
         let mut s = self.url.to_string();
         if !s.ends_with('/') {
             s.push('/');
@@ -166,7 +166,7 @@ fn base_url(url: &Url) -> std::result::Result<Url, url::ParseError> {
 }
 
 /// `<table>/<col>=YYYY-MM-DD/part-0.parquet`
-pub fn partition_rel(table: &TableDef, date: NaiveDate) -> String {
+pub(crate) fn partition_rel(table: &TableDef, date: NaiveDate) -> String {
     format!("{}/{}={}/{}", table.name, table.partition_col, date.format("%Y-%m-%d"), PART_FILE)
 }
 
@@ -177,7 +177,7 @@ static STORAGE_OPTIONS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::
 /// Sets the config's Azure storage options for every `az://` / `abfss://` location this process
 /// opens (the lake, an export target). The environment's `AZURE_STORAGE_*` variables still win,
 /// as flags and the environment win over the config everywhere.
-pub fn set_storage_options(options: Vec<(String, String)>) {
+pub(crate) fn set_storage_options(options: Vec<(String, String)>) {
     let _ = STORAGE_OPTIONS.set(options);
 }
 
@@ -204,7 +204,7 @@ fn azure_builder() -> std::result::Result<object_store::azure::MicrosoftAzureBui
 
 /// Parses the partition date out of a file key relative to the table folder
 /// (`event_date=2026-11-14/part-0.parquet`). Returns `None` for keys that break the layout.
-pub fn parse_partition(table: &TableDef, rel_to_table: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_partition(table: &TableDef, rel_to_table: &str) -> Option<NaiveDate> {
     let (dir, file) = rel_to_table.split_once('/')?;
     if file != PART_FILE {
         return None;

@@ -1,11 +1,11 @@
 //! The Parquet lake: table schemas, layout, the Power BI-safe writer, merge and verification.
 
-pub mod ids;
+pub(crate) mod ids;
 pub mod lake;
 pub mod layout;
 pub mod quarantine;
 pub mod schema;
-pub mod table_writer;
+pub(crate) mod table_writer;
 pub mod verify;
 pub mod writer;
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::store::layout::{LakeRoot, QUARANTINE_DIR};
 
 /// Raw record text longer than this is cut (the file and offset still locate the original).
-pub const MAX_RAW_CHARS: usize = 64 * 1024;
+pub(crate) const MAX_RAW_CHARS: usize = 64 * 1024;
 
 /// One quarantined record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,20 +26,20 @@ pub struct QuarantineEntry {
 }
 
 /// Collects entries on local disk during a run and publishes them to the lake at the end.
-pub struct Quarantine {
+pub(crate) struct Quarantine {
     run_id: String,
     file: BufWriter<tempfile::NamedTempFile>,
     count: usize,
 }
 
 impl Quarantine {
-    pub fn new(run_id: &str) -> Result<Self> {
+    pub(crate) fn new(run_id: &str) -> Result<Self> {
         let f = tempfile::NamedTempFile::new().map_err(|e| Error::io("quarantine temp file", e))?;
         Ok(Self { run_id: run_id.to_string(), file: BufWriter::new(f), count: 0 })
     }
 
     /// Records one bad input record.
-    pub fn add(&mut self, source_file: &str, line: u64, offset: u64, reason: &str, raw: &[u8]) -> Result<()> {
+    pub(crate) fn add(&mut self, source_file: &str, line: u64, offset: u64, reason: &str, raw: &[u8]) -> Result<()> {
         let mut raw = String::from_utf8_lossy(raw).into_owned();
         if raw.len() > MAX_RAW_CHARS {
             let mut cut = MAX_RAW_CHARS;
@@ -63,12 +63,8 @@ impl Quarantine {
         Ok(())
     }
 
-    pub fn count(&self) -> usize {
-        self.count
-    }
-
     /// Writes the run's entries to `_quarantine/<run_id>.jsonl` (nothing when there are none).
-    pub async fn publish(self, root: &LakeRoot) -> Result<Option<String>> {
+    pub(crate) async fn publish(self, root: &LakeRoot) -> Result<Option<String>> {
         if self.count == 0 {
             return Ok(None);
         }

@@ -21,10 +21,10 @@ use crate::store::schema::TableDef;
 use crate::util::from_date32;
 
 /// In-memory budget of a [`TableWriter`] before it spills partitions to disk.
-pub const DEFAULT_BUFFER_BYTES: usize = 1024 << 20;
+pub(crate) const DEFAULT_BUFFER_BYTES: usize = 1024 << 20;
 
 /// Splits a batch into one batch per value of the table's partition column.
-pub fn split_by_partition(batch: &RecordBatch, table: &TableDef) -> Result<Vec<(i32, RecordBatch)>> {
+pub(crate) fn split_by_partition(batch: &RecordBatch, table: &TableDef) -> Result<Vec<(i32, RecordBatch)>> {
     let i = batch.schema().index_of(table.partition_col)?;
     let dates = batch.column(i).as_any().downcast_ref::<Date32Array>().ok_or_else(|| Error::Table {
         table: table.name.into(),
@@ -94,7 +94,7 @@ pub struct TableWriteSummary {
 }
 
 impl TableWriter {
-    pub fn new(lake: &Lake, table: &'static TableDef) -> Self {
+    pub(crate) fn new(lake: &Lake, table: &'static TableDef) -> Self {
         Self::with_budget(lake, table, DEFAULT_BUFFER_BYTES)
     }
 
@@ -124,7 +124,7 @@ impl TableWriter {
     /// the reader has left behind. A partition merged early that gets rows again keeps them for
     /// [`TableWriter::finish`], which merges them after the early merge has published, so the
     /// outcome is the same as merging once at the end. Outside a Tokio runtime this does nothing.
-    pub fn merge_settled(&mut self, lo: i32, hi: i32) {
+    pub(crate) fn merge_settled(&mut self, lo: i32, hi: i32) {
         let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
         let settled: Vec<i32> = self
             .parts
@@ -336,7 +336,7 @@ async fn merge_buffered(
 }
 
 /// Convenience for tests and small writes: merges batches into their partitions at once.
-pub async fn write_batches(
+pub(crate) async fn write_batches(
     lake: &Lake,
     table: &'static TableDef,
     batches: Vec<RecordBatch>,

@@ -235,7 +235,7 @@ async fn footer_rows(lake: &Lake, f: &PartitionFile) -> Result<i64> {
 
 /// The lake files whose Parquet footer cannot be read (`table/partition/part-0.parquet: why`):
 /// what a query that failed on a corrupt file names, since the engine's error does not.
-pub async fn unreadable_footers(lake: &Lake) -> Result<Vec<String>> {
+pub(crate) async fn unreadable_footers(lake: &Lake) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for table in all_tables() {
         for f in lake.list_files(table).await? {
@@ -253,7 +253,7 @@ pub async fn unreadable_footers(lake: &Lake) -> Result<Vec<String>> {
 
 /// Per-table figures for `lake stats`.
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct TableStats {
+pub(crate) struct TableStats {
     pub table: String,
     pub partitions: usize,
     pub rows: i64,
@@ -263,7 +263,7 @@ pub struct TableStats {
 }
 
 /// Counts partitions, rows (from file footers) and bytes per table.
-pub async fn stats(lake: &Lake) -> Result<Vec<TableStats>> {
+pub(crate) async fn stats(lake: &Lake) -> Result<Vec<TableStats>> {
     let mut out = Vec::new();
     for table in all_tables() {
         let files = lake.list_files(table).await?;

@@ -27,11 +27,11 @@ use crate::store::layout::{LakeRoot, STAGING_DIR};
 use crate::store::schema::{META_SCHEMA_VERSION, META_SOURCE_API, META_TABLE, SCHEMA_VERSION, TableDef};
 
 /// Maximum rows per row group (parquet-rs and DataFusion default; Direct Lake prefers large ones).
-pub const MAX_ROW_GROUP_ROWS: usize = 1_048_576;
+pub(crate) const MAX_ROW_GROUP_ROWS: usize = 1_048_576;
 
 /// Environment variable naming a crash point, used by tests to prove publication is atomic.
 /// `after_staging` aborts the process after the staged file is written and before it is moved.
-pub const FAILPOINT_ENV: &str = "SSPR_FAILPOINT";
+pub(crate) const FAILPOINT_ENV: &str = "SSPR_FAILPOINT";
 
 /// The Power BI-safe profile, shared by lake partitions and `--format parquet` exports.
 fn profile() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
@@ -45,7 +45,7 @@ fn profile() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
 }
 
 /// Writer properties of the profile, with the table's metadata in the footer.
-pub fn writer_properties(table: &TableDef) -> WriterProperties {
+pub(crate) fn writer_properties(table: &TableDef) -> WriterProperties {
     let mut p = profile().set_data_page_row_count_limit(table.page_rows);
     for c in table.plain_cols {
         p = p.set_column_dictionary_enabled(ColumnPath::from(*c), false);
@@ -72,13 +72,13 @@ fn write_all(
 }
 
 /// A Parquet file encoded in memory batch by batch (batches in its schema, in order).
-pub struct Encoder {
+pub(crate) struct Encoder {
     writer: ArrowWriter<Vec<u8>>,
 }
 
 impl Encoder {
     /// A partition file of `table`, in the lake's profile.
-    pub fn new(table: &TableDef) -> Result<Self> {
+    pub(crate) fn new(table: &TableDef) -> Result<Self> {
         Self::with(table.schema(), writer_properties(table))
     }
 
@@ -86,12 +86,12 @@ impl Encoder {
         Ok(Self { writer: ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema, Some(props))? })
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         Ok(self.writer.write(batch)?)
     }
 
     /// The finished file.
-    pub fn finish(self) -> Result<Bytes> {
+    pub(crate) fn finish(self) -> Result<Bytes> {
         Ok(Bytes::from(self.writer.into_inner()?))
     }
 }
@@ -102,12 +102,12 @@ pub fn encode(table: &TableDef, batches: &[RecordBatch]) -> Result<Bytes> {
 }
 
 /// Encodes an arbitrary result (e.g. a query's output) with the same profile, for `--out x.parquet`.
-pub fn encode_any(batches: &[RecordBatch], schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Bytes> {
+pub(crate) fn encode_any(batches: &[RecordBatch], schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Bytes> {
     write_all(batches, schema, profile().build())
 }
 
 /// Publishes `bytes` at `rel` (a key relative to the lake root) atomically.
-pub async fn publish(root: &LakeRoot, rel: &str, bytes: Bytes) -> Result<()> {
+pub(crate) async fn publish(root: &LakeRoot, rel: &str, bytes: Bytes) -> Result<()> {
     if let Some(dir) = &root.local {
         let staging = dir.join(STAGING_DIR);
         std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
@@ -146,7 +146,7 @@ pub async fn publish(root: &LakeRoot, rel: &str, bytes: Bytes) -> Result<()> {
 }
 
 /// Removes what a crashed run left in `_staging/`.
-pub async fn clean_staging(root: &LakeRoot) -> Result<usize> {
+pub(crate) async fn clean_staging(root: &LakeRoot) -> Result<usize> {
     let Some(dir) = &root.local else {
         return Ok(0);
     };

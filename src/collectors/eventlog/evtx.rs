@@ -18,8 +18,8 @@ use crate::collectors::eventlog::record::EventRecord;
 use crate::collectors::eventlog::xml::parse_event_filtered;
 
 /// EVTX layout constants (file header block, chunk size).
-pub const FILE_HEADER_SIZE: u64 = 4096;
-pub const CHUNK_SIZE: u64 = 65536;
+pub(crate) const FILE_HEADER_SIZE: u64 = 4096;
+pub(crate) const CHUNK_SIZE: u64 = 65536;
 
 /// A record or chunk that could not be read.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub struct EvtxStats {
 }
 
 /// A record (`None` when `keep` rejected it after its `System` part) or a problem.
-pub type Item = Result<Option<EventRecord>, Bad>;
+pub(crate) type Item = Result<Option<EventRecord>, Bad>;
 
 /// Which records are wanted, decided from `System`'s provider, channel and event id only (the
 /// BinXML reader may ask before it has read anything else of a record, and remembers verdicts).
@@ -57,12 +57,6 @@ pub enum Engine {
     Crate,
 }
 
-/// Reads every record of an `.evtx` file, in log order, calling `on` for each record or problem.
-/// A file that is not EVTX at all (bad file header) is an `Err`.
-pub fn read(path: &Path, threads: usize, keep: Keep, on: impl FnMut(Item)) -> Result<EvtxStats, String> {
-    read_with(path, threads, keep, Engine::Direct, on)
-}
-
 /// One job's outcome: the records of a run of chunks.
 struct Done<T> {
     items: T,
@@ -74,7 +68,8 @@ struct Done<T> {
 /// encode as they are, and the hand-over costs little per record.
 const JOB_CHUNKS: usize = 16;
 
-/// [`read`] with the engine chosen.
+/// Reads every record of an `.evtx` file, in log order, with the engine chosen, calling `on` for
+/// each record or problem. A file that is not EVTX at all (bad file header) is an `Err`.
 pub fn read_with(
     path: &Path,
     threads: usize,
@@ -93,7 +88,7 @@ pub fn read_with(
 /// that wrapped around, empty ones skipped, bad headers reported); `threads` workers read them,
 /// checking each chunk's CRC32s on the way. A file that is not EVTX at all (bad file header) is
 /// an `Err`.
-pub fn read_chunks<T: Send>(
+pub(crate) fn read_chunks<T: Send>(
     path: &Path,
     threads: usize,
     keep: Keep,

@@ -32,7 +32,7 @@ pub(crate) fn tracking_id_in(text: &str) -> Option<String> {
 ///
 /// One pass over the text's words (runs of ASCII letters and digits): only a word that no `-`
 /// touches can be one, and then only as `0x` + 8 hex digits or as 8 bare hex digits.
-pub fn hresult_in(text: &str) -> Option<String> {
+pub(crate) fn hresult_in(text: &str) -> Option<String> {
     let b = text.as_bytes();
     if b.len() < 8 {
         return None;

@@ -25,7 +25,7 @@ fn table() -> &'static Names {
 }
 
 /// The documented field names, in template order, of a provider's event.
-pub fn positional_names(provider: &str, event_id: i32) -> Option<&'static [String]> {
+pub(crate) fn positional_names(provider: &str, event_id: i32) -> Option<&'static [String]> {
     table().get(&(provider.to_ascii_lowercase(), event_id)).map(Vec::as_slice)
 }
 

@@ -11,7 +11,7 @@ use crate::collectors::eventlog::fields;
 use crate::collectors::eventlog::record::{EventRecord, parse_i32};
 
 /// Converts one JSON record of either shape.
-pub fn parse_json_event(v: &Value, source_tz: chrono_tz::Tz) -> Result<EventRecord, String> {
+pub(crate) fn parse_json_event(v: &Value, source_tz: chrono_tz::Tz) -> Result<EventRecord, String> {
     let Value::Object(map) = v else { return Err("not a JSON object".into()) };
     if let Some(ev) = map.get("Event") {
         return from_evtx_json(ev, None);
@@ -133,7 +133,7 @@ fn flatten_leaves(v: &Value, key: Option<&str>, out: &mut Vec<(Option<Arc<str>>,
 }
 
 /// A Get-WinEvent object (JSON) or CSV row, through a field getter.
-pub fn from_powershell<'v>(
+pub(crate) fn from_powershell<'v>(
     get: &dyn Fn(&str) -> Option<&'v Value>,
     source_tz: chrono_tz::Tz,
 ) -> Result<EventRecord, String> {
@@ -194,7 +194,7 @@ fn keywords_hex(k: &str) -> Option<String> {
 /// with or without an offset (PowerShell 7, `ToString('o')`), and the culture forms of Export-Csv
 /// (`11/24/2026 6:02:00 AM`, `24.11.2026 06:02:00`, `2026-11-24 06:02:00`). Times without an
 /// offset are in the exporting machine's zone, `source_tz`.
-pub fn powershell_time(t: &str, source_tz: chrono_tz::Tz) -> Option<i64> {
+pub(crate) fn powershell_time(t: &str, source_tz: chrono_tz::Tz) -> Option<i64> {
     let t = t.trim();
     if let Some(ms) = t.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
         let digits = ms.find(['+', '-']).filter(|i| *i > 0).map(|i| &ms[..i]).unwrap_or(ms);

@@ -9,12 +9,12 @@
 pub mod binxml;
 mod element;
 pub mod evtx;
-pub mod facts;
-pub mod fields;
-pub mod json;
+pub(crate) mod facts;
+pub(crate) mod fields;
+pub(crate) mod json;
 pub mod pscsv;
-pub mod record;
-pub mod rows;
+pub(crate) mod record;
+pub(crate) mod rows;
 pub mod xml;
 
 use std::io::Read;
@@ -65,11 +65,11 @@ pub enum Route {
 }
 
 /// The Security log's provider.
-pub const SECURITY_AUDITING: &str = "Microsoft-Windows-Security-Auditing";
+pub(crate) const SECURITY_AUDITING: &str = "Microsoft-Windows-Security-Auditing";
 
 impl Routing {
     /// Adds configured entries to the defaults (no duplicates).
-    pub fn extend(&mut self, other: &Routing) {
+    pub(crate) fn extend(&mut self, other: &Routing) {
         for p in &other.writeback_providers {
             if !self.writeback_providers.iter().any(|x| x.eq_ignore_ascii_case(p)) {
                 self.writeback_providers.push(p.clone());
@@ -106,7 +106,7 @@ impl Routing {
 
 /// An event-log input format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventFormat {
+pub(crate) enum EventFormat {
     Evtx,
     Xml,
     Csv,
@@ -114,7 +114,7 @@ pub enum EventFormat {
 }
 
 impl EventFormat {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventFormat::Evtx => "evtx",
             EventFormat::Xml => "event-xml",
@@ -126,7 +126,7 @@ impl EventFormat {
 
 /// Decides whether a file is an event log, from the forced format, the magic bytes, the extension
 /// and the first bytes. `None`: not an event log (an Entra export).
-pub fn detect(path: &Path, format: FileFormat) -> Option<EventFormat> {
+pub(crate) fn detect(path: &Path, format: FileFormat) -> Option<EventFormat> {
     match format {
         FileFormat::Evtx => return Some(EventFormat::Evtx),
         FileFormat::EventXml => return Some(EventFormat::Xml),
@@ -291,7 +291,7 @@ impl EventSink<'_, '_> {
 
 /// Imports one event-log file into the writers. Bad records go to the quarantine; a file that
 /// cannot be read to the end is reported, keeping every record read before the problem.
-pub fn import_file(
+pub(crate) fn import_file(
     path: &Path,
     format: EventFormat,
     ctx: &EventContext<'_>,

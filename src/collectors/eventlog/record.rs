@@ -7,9 +7,9 @@ use std::sync::Arc;
 use crate::collectors::eventlog::facts::{AccountSections, guid_in, hresult_in, tracking_id_in};
 
 /// `System/Keywords` bit for "Audit Success".
-pub const KEYWORD_AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
+pub(crate) const KEYWORD_AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
 /// `System/Keywords` bit for "Audit Failure".
-pub const KEYWORD_AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
+pub(crate) const KEYWORD_AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
 
 /// One event-log record, whatever format it came from.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,7 +39,7 @@ pub struct EventRecord {
 /// Facts parsed out of a record's message and event data (accounts borrowed from the record's
 /// named data when they come from there).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Facts<'a> {
+pub(crate) struct Facts<'a> {
     pub tracking_id: Option<String>,
     pub hresult: Option<String>,
     pub target_account: Option<Cow<'a, str>>,
@@ -51,7 +51,7 @@ pub struct Facts<'a> {
 
 impl EventRecord {
     /// The value of a named data item (case-insensitive).
-    pub fn named(&self, name: &str) -> Option<&str> {
+    pub(crate) fn named(&self, name: &str) -> Option<&str> {
         self.data
             .iter()
             .find(|(n, _)| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
@@ -62,7 +62,7 @@ impl EventRecord {
     /// The message text: the rendered message when the export carries one, else the insertion
     /// strings of a classic event (unnamed `Data`), which for classic sources such as
     /// PasswordResetService hold the message itself.
-    pub fn message(&self) -> Option<Cow<'_, str>> {
+    pub(crate) fn message(&self) -> Option<Cow<'_, str>> {
         if let Some(m) = &self.rendered_message {
             return Some(Cow::Borrowed(m));
         }
@@ -83,7 +83,8 @@ impl EventRecord {
 
     /// Event data as one JSON object: named items by name (a repeated name becomes an array),
     /// unnamed items under `Data` as an array. `None` when the record has no event data.
-    pub fn data_json(&self) -> Option<String> {
+    #[cfg(test)]
+    pub(crate) fn data_json(&self) -> Option<String> {
         let mut out = String::with_capacity(
             self.data.iter().map(|(n, v)| v.len() + n.as_ref().map_or(0, |n| n.len()) + 6).sum::<usize>()
                 + 12,
@@ -93,7 +94,7 @@ impl EventRecord {
 
     /// Writes [`EventRecord::data_json`] into `out` (an Arrow string builder's value, say);
     /// `false`, writing nothing, when the record has no event data.
-    pub fn write_data_json(&self, out: &mut impl std::fmt::Write) -> bool {
+    pub(crate) fn write_data_json(&self, out: &mut impl std::fmt::Write) -> bool {
         if self.data.is_empty() {
             return false;
         }
@@ -161,14 +162,14 @@ impl EventRecord {
     }
 
     /// The keywords as a number.
-    pub fn keywords_value(&self) -> Option<u64> {
+    pub(crate) fn keywords_value(&self) -> Option<u64> {
         let k = self.keywords.as_deref()?.trim();
         let hex = k.strip_prefix("0x").or_else(|| k.strip_prefix("0X"))?;
         u64::from_str_radix(hex, 16).ok()
     }
 
     /// Parses the stable facts.
-    pub fn facts(&self) -> Facts<'_> {
+    pub(crate) fn facts(&self) -> Facts<'_> {
         let message = self.message();
         let text = message.as_deref().unwrap_or("");
         let audit_success = self.keywords_value().and_then(|k| {
@@ -202,7 +203,7 @@ impl EventRecord {
 
     /// A hash of the record's content, used as the identity of records that carry no
     /// `EventRecordID` (so two distinct events in the same second are not merged).
-    pub fn content_hash(&self) -> String {
+    pub(crate) fn content_hash(&self) -> String {
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         let mut put = |s: &str| {
             ctx.update(s.as_bytes());
@@ -223,7 +224,7 @@ impl EventRecord {
     }
 
     /// Why this record cannot be stored, if it cannot.
-    pub fn problem(&self) -> Option<&'static str> {
+    pub(crate) fn problem(&self) -> Option<&'static str> {
         if self.event_id.is_none() {
             Some("no EventID")
         } else if self.time_created.is_none() {
@@ -279,7 +280,7 @@ fn push_json_str(out: &mut impl std::fmt::Write, s: &str) {
 }
 
 /// A small integer field (EventID, Level, Task, Qualifiers) from text; empty is `None`.
-pub fn parse_i32(what: &str, v: &str) -> Result<Option<i32>, String> {
+pub(crate) fn parse_i32(what: &str, v: &str) -> Result<Option<i32>, String> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);

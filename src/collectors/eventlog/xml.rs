@@ -27,7 +27,7 @@ pub fn parse_event(xml: &str) -> Result<EventRecord, String> {
 /// Like [`parse_event`], but stops after `System` when `keep` says the record is not wanted
 /// (`Ok(None)`): routing needs only the provider, channel and event id, and most of a log's
 /// records are usually not kept.
-pub fn parse_event_filtered(
+pub(crate) fn parse_event_filtered(
     xml: &str,
     keep: &dyn Fn(&EventRecord) -> bool,
 ) -> Result<Option<EventRecord>, String> {
@@ -38,7 +38,7 @@ pub fn parse_event_filtered(
 }
 
 /// The general parser (quick-xml).
-pub fn parse_event_general(xml: &str) -> Result<EventRecord, String> {
+pub(crate) fn parse_event_general(xml: &str) -> Result<EventRecord, String> {
     let mut reader = Reader::from_str(xml);
     let mut rec = EventRecord::default();
     // Local names of the open elements, outermost first.
@@ -168,7 +168,7 @@ mod fast {
     }
 
     /// `None`: not for this scanner. `Some(None)`: `keep` rejected the record after `System`.
-    pub fn parse(xml: &str, keep: Option<&dyn Fn(&EventRecord) -> bool>) -> Option<Option<EventRecord>> {
+    pub(crate) fn parse(xml: &str, keep: Option<&dyn Fn(&EventRecord) -> bool>) -> Option<Option<EventRecord>> {
         let b = xml.as_bytes();
         let mut rec = EventRecord::default();
         let mut path: Vec<&str> = Vec::with_capacity(8);

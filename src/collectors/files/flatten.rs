@@ -24,7 +24,7 @@ pub struct RowContext<'c> {
 
 /// Which source format an audit record came from (the `source` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditSource {
+pub(crate) enum AuditSource {
     Graph,
     DiagnosticArchive,
     LogAnalytics,
@@ -34,7 +34,7 @@ pub enum AuditSource {
 }
 
 impl AuditSource {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AuditSource::Graph => "graph",
             AuditSource::DiagnosticArchive => "diagnostic_archive",
@@ -47,7 +47,7 @@ impl AuditSource {
 
 /// Flattens a `directoryAudit` (Graph or Log Analytics) record. `envelope` is the
 /// diagnostic-settings wrapper when there is one.
-pub fn audit_row<'a>(
+pub(crate) fn audit_row<'a>(
     rec: &mut RawObject<'a>,
     mut envelope: Option<&mut RawObject<'a>>,
     source: AuditSource,
@@ -336,7 +336,7 @@ fn first_user_target(targets: &Value) -> Option<&Value> {
 }
 
 /// Flattens a `userRegistrationDetails` record.
-pub fn registration_row<'a>(rec: &mut RawObject<'a>, ctx: &RowContext<'a>) -> Result<Vec<Cell<'a>>, String> {
+pub(crate) fn registration_row<'a>(rec: &mut RawObject<'a>, ctx: &RowContext<'a>) -> Result<Vec<Cell<'a>>, String> {
     let id = rec.str(&["id"]).ok_or("missing id")?;
     let b = |rec: &mut RawObject<'a>, k: &str| rec.bool(&[k]).map_err(|e| e.to_string());
     let upn = rec.str(&["userPrincipalName"]);
@@ -413,7 +413,7 @@ fn string_list(rec: &mut RawObject<'_>, key: &str, sort: bool) -> Result<Option<
 }
 
 /// Flattens a Graph `user` record.
-pub fn user_row<'a>(rec: &mut RawObject<'a>, ctx: &RowContext<'a>) -> Result<Vec<Cell<'a>>, String> {
+pub(crate) fn user_row<'a>(rec: &mut RawObject<'a>, ctx: &RowContext<'a>) -> Result<Vec<Cell<'a>>, String> {
     let id = rec.str(&["id"]).ok_or("missing id")?;
     let upn = rec.str(&["userPrincipalName"]);
     let name = rec.str(&["displayName"]);

@@ -43,7 +43,7 @@ fn string_end(b: &[u8], i: usize) -> Result<usize, String> {
 }
 
 /// End (exclusive) of the value starting at `i`.
-pub fn value_end(b: &[u8], i: usize) -> Result<usize, String> {
+pub(crate) fn value_end(b: &[u8], i: usize) -> Result<usize, String> {
     match b.get(i) {
         None => Err(err(b, i, "missing value")),
         Some(b'"') => string_end(b, i),
@@ -87,7 +87,7 @@ pub fn value_end(b: &[u8], i: usize) -> Result<usize, String> {
 }
 
 /// The top-level fields of a JSON object.
-pub fn object_fields(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, String> {
+pub(crate) fn object_fields(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, String> {
     let b = text.as_bytes();
     let mut i = ws(b, 0);
     if b.get(i) != Some(&b'{') {
@@ -134,7 +134,7 @@ fn finish<T>(b: &[u8], i: usize, out: T) -> Result<T, String> {
 }
 
 /// The elements of a JSON array, as raw texts with their byte offsets in `text`.
-pub fn array_elements(text: &str) -> Result<Vec<(usize, &str)>, String> {
+pub(crate) fn array_elements(text: &str) -> Result<Vec<(usize, &str)>, String> {
     let b = text.as_bytes();
     let mut i = ws(b, 0);
     if b.get(i) != Some(&b'[') {

@@ -12,10 +12,10 @@
 //! line, byte offset and reason; a broken file stops only that file.
 
 pub mod flatten;
-pub mod lex;
+pub(crate) mod lex;
 pub mod parse;
-pub mod portal;
-pub mod record;
+pub(crate) mod portal;
+pub(crate) mod record;
 pub mod scan;
 
 use std::path::{Path, PathBuf};
@@ -62,13 +62,13 @@ pub enum FileFormat {
 }
 
 /// What `sspr import` reads, for the message that a file is none of them.
-pub const SUPPORTED: &str = "Graph JSON (directoryAudits, userRegistrationDetails, users), the \
+pub(crate) const SUPPORTED: &str = "Graph JSON (directoryAudits, userRegistrationDetails, users), the \
     diagnostic-settings archive (PT1H.json), Log Analytics AuditLogs (JSON or CSV), the Entra admin \
     center's audit log download (CSV), and Windows event logs (.evtx, event XML, Get-WinEvent CSV or \
     JSON)";
 
 /// File extensions picked up when a folder is imported.
-pub const EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv", "evtx", "xml"];
+pub(crate) const EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv", "evtx", "xml"];
 
 /// Units per bundle handed to the parser threads.
 const BUNDLE_UNITS: usize = 8192;
@@ -91,7 +91,7 @@ pub struct FileReport {
 }
 
 /// The table writers a file import feeds.
-pub struct Writers {
+pub(crate) struct Writers {
     pub audit: TableWriter,
     pub registration: TableWriter,
     pub users: TableWriter,
@@ -104,7 +104,7 @@ pub struct Writers {
 /// loop detection), sorted, de-duplicated. The second list reports what cannot be imported: a
 /// path that does not exist, a link loop, and a folder in which no file has an importable
 /// extension (naming what was skipped), so a wrong path never imports nothing silently.
-pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
+pub(crate) fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     let problem = |path: &Path, error: String| FileReport {
@@ -170,13 +170,13 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
 }
 
 /// A path as written in the lake (forward slashes).
-pub fn display(p: &Path) -> String {
+pub(crate) fn display(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")
 }
 
 /// The snapshot date of registration/user files: the flag, else the last `YYYY-MM-DD` in the
 /// path, else today (UTC).
-pub fn snapshot_date_for(path: &Path, forced: Option<NaiveDate>) -> NaiveDate {
+pub(crate) fn snapshot_date_for(path: &Path, forced: Option<NaiveDate>) -> NaiveDate {
     if let Some(d) = forced {
         return d;
     }
@@ -203,7 +203,7 @@ fn is_csv(path: &Path, format: FileFormat) -> bool {
 /// while the file is read. Per-record problems go to the quarantine; a problem with the file
 /// itself (unreadable, truncated, not JSON) ends the file and is reported, keeping the rows read
 /// before it.
-pub fn import_file(
+pub(crate) fn import_file(
     path: &Path,
     format: FileFormat,
     ctx: &RowContext<'_>,
@@ -220,7 +220,7 @@ pub fn import_file(
 }
 
 /// Files up to this size may be parsed whole on a worker thread ([`parse_file`]), several at once.
-pub const SMALL_FILE_BYTES: u64 = BUNDLE_BYTES as u64;
+pub(crate) const SMALL_FILE_BYTES: u64 = BUNDLE_BYTES as u64;
 
 /// A file parsed whole, away from the writers: its rows, bad records, and how it ended.
 pub struct ParsedFile {
@@ -257,7 +257,7 @@ pub fn parse_file(
 }
 
 /// Hands a parsed file's rows to the writers and its bad records to the quarantine.
-pub fn write_parsed(
+pub(crate) fn write_parsed(
     parsed: ParsedFile,
     writers: &mut Writers,
     quarantine: &mut Quarantine,

@@ -13,7 +13,7 @@ use crate::store::schema::{AUDIT_EVENTS, REGISTRATION_DETAILS, USERS};
 
 /// The shape of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
+pub(crate) enum RecordKind {
     GraphAudit,
     LogAnalyticsAudit,
     DiagnosticEnvelope,
@@ -23,7 +23,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Recognises a record by the keys it has.
-    pub fn detect(o: &RawObject<'_>) -> Option<Self> {
+    pub(crate) fn detect(o: &RawObject<'_>) -> Option<Self> {
         let exact = |k: &str| o.fields.iter().any(|(f, _)| f == k);
         if o.has("properties") && (o.has("operationName") || o.has("resourceId") || o.has("time")) {
             Some(RecordKind::DiagnosticEnvelope)
@@ -255,7 +255,7 @@ fn split_lines_and_retry(
 
 /// Keeps the complete records of a page cut off by the end of the file (a truncated download).
 /// Returns how many bytes of `partial` were used; the rest is for the quarantine.
-pub fn salvage_truncated(
+pub(crate) fn salvage_truncated(
     partial: &[u8],
     line: u64,
     offset: u64,
@@ -308,7 +308,7 @@ pub fn salvage_truncated(
 }
 
 /// Sends a record to the right table.
-pub fn route<'a>(
+pub(crate) fn route<'a>(
     obj: &mut RawObject<'a>,
     format: FileFormat,
     ctx: &RowContext<'a>,

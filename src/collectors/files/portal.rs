@@ -32,14 +32,14 @@ const MODIFIED_PROPERTIES: usize = 5;
 const ADDITIONAL_DETAILS: usize = 6;
 
 /// Whether a CSV header is the admin center's audit log download.
-pub fn is_portal_header(headers: &[String]) -> bool {
+pub(crate) fn is_portal_header(headers: &[String]) -> bool {
     let has = |c: &str| headers.iter().any(|h| h.trim() == c);
     DATE_COLUMNS.iter().any(|d| has(d)) && REQUIRED.iter().all(|c| has(c))
 }
 
 /// One row as a Graph `directoryAudit` JSON object (text), ready for the Graph flattening.
 /// Columns this module does not know are kept as extra fields (they land in `extra_json`).
-pub fn to_graph_json(headers: &[String], cells: &csv::StringRecord) -> String {
+pub(crate) fn to_graph_json(headers: &[String], cells: &csv::StringRecord) -> String {
     let mut row: BTreeMap<&str, &str> = BTreeMap::new();
     for (h, c) in headers.iter().zip(cells.iter()) {
         row.insert(h.trim(), c);

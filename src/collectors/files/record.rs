@@ -11,21 +11,21 @@ use crate::collectors::files::lex;
 
 /// One field value: raw JSON text, or plain text from a CSV cell.
 #[derive(Debug, Clone, Copy)]
-pub enum Val<'a> {
+pub(crate) enum Val<'a> {
     Raw(&'a str),
     Text(&'a str),
 }
 
 /// A record's top-level fields in input order.
 #[derive(Debug, Default)]
-pub struct RawObject<'a> {
+pub(crate) struct RawObject<'a> {
     pub fields: Vec<(Cow<'a, str>, Val<'a>)>,
     used: Vec<bool>,
 }
 
 impl<'a> RawObject<'a> {
     /// Splits a JSON object's text into its fields (values stay raw).
-    pub fn parse(text: &'a str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &'a str) -> Result<Self, String> {
         let fields: Vec<_> = lex::object_fields(text)?.into_iter().map(|(k, v)| (k, Val::Raw(v))).collect();
         let used = vec![false; fields.len()];
         Ok(Self { fields, used })
@@ -34,7 +34,7 @@ impl<'a> RawObject<'a> {
 
 /// A field whose value has the wrong JSON type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     pub field: String,
     pub message: String,
 }
@@ -47,7 +47,7 @@ impl fmt::Display for FieldError {
 
 impl<'a> RawObject<'a> {
     /// Builds a record from CSV headers and one row of cells.
-    pub fn from_cells(headers: &'a [String], cells: &'a csv::StringRecord) -> Self {
+    pub(crate) fn from_cells(headers: &'a [String], cells: &'a csv::StringRecord) -> Self {
         let fields: Vec<_> = headers
             .iter()
             .zip(cells.iter())
@@ -64,19 +64,19 @@ impl<'a> RawObject<'a> {
     }
 
     /// Whether a key is present (does not mark it used).
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.fields.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
     }
 
     /// The first of `keys` that is present, as text. JSON strings are unescaped, `null` and empty
     /// strings are `None`, other JSON values are kept as their JSON text (nothing is lost).
-    pub fn str(&mut self, keys: &[&str]) -> Option<Cow<'a, str>> {
+    pub(crate) fn str(&mut self, keys: &[&str]) -> Option<Cow<'a, str>> {
         keys.iter().find_map(|k| self.find(k).and_then(val_text))
     }
 
     /// The first present key as a nested JSON value (objects in Graph; JSON-in-a-string in Log
     /// Analytics exports and CSV cells).
-    pub fn json(&mut self, keys: &[&str]) -> Result<Option<serde_json::Value>, FieldError> {
+    pub(crate) fn json(&mut self, keys: &[&str]) -> Result<Option<serde_json::Value>, FieldError> {
         for k in keys {
             if let Some(v) = self.find(k) {
                 return val_json(v).map_err(|message| FieldError { field: (*k).to_string(), message });
@@ -85,24 +85,9 @@ impl<'a> RawObject<'a> {
         Ok(None)
     }
 
-    /// Like [`RawObject::json`], also returning the JSON text as it came (an object's raw text, or
-    /// the unwrapped string of a Log Analytics dynamic column), so `_json` columns keep the input
-    /// without re-serialising it.
-    pub fn json_with_text(
-        &mut self,
-        keys: &[&str],
-    ) -> Result<Option<(serde_json::Value, Cow<'a, str>)>, FieldError> {
-        let Some((key, text)) = self.json_field_text(keys) else { return Ok(None) };
-        let value = serde_json::from_str(&text).map_err(|e| FieldError {
-            field: key.to_string(),
-            message: format!("is not valid JSON ({e})"),
-        })?;
-        Ok(Some((value, text)))
-    }
-
     /// The JSON text of the first present key: the raw value, or the content of a JSON string
     /// holding JSON (Log Analytics dynamic columns). `None` for absent, `null` or blank.
-    pub fn json_field_text<'k>(&mut self, keys: &[&'k str]) -> Option<(&'k str, Cow<'a, str>)> {
+    pub(crate) fn json_field_text<'k>(&mut self, keys: &[&'k str]) -> Option<(&'k str, Cow<'a, str>)> {
         for k in keys {
             if let Some(v) = self.find(k) {
                 let text: Option<Cow<'a, str>> = match v {
@@ -119,7 +104,7 @@ impl<'a> RawObject<'a> {
     }
 
     /// The first present key as a boolean (`true`, or the strings `true`/`True`/`1` of CSV exports).
-    pub fn bool(&mut self, keys: &[&str]) -> Result<Option<bool>, FieldError> {
+    pub(crate) fn bool(&mut self, keys: &[&str]) -> Result<Option<bool>, FieldError> {
         for k in keys {
             if let Some(v) = self.find(k) {
                 let bad = |got: &str| FieldError {
@@ -144,7 +129,7 @@ impl<'a> RawObject<'a> {
     }
 
     /// The raw JSON text of a present key (for `_json` columns), marking it used.
-    pub fn raw_text(&mut self, keys: &[&str]) -> Option<Cow<'a, str>> {
+    pub(crate) fn raw_text(&mut self, keys: &[&str]) -> Option<Cow<'a, str>> {
         keys.iter().find_map(|k| {
             self.find(k).and_then(|v| match v {
                 Val::Raw("null") => None,
@@ -160,14 +145,14 @@ impl<'a> RawObject<'a> {
     }
 
     /// Marks keys as consumed without reading them (values that are derived elsewhere).
-    pub fn consume(&mut self, keys: &[&str]) {
+    pub(crate) fn consume(&mut self, keys: &[&str]) {
         for k in keys {
             let _ = self.find(k);
         }
     }
 
     /// Every key nobody asked for, as one JSON object text (`None` when there is none).
-    pub fn leftovers(&self, prefix: &str) -> Vec<(String, String)> {
+    pub(crate) fn leftovers(&self, prefix: &str) -> Vec<(String, String)> {
         self.fields
             .iter()
             .zip(&self.used)
@@ -185,7 +170,7 @@ impl<'a> RawObject<'a> {
 }
 
 /// Joins `(key, raw JSON)` pairs into one JSON object text.
-pub fn object_text(pairs: &[(String, String)]) -> Option<String> {
+pub(crate) fn object_text(pairs: &[(String, String)]) -> Option<String> {
     if pairs.is_empty() {
         return None;
     }
@@ -247,7 +232,7 @@ fn val_json(v: Val<'_>) -> Result<Option<serde_json::Value>, String> {
 }
 
 /// Looks up `a.b.c` in a JSON value, case-insensitively, returning a non-empty string.
-pub fn path_str<'v>(v: &'v serde_json::Value, path: &[&str]) -> Option<Cow<'v, str>> {
+pub(crate) fn path_str<'v>(v: &'v serde_json::Value, path: &[&str]) -> Option<Cow<'v, str>> {
     let mut cur = v;
     for p in path {
         let obj = cur.as_object()?;

@@ -19,9 +19,9 @@ use crate::collectors::graph::cloud::Endpoints;
 use crate::collectors::graph::secret::Secret;
 
 /// Refresh tokens this long before they expire.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+pub(crate) const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// IMDS token endpoint (Azure VMs, AKS node identities).
-pub const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+pub(crate) const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 /// How the collector proves who it is.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub enum Credential {
 }
 
 impl Credential {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Credential::ClientSecret { .. } => "client secret",
             Credential::Certificate { .. } => "certificate",
@@ -73,7 +73,7 @@ pub enum AuthError {
 
 impl AuthError {
     /// Transport problems and 5xx answers may pass; refusals (bad secret, no consent) will not.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             AuthError::Transport { .. } => true,
             AuthError::Refused { status, .. } => *status >= 500 || *status == 429,
@@ -127,10 +127,6 @@ impl TokenProvider {
         }
     }
 
-    pub fn credential(&self) -> &Credential {
-        &self.credential
-    }
-
     /// A valid token, from the cache while it has more than [`REFRESH_MARGIN`] left.
     pub async fn token(&self) -> Result<Secret, AuthError> {
         let mut cache = self.cache.lock().await;
@@ -146,7 +142,7 @@ impl TokenProvider {
     }
 
     /// Drops the cached token (after a 401) so the next call gets a new one.
-    pub async fn invalidate(&self) {
+    pub(crate) async fn invalidate(&self) {
         *self.cache.lock().await = None;
     }
 
@@ -272,7 +268,7 @@ fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
 
 /// A signed client assertion (RFC 7523) for certificate credentials: RS256, `x5t` = SHA-1
 /// thumbprint of the certificate, audience = the token endpoint, valid for ten minutes.
-pub fn client_assertion(
+pub(crate) fn client_assertion(
     client_id: &str,
     audience: &str,
     key_pem: &Secret,
@@ -326,7 +322,7 @@ pub fn client_assertion(
 /// Checks an RS256 JWT against the public key of a PEM certificate's key pair, as the mock token
 /// endpoint does (test scaffolding, `testkit`). Returns the claims.
 #[cfg(feature = "testkit")]
-pub fn verify_assertion(jwt: &str, key_pem: &Secret) -> Result<serde_json::Value, AuthError> {
+pub(crate) fn verify_assertion(jwt: &str, key_pem: &Secret) -> Result<serde_json::Value, AuthError> {
     let bad = |m: &str| AuthError::Credential(m.to_string());
     let der = pem_blocks(key_pem.expose(), "PRIVATE KEY").into_iter().next().ok_or_else(|| bad("no key"))?;
     let key = ring::signature::RsaKeyPair::from_pkcs8(&der).map_err(|_| bad("bad key"))?;

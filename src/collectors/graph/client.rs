@@ -75,7 +75,7 @@ pub struct GraphClient {
 }
 
 impl GraphClient {
-    pub fn new(
+    pub(crate) fn new(
         http: reqwest::Client,
         tokens: Arc<TokenProvider>,
         limiter: RateLimiter,
@@ -219,7 +219,7 @@ fn describe(f: &Failure) -> String {
 }
 
 /// A reqwest client with the collector's timeouts.
-pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(20))

@@ -20,7 +20,7 @@ pub enum Cloud {
 
 /// A Graph API the collector calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GraphApi {
+pub(crate) enum GraphApi {
     DirectoryAudits,
     UserRegistrationDetails,
     Users,
@@ -28,7 +28,7 @@ pub enum GraphApi {
 
 impl Cloud {
     /// Token authority (`{authority}/{tenant}/oauth2/v2.0/token`).
-    pub fn authority(self) -> &'static str {
+    pub(crate) fn authority(self) -> &'static str {
         match self {
             Cloud::Global => "https://login.microsoftonline.com",
             Cloud::UsGov | Cloud::UsGovDod => "https://login.microsoftonline.us",
@@ -37,7 +37,7 @@ impl Cloud {
     }
 
     /// Graph root (without the version segment).
-    pub fn graph_root(self) -> &'static str {
+    pub(crate) fn graph_root(self) -> &'static str {
         match self {
             Cloud::Global => "https://graph.microsoft.com",
             Cloud::UsGov => "https://graph.microsoft.us",
@@ -47,13 +47,13 @@ impl Cloud {
     }
 
     /// The client-credentials scope (the Graph root + `/.default`).
-    pub fn scope(self) -> String {
+    pub(crate) fn scope(self) -> String {
         format!("{}/.default", self.graph_root())
     }
 
     /// Whether the cloud offers an API (the stored Graph docs list `directoryAudits` v1.0 as not
     /// available in China; re-check when Microsoft's page changes).
-    pub fn supports(self, api: GraphApi) -> bool {
+    pub(crate) fn supports(self, api: GraphApi) -> bool {
         !(self == Cloud::China && api == GraphApi::DirectoryAudits)
     }
 }
@@ -68,7 +68,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub fn new(cloud: Cloud, authority_override: Option<&str>, graph_override: Option<&str>) -> Self {
+    pub(crate) fn new(cloud: Cloud, authority_override: Option<&str>, graph_override: Option<&str>) -> Self {
         let trim = |s: &str| s.trim_end_matches('/').to_string();
         Self {
             cloud,
@@ -80,12 +80,12 @@ impl Endpoints {
     }
 
     /// `{authority}/{tenant}/oauth2/v2.0/token`
-    pub fn token_url(&self, tenant: &str) -> String {
+    pub(crate) fn token_url(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.authority)
     }
 
     /// `{graph_root}/{version}/{path}`
-    pub fn graph_url(&self, version: &str, path: &str) -> String {
+    pub(crate) fn graph_url(&self, version: &str, path: &str) -> String {
         format!("{}/{version}/{}", self.graph_root, path.trim_start_matches('/'))
     }
 }

@@ -54,7 +54,7 @@ pub struct CollectPlan {
 
 /// One slice's progress, persisted after every page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SliceState {
+pub(crate) struct SliceState {
     pub source: String,
     pub window_start: Option<DateTime<Utc>>,
     pub window_end: Option<DateTime<Utc>>,
@@ -70,7 +70,7 @@ pub struct SliceState {
 
 /// A run in progress.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RunState {
+pub(crate) struct RunState {
     pub run_id: String,
     pub started_at: DateTime<Utc>,
     pub window_start: DateTime<Utc>,
@@ -81,7 +81,7 @@ pub struct RunState {
 
 /// The collector's checkpoint file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct GraphState {
+pub(crate) struct GraphState {
     /// End of the last fully collected audit window.
     pub watermark: Option<DateTime<Utc>>,
     pub run: Option<RunState>,
@@ -107,13 +107,13 @@ pub struct CollectSummary {
 }
 
 /// Files of the collector inside the state directory.
-pub struct StatePaths {
+pub(crate) struct StatePaths {
     pub checkpoint: PathBuf,
     pub spool: PathBuf,
 }
 
 impl StatePaths {
-    pub fn new(state_dir: &Path) -> Self {
+    pub(crate) fn new(state_dir: &Path) -> Self {
         Self { checkpoint: state_dir.join("graph-checkpoint.json"), spool: state_dir.join("graph-spool") }
     }
 }
@@ -132,7 +132,7 @@ fn slug(s: &str) -> String {
 }
 
 /// Plans a new run's slices.
-pub fn plan_run(
+pub(crate) fn plan_run(
     plan: &CollectPlan,
     watermark: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -486,7 +486,7 @@ async fn write_ledger(lake: &Lake, run: &RunState) -> Result<()> {
 
 /// Default sources: every SSPR and registration event, and only the password operations of Core
 /// Directory (its other activities are the whole directory's change log).
-pub fn default_services() -> Vec<String> {
+pub(crate) fn default_services() -> Vec<String> {
     vec![
         "Self-service Password Management".into(),
         "Authentication Methods".into(),
@@ -496,7 +496,7 @@ pub fn default_services() -> Vec<String> {
 }
 
 /// A plan with the defaults of the config file.
-pub fn default_plan(endpoints: Endpoints) -> CollectPlan {
+pub(crate) fn default_plan(endpoints: Endpoints) -> CollectPlan {
     CollectPlan {
         endpoints,
         services: default_services(),
@@ -515,7 +515,7 @@ pub fn default_plan(endpoints: Endpoints) -> CollectPlan {
 }
 
 /// A duration like `2h`, `15m`, `7d`, `30s`.
-pub fn parse_span(s: &str) -> std::result::Result<chrono::Duration, String> {
+pub(crate) fn parse_span(s: &str) -> std::result::Result<chrono::Duration, String> {
     let t = s.trim();
     let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: i64 = n.parse().map_err(|_| format!("{s:?} is not a duration like 2h, 15m, 7d"))?;
@@ -529,7 +529,7 @@ pub fn parse_span(s: &str) -> std::result::Result<chrono::Duration, String> {
 }
 
 /// Per-request timeout when the config gives none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[cfg(test)]
 mod tests {

@@ -11,19 +11,19 @@ use tokio::time::Instant;
 
 /// The pure sliding-window logic: request instants of the last window.
 #[derive(Debug, Clone)]
-pub struct Window {
+pub(crate) struct Window {
     requests: usize,
     window: Duration,
     sent: VecDeque<Instant>,
 }
 
 impl Window {
-    pub fn new(requests: usize, window: Duration) -> Self {
+    pub(crate) fn new(requests: usize, window: Duration) -> Self {
         Self { requests: requests.max(1), window, sent: VecDeque::new() }
     }
 
     /// Takes a slot at `now` and returns `None`, or returns how long to wait before asking again.
-    pub fn try_take(&mut self, now: Instant) -> Option<Duration> {
+    pub(crate) fn try_take(&mut self, now: Instant) -> Option<Duration> {
         while self.sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
             self.sent.pop_front();
         }
@@ -37,7 +37,7 @@ impl Window {
 
     /// Gives back the slot taken at `at`: the server answered 429, i.e. it did not serve the
     /// request, so it does not count against the budget the server enforces.
-    pub fn refund(&mut self, at: Instant) {
+    pub(crate) fn refund(&mut self, at: Instant) {
         if let Some(i) = self.sent.iter().position(|t| *t == at) {
             self.sent.remove(i);
         }
@@ -46,22 +46,22 @@ impl Window {
 
 /// A shared limiter; clones share one window.
 #[derive(Debug, Clone)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     inner: Arc<Mutex<Window>>,
 }
 
 impl RateLimiter {
-    pub fn new(requests: usize, window: Duration) -> Self {
+    pub(crate) fn new(requests: usize, window: Duration) -> Self {
         Self { inner: Arc::new(Mutex::new(Window::new(requests, window))) }
     }
 
     /// See [`Window::refund`].
-    pub async fn refund(&self, slot: Instant) {
+    pub(crate) async fn refund(&self, slot: Instant) {
         self.inner.lock().await.refund(slot);
     }
 
     /// Waits for a slot; returns how long it waited and the slot (for [`RateLimiter::refund`]).
-    pub async fn acquire(&self) -> (Duration, Instant) {
+    pub(crate) async fn acquire(&self) -> (Duration, Instant) {
         let start = Instant::now();
         loop {
             let now = Instant::now();

@@ -153,10 +153,6 @@ impl MockGraph {
         self.state.lock().expect("mock state").faults.push_back((path.map(str::to_string), fault));
     }
 
-    /// Expires every issued token (the next Graph call gets a 401).
-    pub fn expire_tokens(&self) {
-        self.state.lock().expect("mock state").tokens.clear();
-    }
 }
 
 impl Drop for MockGraph {

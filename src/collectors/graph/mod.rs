@@ -7,12 +7,12 @@
 //! - `mock`: a loopback Graph for tests and benches.
 
 pub mod auth;
-pub mod client;
-pub mod cloud;
+pub(crate) mod client;
+pub(crate) mod cloud;
 pub mod collect;
-pub mod limiter;
+pub(crate) mod limiter;
 #[cfg(feature = "testkit")]
 pub mod mock;
-pub mod retry;
+pub(crate) mod retry;
 pub mod secret;
 pub mod settings;

@@ -37,7 +37,7 @@ impl Default for RetryPolicy {
 
 /// Why a request failed, for retry decisions and the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// HTTP status with an optional `Retry-After` value.
     Status(u16, Option<String>),
     /// Connection reset, timeout, truncated or unparseable body.
@@ -45,20 +45,20 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Failure::Status(s, _) => matches!(s, 408 | 429 | 500 | 502 | 503 | 504),
             Failure::Transport(_) => true,
         }
     }
 
-    pub fn is_throttle(&self) -> bool {
+    pub(crate) fn is_throttle(&self) -> bool {
         matches!(self, Failure::Status(429, _))
     }
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP-date.
-pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
     let v = v.trim();
     if let Ok(s) = v.parse::<u64>() {
         return Some(Duration::from_secs(s));
@@ -76,7 +76,7 @@ pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
 impl RetryPolicy {
     /// How long to wait before retry number `attempt` (1-based) after `failure`. `jitter` is a
     /// uniform value in [0, 1) supplied by the caller (deterministic in tests).
-    pub fn delay(&self, attempt: u32, failure: &Failure, jitter: f64, now: DateTime<Utc>) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32, failure: &Failure, jitter: f64, now: DateTime<Utc>) -> Duration {
         if let Failure::Status(_, Some(ra)) = failure
             && let Some(d) = parse_retry_after(ra, now)
         {

@@ -14,7 +14,7 @@ impl Secret {
     }
 
     /// Reads a secret from a file (trailing newline removed). The error names the file, not the content.
-    pub fn from_file(path: &Path) -> Result<Self> {
+    pub(crate) fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Ok(Self(text.trim_end_matches(['\r', '\n']).to_string()))
     }
@@ -24,7 +24,7 @@ impl Secret {
         &self.0
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

@@ -32,7 +32,7 @@ use super::MaterializedCte;
 
 /// DataFusion's physical planner, which also plans [`MaterializedCte`] nodes.
 #[derive(Debug, Default)]
-pub struct SsprQueryPlanner;
+pub(crate) struct SsprQueryPlanner;
 
 #[async_trait]
 impl QueryPlanner for SsprQueryPlanner {
@@ -141,7 +141,7 @@ async fn compute(
 
 /// A reference to a CTE computed once: streams partition `p` of the CTE's result.
 #[derive(Debug)]
-pub struct MaterializedCteExec {
+pub(crate) struct MaterializedCteExec {
     id: usize,
     cte: Arc<Cte>,
     /// Whether this reference shows the CTE's plan as its child: the one that computes it. The
@@ -259,7 +259,7 @@ impl ExecutionPlan for MaterializedCteExec {
 /// The physical rule that makes references with the same id share one computation (see the parent
 /// module's documentation). Runs last, when nothing rewrites the plan below it any more.
 #[derive(Debug, Default)]
-pub struct ShareMaterializedCtes;
+pub(crate) struct ShareMaterializedCtes;
 
 impl PhysicalOptimizerRule for ShareMaterializedCtes {
     fn optimize(

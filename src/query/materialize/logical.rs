@@ -14,7 +14,7 @@ use super::named_ctes;
 
 /// The analyzer rule: see the parent module's documentation.
 #[derive(Debug, Default)]
-pub struct MaterializeCtes;
+pub(crate) struct MaterializeCtes;
 
 impl AnalyzerRule for MaterializeCtes {
     fn analyze(&self, plan: LogicalPlan, options: &ConfigOptions) -> Result<LogicalPlan> {
@@ -83,7 +83,7 @@ fn cte_reference<'a>(node: &'a LogicalPlan, names: &[String]) -> Option<(&'a str
 
 /// One reference of a CTE whose result is computed once (logical plan node).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Hash)]
-pub struct MaterializedCte {
+pub(crate) struct MaterializedCte {
     /// The same for every reference with this body.
     pub(super) id: usize,
     pub(super) name: String,

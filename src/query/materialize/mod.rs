@@ -31,13 +31,13 @@ mod logical;
 use datafusion::common::config::{ConfigExtension, ConfigOptions};
 use datafusion::common::extensions_options;
 
-pub use exec::{MaterializedCteExec, ShareMaterializedCtes, SsprQueryPlanner};
-pub use logical::{MaterializeCtes, MaterializedCte};
+pub(crate) use exec::{ShareMaterializedCtes, SsprQueryPlanner};
+pub(crate) use logical::{MaterializeCtes, MaterializedCte};
 
 extensions_options! {
     /// sspr's own session options, set like DataFusion's: `-- settings: sspr.<option>=<value>`
     /// in a saved query, `SET sspr.<option> = '<value>'` in a session that allows statements.
-    pub struct SsprOptions {
+    pub(crate) struct SsprOptions {
         /// Names of CTEs (separated by spaces) computed once per query and read by every
         /// reference. Only for CTEs with small results: see `src/query/materialize/`.
         pub materialize_ctes: String, default = String::new()

@@ -40,12 +40,12 @@ use accumulators::{ChunkedPercentile, GroupedPercentile};
 const INTERPOLATION_PRECISION: f64 = 1_000_000.0;
 
 /// The `percentile_cont` aggregate to register on a session (replaces the built-in by name).
-pub fn percentile_cont_udaf() -> AggregateUDF {
+pub(crate) fn percentile_cont_udaf() -> AggregateUDF {
     AggregateUDF::from(PercentileCont::default())
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub struct PercentileCont {
+pub(crate) struct PercentileCont {
     inner: DataFusionPercentileCont,
 }
 

@@ -87,7 +87,7 @@ fn error_events_schema() -> Schema {
     ])
 }
 
-pub static RESET_ATTEMPTS: TableDef = TableDef {
+pub(crate) static RESET_ATTEMPTS: TableDef = TableDef {
     name: tables::RESET_ATTEMPTS,
     partition_col: cols::ATTEMPT_DATE,
     // By who started it and how it ended before time (DESIGN.md says time first): almost every
@@ -106,7 +106,7 @@ pub static RESET_ATTEMPTS: TableDef = TableDef {
     page_rows: 4_096,
     schema: reset_attempts_schema,
 };
-pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
+pub(crate) static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
     name: tables::REGISTRATION_COVERAGE_DAILY,
     partition_col: cols::SNAPSHOT_DATE,
     sort_cols: &[cols::USER_TYPE, cols::ROLE, cols::DEPARTMENT, cols::ACCOUNT_ENABLED],
@@ -117,7 +117,7 @@ pub static REGISTRATION_COVERAGE_DAILY: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: registration_coverage_daily_schema,
 };
-pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
+pub(crate) static WRITEBACK_OPERATIONS: TableDef = TableDef {
     name: tables::WRITEBACK_OPERATIONS,
     partition_col: cols::OPERATION_DATE,
     sort_cols: &[cols::STARTED_AT, cols::TRACKING_ID],
@@ -128,7 +128,7 @@ pub static WRITEBACK_OPERATIONS: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: writeback_operations_schema,
 };
-pub static ERROR_EVENTS: TableDef = TableDef {
+pub(crate) static ERROR_EVENTS: TableDef = TableDef {
     name: tables::ERROR_EVENTS,
     partition_col: cols::EVENT_DATE,
     sort_cols: &[cols::TIME, cols::SOURCE, cols::CODE],

@@ -15,201 +15,201 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 mod derived;
 mod raw;
 
-pub use derived::*;
+pub(crate) use derived::*;
 pub use raw::*;
 
 /// Version of the table contracts below; recorded in every Parquet file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "1";
 /// Footer key for [`SCHEMA_VERSION`].
-pub const META_SCHEMA_VERSION: &str = "sspr.schema_version";
+pub(crate) const META_SCHEMA_VERSION: &str = "sspr.schema_version";
 /// Footer key naming the table a file belongs to.
-pub const META_TABLE: &str = "sspr.table";
+pub(crate) const META_TABLE: &str = "sspr.table";
 /// Footer key naming the source API version(s) the rows came from.
-pub const META_SOURCE_API: &str = "sspr.source_api";
+pub(crate) const META_SOURCE_API: &str = "sspr.source_api";
 
 /// The UTC time zone string used for every instant column.
-pub const UTC: &str = "UTC";
+pub(crate) const UTC: &str = "UTC";
 
 /// Table names.
-pub mod tables {
-    pub const AUDIT_EVENTS: &str = "audit_events";
-    pub const REGISTRATION_DETAILS: &str = "registration_details";
-    pub const USERS: &str = "users";
-    pub const WRITEBACK_EVENTS: &str = "writeback_events";
-    pub const CREDENTIAL_PROVIDER_EVENTS: &str = "credential_provider_events";
-    pub const DC_SECURITY_EVENTS: &str = "dc_security_events";
-    pub const INGEST_LEDGER: &str = "ingest_ledger";
-    pub const RUNS: &str = "runs";
+pub(crate) mod tables {
+    pub(crate) const AUDIT_EVENTS: &str = "audit_events";
+    pub(crate) const REGISTRATION_DETAILS: &str = "registration_details";
+    pub(crate) const USERS: &str = "users";
+    pub(crate) const WRITEBACK_EVENTS: &str = "writeback_events";
+    pub(crate) const CREDENTIAL_PROVIDER_EVENTS: &str = "credential_provider_events";
+    pub(crate) const DC_SECURITY_EVENTS: &str = "dc_security_events";
+    pub(crate) const INGEST_LEDGER: &str = "ingest_ledger";
+    pub(crate) const RUNS: &str = "runs";
     // Derived (gold) tables, rebuilt by `sspr build`.
-    pub const RESET_ATTEMPTS: &str = "reset_attempts";
-    pub const REGISTRATION_COVERAGE_DAILY: &str = "registration_coverage_daily";
-    pub const WRITEBACK_OPERATIONS: &str = "writeback_operations";
-    pub const ERROR_EVENTS: &str = "error_events";
+    pub(crate) const RESET_ATTEMPTS: &str = "reset_attempts";
+    pub(crate) const REGISTRATION_COVERAGE_DAILY: &str = "registration_coverage_daily";
+    pub(crate) const WRITEBACK_OPERATIONS: &str = "writeback_operations";
+    pub(crate) const ERROR_EVENTS: &str = "error_events";
 }
 
 /// Column names. Shared names (e.g. `source_file`) are defined once and used by every table.
-pub mod cols {
+pub(crate) mod cols {
     // audit_events
-    pub const ID: &str = "id";
-    pub const ACTIVITY_TIME: &str = "activity_time";
-    pub const EVENT_DATE: &str = "event_date";
-    pub const CATEGORY: &str = "category";
-    pub const ACTIVITY: &str = "activity";
-    pub const LOGGED_BY_SERVICE: &str = "logged_by_service";
-    pub const OPERATION_TYPE: &str = "operation_type";
-    pub const RESULT: &str = "result";
-    pub const RESULT_REASON: &str = "result_reason";
-    pub const RESULT_DESCRIPTION: &str = "result_description";
-    pub const CORRELATION_ID: &str = "correlation_id";
-    pub const ACTOR_USER_ID: &str = "actor_user_id";
-    pub const ACTOR_UPN: &str = "actor_upn";
-    pub const ACTOR_DISPLAY_NAME: &str = "actor_display_name";
-    pub const ACTOR_IP: &str = "actor_ip";
-    pub const ACTOR_APP_ID: &str = "actor_app_id";
-    pub const ACTOR_APP_DISPLAY_NAME: &str = "actor_app_display_name";
-    pub const ACTOR_SERVICE_PRINCIPAL_ID: &str = "actor_service_principal_id";
-    pub const TARGET_USER_ID: &str = "target_user_id";
-    pub const TARGET_UPN: &str = "target_upn";
-    pub const TARGET_DISPLAY_NAME: &str = "target_display_name";
-    pub const USER_AGENT: &str = "user_agent";
-    pub const CLIENT_TYPE: &str = "client_type";
-    pub const ADDITIONAL_DETAILS_JSON: &str = "additional_details_json";
-    pub const TARGET_RESOURCES_JSON: &str = "target_resources_json";
-    pub const INITIATED_BY_JSON: &str = "initiated_by_json";
-    pub const EXTRA_JSON: &str = "extra_json";
-    pub const TENANT_ID: &str = "tenant_id";
-    pub const SOURCE: &str = "source";
-    pub const SOURCE_FILE: &str = "source_file";
-    pub const INGESTED_AT: &str = "ingested_at";
+    pub(crate) const ID: &str = "id";
+    pub(crate) const ACTIVITY_TIME: &str = "activity_time";
+    pub(crate) const EVENT_DATE: &str = "event_date";
+    pub(crate) const CATEGORY: &str = "category";
+    pub(crate) const ACTIVITY: &str = "activity";
+    pub(crate) const LOGGED_BY_SERVICE: &str = "logged_by_service";
+    pub(crate) const OPERATION_TYPE: &str = "operation_type";
+    pub(crate) const RESULT: &str = "result";
+    pub(crate) const RESULT_REASON: &str = "result_reason";
+    pub(crate) const RESULT_DESCRIPTION: &str = "result_description";
+    pub(crate) const CORRELATION_ID: &str = "correlation_id";
+    pub(crate) const ACTOR_USER_ID: &str = "actor_user_id";
+    pub(crate) const ACTOR_UPN: &str = "actor_upn";
+    pub(crate) const ACTOR_DISPLAY_NAME: &str = "actor_display_name";
+    pub(crate) const ACTOR_IP: &str = "actor_ip";
+    pub(crate) const ACTOR_APP_ID: &str = "actor_app_id";
+    pub(crate) const ACTOR_APP_DISPLAY_NAME: &str = "actor_app_display_name";
+    pub(crate) const ACTOR_SERVICE_PRINCIPAL_ID: &str = "actor_service_principal_id";
+    pub(crate) const TARGET_USER_ID: &str = "target_user_id";
+    pub(crate) const TARGET_UPN: &str = "target_upn";
+    pub(crate) const TARGET_DISPLAY_NAME: &str = "target_display_name";
+    pub(crate) const USER_AGENT: &str = "user_agent";
+    pub(crate) const CLIENT_TYPE: &str = "client_type";
+    pub(crate) const ADDITIONAL_DETAILS_JSON: &str = "additional_details_json";
+    pub(crate) const TARGET_RESOURCES_JSON: &str = "target_resources_json";
+    pub(crate) const INITIATED_BY_JSON: &str = "initiated_by_json";
+    pub(crate) const EXTRA_JSON: &str = "extra_json";
+    pub(crate) const TENANT_ID: &str = "tenant_id";
+    pub(crate) const SOURCE: &str = "source";
+    pub(crate) const SOURCE_FILE: &str = "source_file";
+    pub(crate) const INGESTED_AT: &str = "ingested_at";
 
     // registration_details / users
-    pub const SNAPSHOT_DATE: &str = "snapshot_date";
-    pub const USER_ID: &str = "user_id";
-    pub const USER_PRINCIPAL_NAME: &str = "user_principal_name";
-    pub const USER_DISPLAY_NAME: &str = "user_display_name";
-    pub const USER_TYPE: &str = "user_type";
-    pub const IS_ADMIN: &str = "is_admin";
-    pub const IS_SSPR_REGISTERED: &str = "is_sspr_registered";
-    pub const IS_SSPR_ENABLED: &str = "is_sspr_enabled";
-    pub const IS_SSPR_CAPABLE: &str = "is_sspr_capable";
-    pub const IS_MFA_REGISTERED: &str = "is_mfa_registered";
-    pub const IS_MFA_CAPABLE: &str = "is_mfa_capable";
-    pub const IS_PASSWORDLESS_CAPABLE: &str = "is_passwordless_capable";
-    pub const IS_SYSTEM_PREFERRED_ENABLED: &str = "is_system_preferred_enabled";
-    pub const METHODS_REGISTERED: &str = "methods_registered";
-    pub const SYSTEM_PREFERRED_METHODS: &str = "system_preferred_methods";
-    pub const USER_PREFERRED_METHOD: &str = "user_preferred_method";
-    pub const LAST_UPDATED_TIME: &str = "last_updated_time";
-    pub const DISPLAY_NAME: &str = "display_name";
-    pub const DEPARTMENT: &str = "department";
-    pub const JOB_TITLE: &str = "job_title";
-    pub const ACCOUNT_ENABLED: &str = "account_enabled";
-    pub const CREATED_TIME: &str = "created_time";
-    pub const ON_PREMISES_SYNC_ENABLED: &str = "on_premises_sync_enabled";
+    pub(crate) const SNAPSHOT_DATE: &str = "snapshot_date";
+    pub(crate) const USER_ID: &str = "user_id";
+    pub(crate) const USER_PRINCIPAL_NAME: &str = "user_principal_name";
+    pub(crate) const USER_DISPLAY_NAME: &str = "user_display_name";
+    pub(crate) const USER_TYPE: &str = "user_type";
+    pub(crate) const IS_ADMIN: &str = "is_admin";
+    pub(crate) const IS_SSPR_REGISTERED: &str = "is_sspr_registered";
+    pub(crate) const IS_SSPR_ENABLED: &str = "is_sspr_enabled";
+    pub(crate) const IS_SSPR_CAPABLE: &str = "is_sspr_capable";
+    pub(crate) const IS_MFA_REGISTERED: &str = "is_mfa_registered";
+    pub(crate) const IS_MFA_CAPABLE: &str = "is_mfa_capable";
+    pub(crate) const IS_PASSWORDLESS_CAPABLE: &str = "is_passwordless_capable";
+    pub(crate) const IS_SYSTEM_PREFERRED_ENABLED: &str = "is_system_preferred_enabled";
+    pub(crate) const METHODS_REGISTERED: &str = "methods_registered";
+    pub(crate) const SYSTEM_PREFERRED_METHODS: &str = "system_preferred_methods";
+    pub(crate) const USER_PREFERRED_METHOD: &str = "user_preferred_method";
+    pub(crate) const LAST_UPDATED_TIME: &str = "last_updated_time";
+    pub(crate) const DISPLAY_NAME: &str = "display_name";
+    pub(crate) const DEPARTMENT: &str = "department";
+    pub(crate) const JOB_TITLE: &str = "job_title";
+    pub(crate) const ACCOUNT_ENABLED: &str = "account_enabled";
+    pub(crate) const CREATED_TIME: &str = "created_time";
+    pub(crate) const ON_PREMISES_SYNC_ENABLED: &str = "on_premises_sync_enabled";
 
     // Windows event-log tables
-    pub const COMPUTER: &str = "computer";
-    pub const CHANNEL: &str = "channel";
-    pub const PROVIDER: &str = "provider";
-    pub const EVENT_ID: &str = "event_id";
-    pub const QUALIFIERS: &str = "qualifiers";
-    pub const LEVEL: &str = "level";
-    pub const TASK: &str = "task";
-    pub const KEYWORDS: &str = "keywords";
-    pub const TIME_CREATED: &str = "time_created";
-    pub const EVENT_RECORD_ID: &str = "event_record_id";
-    pub const HEADER_RECORD_ID: &str = "header_record_id";
-    pub const MESSAGE: &str = "message";
-    pub const EVENT_DATA_JSON: &str = "event_data_json";
-    pub const TRACKING_ID: &str = "tracking_id";
-    pub const HRESULT: &str = "hresult";
-    pub const TARGET_ACCOUNT: &str = "target_account";
-    pub const TARGET_DOMAIN: &str = "target_domain";
-    pub const SUBJECT_ACCOUNT: &str = "subject_account";
-    pub const SUBJECT_DOMAIN: &str = "subject_domain";
-    pub const AUDIT_SUCCESS: &str = "audit_success";
-    pub const CONTENT_HASH: &str = "content_hash";
-    pub const SOURCE_FORMAT: &str = "source_format";
+    pub(crate) const COMPUTER: &str = "computer";
+    pub(crate) const CHANNEL: &str = "channel";
+    pub(crate) const PROVIDER: &str = "provider";
+    pub(crate) const EVENT_ID: &str = "event_id";
+    pub(crate) const QUALIFIERS: &str = "qualifiers";
+    pub(crate) const LEVEL: &str = "level";
+    pub(crate) const TASK: &str = "task";
+    pub(crate) const KEYWORDS: &str = "keywords";
+    pub(crate) const TIME_CREATED: &str = "time_created";
+    pub(crate) const EVENT_RECORD_ID: &str = "event_record_id";
+    pub(crate) const HEADER_RECORD_ID: &str = "header_record_id";
+    pub(crate) const MESSAGE: &str = "message";
+    pub(crate) const EVENT_DATA_JSON: &str = "event_data_json";
+    pub(crate) const TRACKING_ID: &str = "tracking_id";
+    pub(crate) const HRESULT: &str = "hresult";
+    pub(crate) const TARGET_ACCOUNT: &str = "target_account";
+    pub(crate) const TARGET_DOMAIN: &str = "target_domain";
+    pub(crate) const SUBJECT_ACCOUNT: &str = "subject_account";
+    pub(crate) const SUBJECT_DOMAIN: &str = "subject_domain";
+    pub(crate) const AUDIT_SUCCESS: &str = "audit_success";
+    pub(crate) const CONTENT_HASH: &str = "content_hash";
+    pub(crate) const SOURCE_FORMAT: &str = "source_format";
 
     // ingest_ledger
-    pub const RUN_ID: &str = "run_id";
-    pub const INGEST_DATE: &str = "ingest_date";
-    pub const ITEM: &str = "item";
-    pub const FORMAT: &str = "format";
-    pub const WINDOW_START: &str = "window_start";
-    pub const WINDOW_END: &str = "window_end";
-    pub const PAGES: &str = "pages";
-    pub const RECORDS: &str = "records";
-    pub const ROWS_NEW: &str = "rows_new";
-    pub const DUPLICATES: &str = "duplicates";
-    pub const RETRIES: &str = "retries";
-    pub const THROTTLED: &str = "throttled";
-    pub const QUARANTINED: &str = "quarantined";
-    pub const COMPLETE: &str = "complete";
-    pub const ERROR: &str = "error";
-    pub const STARTED_AT: &str = "started_at";
+    pub(crate) const RUN_ID: &str = "run_id";
+    pub(crate) const INGEST_DATE: &str = "ingest_date";
+    pub(crate) const ITEM: &str = "item";
+    pub(crate) const FORMAT: &str = "format";
+    pub(crate) const WINDOW_START: &str = "window_start";
+    pub(crate) const WINDOW_END: &str = "window_end";
+    pub(crate) const PAGES: &str = "pages";
+    pub(crate) const RECORDS: &str = "records";
+    pub(crate) const ROWS_NEW: &str = "rows_new";
+    pub(crate) const DUPLICATES: &str = "duplicates";
+    pub(crate) const RETRIES: &str = "retries";
+    pub(crate) const THROTTLED: &str = "throttled";
+    pub(crate) const QUARANTINED: &str = "quarantined";
+    pub(crate) const COMPLETE: &str = "complete";
+    pub(crate) const ERROR: &str = "error";
+    pub(crate) const STARTED_AT: &str = "started_at";
 
     // reset_attempts
-    pub const ATTEMPT_DATE: &str = "attempt_date";
-    pub const ENDED_AT: &str = "ended_at";
-    pub const DURATION_SECONDS: &str = "duration_seconds";
-    pub const INITIATED_BY: &str = "initiated_by";
-    pub const EVENTS: &str = "events";
-    pub const METHODS_STARTED: &str = "methods_started";
-    pub const METHODS_COMPLETED: &str = "methods_completed";
-    pub const FURTHEST_STAGE: &str = "furthest_stage";
-    pub const FURTHEST_STAGE_ORDER: &str = "furthest_stage_order";
-    pub const OUTCOME: &str = "outcome";
-    pub const FAILURE_REASON: &str = "failure_reason";
-    pub const FAILURE_CATEGORY: &str = "failure_category";
-    pub const ERROR_CODE: &str = "error_code";
-    pub const IP: &str = "ip";
-    pub const CLIENT_KIND: &str = "client_kind";
-    pub const WRITEBACK_INVOLVED: &str = "writeback_involved";
-    pub const WRITEBACK_OUTCOME: &str = "writeback_outcome";
-    pub const WRITEBACK_ERROR_CODE: &str = "writeback_error_code";
-    pub const WRITEBACK_JOIN: &str = "writeback_join";
+    pub(crate) const ATTEMPT_DATE: &str = "attempt_date";
+    pub(crate) const ENDED_AT: &str = "ended_at";
+    pub(crate) const DURATION_SECONDS: &str = "duration_seconds";
+    pub(crate) const INITIATED_BY: &str = "initiated_by";
+    pub(crate) const EVENTS: &str = "events";
+    pub(crate) const METHODS_STARTED: &str = "methods_started";
+    pub(crate) const METHODS_COMPLETED: &str = "methods_completed";
+    pub(crate) const FURTHEST_STAGE: &str = "furthest_stage";
+    pub(crate) const FURTHEST_STAGE_ORDER: &str = "furthest_stage_order";
+    pub(crate) const OUTCOME: &str = "outcome";
+    pub(crate) const FAILURE_REASON: &str = "failure_reason";
+    pub(crate) const FAILURE_CATEGORY: &str = "failure_category";
+    pub(crate) const ERROR_CODE: &str = "error_code";
+    pub(crate) const IP: &str = "ip";
+    pub(crate) const CLIENT_KIND: &str = "client_kind";
+    pub(crate) const WRITEBACK_INVOLVED: &str = "writeback_involved";
+    pub(crate) const WRITEBACK_OUTCOME: &str = "writeback_outcome";
+    pub(crate) const WRITEBACK_ERROR_CODE: &str = "writeback_error_code";
+    pub(crate) const WRITEBACK_JOIN: &str = "writeback_join";
 
     // registration_coverage_daily
-    pub const ROLE: &str = "role";
-    pub const USERS: &str = "users";
-    pub const SSPR_REGISTERED: &str = "sspr_registered";
-    pub const SSPR_ENABLED: &str = "sspr_enabled";
-    pub const SSPR_CAPABLE: &str = "sspr_capable";
-    pub const MFA_CAPABLE: &str = "mfa_capable";
-    pub const PASSWORDLESS_CAPABLE: &str = "passwordless_capable";
+    pub(crate) const ROLE: &str = "role";
+    pub(crate) const USERS: &str = "users";
+    pub(crate) const SSPR_REGISTERED: &str = "sspr_registered";
+    pub(crate) const SSPR_ENABLED: &str = "sspr_enabled";
+    pub(crate) const SSPR_CAPABLE: &str = "sspr_capable";
+    pub(crate) const MFA_CAPABLE: &str = "mfa_capable";
+    pub(crate) const PASSWORDLESS_CAPABLE: &str = "passwordless_capable";
 
     // writeback_operations
-    pub const OPERATION_DATE: &str = "operation_date";
-    pub const OPERATION: &str = "operation";
-    pub const DURATION_MS: &str = "duration_ms";
-    pub const ERROR_EVENT_ID: &str = "error_event_id";
+    pub(crate) const OPERATION_DATE: &str = "operation_date";
+    pub(crate) const OPERATION: &str = "operation";
+    pub(crate) const DURATION_MS: &str = "duration_ms";
+    pub(crate) const ERROR_EVENT_ID: &str = "error_event_id";
 
     // error_events
-    pub const TIME: &str = "time";
-    pub const CODE: &str = "code";
-    pub const NAME: &str = "name";
-    pub const MEANING: &str = "meaning";
-    pub const RESOLUTION: &str = "resolution";
-    pub const DETAIL: &str = "detail";
-    pub const SUBJECT: &str = "subject";
-    pub const FINISHED_AT: &str = "finished_at";
-    pub const RUN_DATE: &str = "run_date";
-    pub const NOTHING_NEW: &str = "nothing_new";
-    pub const SOURCES: &str = "sources";
-    pub const SOURCES_FAILED: &str = "sources_failed";
-    pub const FILES_IMPORTED: &str = "files_imported";
-    pub const BUILD_PARTITIONS: &str = "build_partitions";
-    pub const OUTPUTS: &str = "outputs";
-    pub const ERRORS: &str = "errors";
-    pub const EXPORT_ID: &str = "export_id";
-    pub const DELIVERED: &str = "delivered";
-    pub const CONFIG_DIGEST: &str = "config_digest";
-    pub const VERSION: &str = "version";
+    pub(crate) const TIME: &str = "time";
+    pub(crate) const CODE: &str = "code";
+    pub(crate) const NAME: &str = "name";
+    pub(crate) const MEANING: &str = "meaning";
+    pub(crate) const RESOLUTION: &str = "resolution";
+    pub(crate) const DETAIL: &str = "detail";
+    pub(crate) const SUBJECT: &str = "subject";
+    pub(crate) const FINISHED_AT: &str = "finished_at";
+    pub(crate) const RUN_DATE: &str = "run_date";
+    pub(crate) const NOTHING_NEW: &str = "nothing_new";
+    pub(crate) const SOURCES: &str = "sources";
+    pub(crate) const SOURCES_FAILED: &str = "sources_failed";
+    pub(crate) const FILES_IMPORTED: &str = "files_imported";
+    pub(crate) const BUILD_PARTITIONS: &str = "build_partitions";
+    pub(crate) const OUTPUTS: &str = "outputs";
+    pub(crate) const ERRORS: &str = "errors";
+    pub(crate) const EXPORT_ID: &str = "export_id";
+    pub(crate) const DELIVERED: &str = "delivered";
+    pub(crate) const CONFIG_DIGEST: &str = "config_digest";
+    pub(crate) const VERSION: &str = "version";
 }
 
 /// Rows per data page unless a table says otherwise (parquet-mr's and parquet-rs' default).
-pub const PAGE_ROWS: usize = 20_000;
+pub(crate) const PAGE_ROWS: usize = 20_000;
 
 /// How a table is laid out and merged in the lake.
 #[derive(Debug)]
@@ -252,7 +252,7 @@ impl TableDef {
     }
 
     /// The schema without the partition column: what a Hive-partitioned reader declares for files.
-    pub fn file_schema_without_partition(&self) -> SchemaRef {
+    pub(crate) fn file_schema_without_partition(&self) -> SchemaRef {
         let s = self.schema();
         let fields: Vec<_> = s.fields().iter().filter(|f| f.name() != self.partition_col).cloned().collect();
         Arc::new(Schema::new(fields))
@@ -291,7 +291,7 @@ fn f64f(name: &str) -> Field {
 }
 
 /// Every raw table of the lake, in a stable order.
-pub static RAW_TABLES: [&TableDef; 8] = [
+pub(crate) static RAW_TABLES: [&TableDef; 8] = [
     &AUDIT_EVENTS,
     &REGISTRATION_DETAILS,
     &USERS,
@@ -303,7 +303,7 @@ pub static RAW_TABLES: [&TableDef; 8] = [
 ];
 
 /// The derived (gold) tables `sspr build` writes, in build order.
-pub static DERIVED_TABLES: [&TableDef; 4] =
+pub(crate) static DERIVED_TABLES: [&TableDef; 4] =
     [&RESET_ATTEMPTS, &REGISTRATION_COVERAGE_DAILY, &WRITEBACK_OPERATIONS, &ERROR_EVENTS];
 
 /// Every table of the lake: raw, then derived.
@@ -311,13 +311,8 @@ pub fn all_tables() -> impl Iterator<Item = &'static TableDef> {
     RAW_TABLES.iter().chain(DERIVED_TABLES.iter()).copied()
 }
 
-/// Looks a table up by name.
-pub fn table(name: &str) -> Option<&'static TableDef> {
-    all_tables().find(|t| t.name == name)
-}
-
 /// Whether a data type belongs to the Power BI-safe profile.
-pub fn is_power_bi_safe(dt: &DataType) -> bool {
+pub(crate) fn is_power_bi_safe(dt: &DataType) -> bool {
     match dt {
         DataType::Boolean
         | DataType::Int32

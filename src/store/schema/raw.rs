@@ -215,7 +215,7 @@ pub static AUDIT_EVENTS: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: audit_events_schema,
 };
-pub static REGISTRATION_DETAILS: TableDef = TableDef {
+pub(crate) static REGISTRATION_DETAILS: TableDef = TableDef {
     name: tables::REGISTRATION_DETAILS,
     partition_col: cols::SNAPSHOT_DATE,
     sort_cols: &[cols::USER_ID],
@@ -226,7 +226,7 @@ pub static REGISTRATION_DETAILS: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: registration_details_schema,
 };
-pub static USERS: TableDef = TableDef {
+pub(crate) static USERS: TableDef = TableDef {
     name: tables::USERS,
     partition_col: cols::SNAPSHOT_DATE,
     sort_cols: &[cols::USER_ID],
@@ -237,7 +237,7 @@ pub static USERS: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: users_schema,
 };
-pub static WRITEBACK_EVENTS: TableDef = TableDef {
+pub(crate) static WRITEBACK_EVENTS: TableDef = TableDef {
     name: tables::WRITEBACK_EVENTS,
     partition_col: cols::EVENT_DATE,
     sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
@@ -248,7 +248,7 @@ pub static WRITEBACK_EVENTS: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: event_log_schema,
 };
-pub static CREDENTIAL_PROVIDER_EVENTS: TableDef = TableDef {
+pub(crate) static CREDENTIAL_PROVIDER_EVENTS: TableDef = TableDef {
     name: tables::CREDENTIAL_PROVIDER_EVENTS,
     partition_col: cols::EVENT_DATE,
     sort_cols: &[cols::TIME_CREATED, cols::COMPUTER, cols::EVENT_RECORD_ID],
@@ -270,7 +270,7 @@ pub static DC_SECURITY_EVENTS: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: event_log_schema,
 };
-pub static INGEST_LEDGER: TableDef = TableDef {
+pub(crate) static INGEST_LEDGER: TableDef = TableDef {
     name: tables::INGEST_LEDGER,
     partition_col: cols::INGEST_DATE,
     sort_cols: &[cols::STARTED_AT, cols::SOURCE, cols::ITEM],
@@ -281,7 +281,7 @@ pub static INGEST_LEDGER: TableDef = TableDef {
     page_rows: PAGE_ROWS,
     schema: ingest_ledger_schema,
 };
-pub static RUNS: TableDef = TableDef {
+pub(crate) static RUNS: TableDef = TableDef {
     name: tables::RUNS,
     partition_col: cols::RUN_DATE,
     sort_cols: &[cols::STARTED_AT, cols::RUN_ID],

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-pub use crate::evtx_format::tok;
+pub(crate) use crate::evtx_format::tok;
 use crate::evtx_format::vt;
 
 use super::value::{Value, push_normalised, push_utf16, render};

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::Decline;
-pub use crate::evtx_format::vt;
+pub(crate) use crate::evtx_format::vt;
 
 /// 100 ns ticks between 1601-01-01 and 1970-01-01.
 pub(super) const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
