@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// Every key of the config file: (section, key); the section is empty for top-level keys. A test
 /// holds this list to the serde structs in both directions.
-pub(crate) const KEYS: &[(&str, &str)] = &[
+const KEYS: &[(&str, &str)] = &[
     ("", "lake"),
     ("", "queries_dir"),
     ("query", "memory_limit"),
@@ -97,7 +97,7 @@ const SECRET_KEYS: &[(&str, &str)] = &[("graph", "client_secret")];
 
 /// The environment variable that overrides a key: `SSPR_QUERY_TZ` for `[query] tz`,
 /// `SSPR_LAKE` for the top-level `lake`.
-pub(crate) fn env_name(section: &str, key: &str) -> String {
+fn env_name(section: &str, key: &str) -> String {
     let path = if section.is_empty() { key.to_string() } else { format!("{section}_{key}") };
     format!("SSPR_{}", path.to_ascii_uppercase())
 }
@@ -166,7 +166,7 @@ impl Layered {
     }
 
     /// Where a key's value came from, if it was given at all.
-    pub(crate) fn origin(&self, section: &str, key: &str) -> Option<&Origin> {
+    fn origin(&self, section: &str, key: &str) -> Option<&Origin> {
         self.origins.iter().find(|((s, k), _)| s == section && k == key).map(|(_, o)| o)
     }
 

@@ -70,7 +70,6 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
-
 }
 
 /// The process exit codes, one map for every command (README "Exit codes").

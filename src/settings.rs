@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::query::context::QueryConfig;
 
 /// Upper bound for the query memory limit, to catch unit mistakes.
-pub(crate) const MAX_MEMORY_LIMIT: usize = 1 << 40;
+const MAX_MEMORY_LIMIT: usize = 1 << 40;
 /// Lower bound: DataFusion needs some room to sort and aggregate.
-pub(crate) const MIN_MEMORY_LIMIT: usize = 64 << 20;
+const MIN_MEMORY_LIMIT: usize = 64 << 20;
 
 /// The config file.
 #[derive(Debug, Default, Deserialize)]
@@ -177,7 +177,7 @@ pub(crate) struct StorageSection {
 
 impl StorageSection {
     /// The section as `object_store` Azure options, secrets read from their files.
-    pub(crate) fn options(&self) -> Result<Vec<(String, String)>> {
+    fn options(&self) -> Result<Vec<(String, String)>> {
         let secret = |key: &str, p: &Path| -> Result<String> {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| Error::Config(format!("storage.{key} {}: {e}", p.display())))?;
@@ -387,7 +387,7 @@ pub(crate) fn validate_tz(tz: &str) -> Result<chrono_tz::Tz> {
 }
 
 /// Parses "512MiB", "2GiB", "1G", "1048576".
-pub(crate) fn parse_size(s: &str) -> std::result::Result<usize, String> {
+fn parse_size(s: &str) -> std::result::Result<usize, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);

@@ -15,7 +15,7 @@ pub fn color_stderr() -> bool {
 }
 
 /// Whether stdout is a terminal a person reads (tables fitted, charts drawn under them).
-pub(crate) fn stdout_is_terminal() -> bool {
+fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
@@ -31,4 +31,4 @@ pub(crate) fn stdout_width() -> Option<usize> {
 }
 
 /// Narrower than this, no table layout is readable; fitting stops here.
-pub(crate) const MIN_WIDTH: usize = 40;
+const MIN_WIDTH: usize = 40;

@@ -22,7 +22,10 @@ pub(crate) fn new_run_id() -> String {
 
 /// The files of `dir` (not its subfolders) whose extension is `ext`, sorted: the override
 /// folders of saved queries and dashboards.
-pub(crate) fn files_with_extension(dir: &std::path::Path, ext: &str) -> std::io::Result<Vec<std::path::PathBuf>> {
+pub(crate) fn files_with_extension(
+    dir: &std::path::Path,
+    ext: &str,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == ext))
@@ -53,9 +56,9 @@ use chrono::Datelike;
 /// The instants a lake row may carry as its event time: 1601-01-01 (the FILETIME epoch, the
 /// earliest time Windows writes) up to the end of 9999. Outside, a partition would be named
 /// `event_date=0000-01-01` and readers such as pyarrow and Power BI fail on the file.
-pub(crate) const EARLIEST_MICROS: i64 = -11_644_473_600_000_000;
+const EARLIEST_MICROS: i64 = -11_644_473_600_000_000;
 /// The first microsecond after 9999-12-31.
-pub(crate) const AFTER_LATEST_MICROS: i64 = 253_402_300_800_000_000;
+const AFTER_LATEST_MICROS: i64 = 253_402_300_800_000_000;
 
 /// Whether an event time (µs since 1970) is one a lake row may carry ([`EARLIEST_MICROS`]).
 pub(crate) fn storable_time(micros: i64) -> bool {

@@ -13,7 +13,7 @@
 mod basic;
 mod data;
 mod shapes;
-pub(crate) mod spec;
+mod spec;
 pub(crate) mod term;
 
 use plotters::coord::Shift;
@@ -28,8 +28,8 @@ pub use spec::{ChartKind, ChartSpec, Sort};
 use crate::error::{Error, Result};
 
 /// The size charts are drawn at (the report scales them to its column width).
-pub(crate) const WIDTH: u32 = 760;
-pub(crate) const HEIGHT: u32 = 380;
+const WIDTH: u32 = 760;
+const HEIGHT: u32 = 380;
 /// Labels longer than this many characters are cut with an ellipsis.
 pub const MAX_LABEL: usize = 28;
 /// Marks of the series, dark to light: apart in colour and in grey print.
@@ -235,7 +235,7 @@ fn x_label_plan(labels: &[String], width: u32) -> (usize, usize) {
 }
 
 /// A chart of categories along x and values up.
-pub(crate) type CategoryChart<'a, DB> =
+type CategoryChart<'a, DB> =
     ChartContext<'a, DB, Cartesian2d<SegmentedCoord<RangedCoordusize>, RangedCoordf64>>;
 
 /// The grid and axes of a [`CategoryChart`]: a label per slot as [`x_label_plan`] says, the

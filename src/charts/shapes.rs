@@ -209,7 +209,7 @@ pub(super) fn funnel<DB: DrawingBackend>(
 
 /// The shade of a heatmap cell: from [`COLD`] at zero to [`HOT`] at the largest value (a square
 /// root scale, so that a few busy hours do not wash out the rest).
-pub(crate) fn heat(v: f64, max: f64) -> RGBColor {
+fn heat(v: f64, max: f64) -> RGBColor {
     let t = if max > 0.0 { (v.max(0.0) / max).sqrt().min(1.0) } else { 0.0 };
     let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round() as u8;
     RGBColor(mix(COLD.0, HOT.0), mix(COLD.1, HOT.1), mix(COLD.2, HOT.2))

@@ -51,7 +51,7 @@ pub enum ChartKind {
 
 impl ChartKind {
     /// Whether the kind draws bars that `sort` and `limit` apply to.
-    pub(crate) fn has_bars(self) -> bool {
+    fn has_bars(self) -> bool {
         matches!(self, ChartKind::Bar | ChartKind::HBar | ChartKind::Stacked)
     }
 }
@@ -80,7 +80,7 @@ pub struct ChartSpec {
 }
 
 /// Bars shown at most (the rest are summed into "other") unless `limit=` says otherwise.
-pub(crate) const DEFAULT_LIMIT: usize = 12;
+const DEFAULT_LIMIT: usize = 12;
 
 impl ChartSpec {
     /// Parses `kind key=value …`; `None` for `table` (no chart). `origin` names the query in

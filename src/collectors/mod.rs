@@ -2,10 +2,10 @@
 //! offline exports; the live Graph and event-log collectors build on the same row builders,
 //! quarantine and ledger.
 
-pub(crate) mod checkpoint;
+mod checkpoint;
 pub mod eventlog;
 pub mod files;
 pub mod graph;
 pub mod import;
 pub(crate) mod ledger;
-pub(crate) mod rows;
+mod rows;

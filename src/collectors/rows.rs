@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use datafusion::arrow::array::{
-    ArrayBuilder, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder, make_builder,
+    ArrayBuilder, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder, make_builder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 

@@ -15,7 +15,7 @@ use crate::settings::{Settings, validate_tz};
 use crate::store::{Lake, verify};
 
 /// The reports printed, in order (the others run and are counted).
-pub(crate) const HEADLINE: &[&str] = &[
+const HEADLINE: &[&str] = &[
     "registration_coverage",
     "reset_success_daily",
     "reset_failures_by_reason",
@@ -44,7 +44,7 @@ fn sample_for(arg: Option<&PathBuf>, dir: &std::path::Path) -> anyhow::Result<Pa
 }
 
 /// The export folders of a sample (everything but `ground_truth.json` and READMEs).
-pub(crate) fn export_folders(sample: &std::path::Path) -> Vec<PathBuf> {
+fn export_folders(sample: &std::path::Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(sample)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
         .unwrap_or_default();

@@ -4,13 +4,13 @@
 use base64::Engine;
 use serde::Serialize;
 
-use crate::collectors::graph::cloud::GraphApi;
+pub(crate) use crate::collectors::graph::cloud::GraphApi;
 use crate::collectors::graph::collect::plan_run;
 use crate::collectors::graph::settings::GraphSettings;
 use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]
-pub(crate) struct Check {
+struct Check {
     pub name: String,
     pub ok: bool,
     pub detail: String,
@@ -25,10 +25,10 @@ fn problem(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Che
 }
 
 /// Application permissions the collector needs (reference/entra-audit.md §1.1, §3.1).
-pub(crate) const REQUIRED_ROLES: &[&str] = &["AuditLog.Read.All", "Directory.Read.All"];
+const REQUIRED_ROLES: &[&str] = &["AuditLog.Read.All", "Directory.Read.All"];
 
 /// Runs every check; later checks are skipped when an earlier one makes them meaningless.
-pub(crate) async fn checks(settings: &Settings) -> Vec<Check> {
+async fn checks(settings: &Settings) -> Vec<Check> {
     let mut out = Vec::new();
     let Some(section) = &settings.graph else {
         out.push(problem("config", "no [graph] section", "add [graph] with tenant_id, client_id and auth to the config file (README: Collecting from Microsoft Graph)"));

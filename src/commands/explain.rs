@@ -21,7 +21,7 @@ use crate::store::Lake;
 const BEFORE: chrono::Duration = chrono::Duration::minutes(2);
 const AFTER: chrono::Duration = chrono::Duration::minutes(5);
 /// Details longer than this are cut on screen (`sspr query user_timeline` has them whole).
-const DETAIL: usize = 120;
+pub(crate) const DETAIL: usize = 120;
 
 pub async fn run(settings: &Settings, args: &ExplainArgs) -> anyhow::Result<()> {
     let tz_name = args.window.tz.clone().unwrap_or_else(|| settings.tz.clone());

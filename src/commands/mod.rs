@@ -16,7 +16,7 @@ pub mod sample;
 use std::io::Write;
 
 /// Writes bytes to stdout; a closed pipe (`| head`) is not an error.
-pub(crate) fn stdout(bytes: &[u8]) -> anyhow::Result<()> {
+fn stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

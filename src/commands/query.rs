@@ -181,7 +181,7 @@ fn explain_text(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<u8> {
 }
 
 /// `--param k=v` pairs.
-pub(crate) fn parse_params(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+fn parse_params(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for p in items {
         let (k, v) =

@@ -50,13 +50,13 @@ pub const CURRENT: &str = "_current.json";
 /// An export's manifest, in its folder.
 pub const MANIFEST: &str = "_export.json";
 /// The manifest's format; a reader refuses a newer one.
-pub(crate) const MANIFEST_FORMAT: u32 = 1;
+const MANIFEST_FORMAT: u32 = 1;
 /// Exports kept (the current one included) unless `--keep` says otherwise.
 pub const DEFAULT_KEEP: usize = 3;
 
 /// The raw tables every export holds: the per-user snapshots a model's user dimension and
 /// per-user drill-down read (the event tables come with `--raw`).
-pub(crate) static DIMENSIONS: [&TableDef; 2] = [&REGISTRATION_DETAILS, &USERS];
+static DIMENSIONS: [&TableDef; 2] = [&REGISTRATION_DETAILS, &USERS];
 
 /// Which partitions an export writes again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +155,7 @@ pub struct ExportSummary {
 }
 
 /// A column type in the manifest's words.
-pub(crate) fn column_kind(t: &datafusion::arrow::datatypes::DataType) -> String {
+fn column_kind(t: &datafusion::arrow::datatypes::DataType) -> String {
     use datafusion::arrow::datatypes::DataType as D;
     match t {
         D::Utf8 | D::LargeUtf8 | D::Utf8View => "string",
@@ -373,7 +373,7 @@ async fn export_id(target: &LakeRoot, now: DateTime<Utc>) -> Result<String> {
 }
 
 /// The export folders in the target, oldest first (their names sort by time).
-pub(crate) async fn export_folders(target: &LakeRoot) -> Result<Vec<String>> {
+async fn export_folders(target: &LakeRoot) -> Result<Vec<String>> {
     let listed = target.store.list_with_delimiter(Some(&target.prefix)).await?;
     let mut out: Vec<String> = listed
         .common_prefixes

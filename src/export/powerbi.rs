@@ -80,7 +80,7 @@ pub const MEASURES: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 /// The model's data type of an export column.
-pub(crate) fn model_type(t: &DataType) -> &'static str {
+fn model_type(t: &DataType) -> &'static str {
     match t {
         DataType::Boolean => "boolean",
         DataType::Int32 | DataType::Int64 => "int64",
@@ -103,7 +103,7 @@ fn m_type(t: &DataType) -> &'static str {
 }
 
 /// Every table the model reads from the export: (name, schema).
-pub(crate) fn exported_tables() -> Vec<(String, std::sync::Arc<Schema>)> {
+fn exported_tables() -> Vec<(String, std::sync::Arc<Schema>)> {
     let mut out: Vec<(String, std::sync::Arc<Schema>)> = DERIVED_TABLES
         .iter()
         .chain(DIMENSIONS.iter())

@@ -32,7 +32,7 @@ use crate::store::schema::{TableDef, all_tables};
 /// is the other way; never a flag, which would put it in shell history and process lists).
 pub(crate) const KEY_ENV: &str = "SSPR_PSEUDONYM_KEY";
 /// The shortest key accepted, in bytes.
-pub(crate) const MIN_KEY: usize = 32;
+const MIN_KEY: usize = 32;
 /// Identities shorter than this are tokenised in their columns but not searched for in text
 /// (three characters match too much unrelated text).
 const MIN_SCRUB: usize = 4;
@@ -126,7 +126,7 @@ impl Pseudonymizer {
     }
 
     /// The token of one value.
-    pub(crate) fn token(&self, value: &str) -> String {
+    fn token(&self, value: &str) -> String {
         let tag = ring::hmac::sign(&self.key, value.to_lowercase().as_bytes());
         format!("p_{}", &hex(tag.as_ref())[..20])
     }
@@ -188,7 +188,7 @@ impl Pseudonymizer {
     }
 
     /// Text with every learned identity replaced by its token.
-    pub(crate) fn scrub(&self, text: &str) -> String {
+    fn scrub(&self, text: &str) -> String {
         let guard = self.scrubber.lock().expect("not poisoned");
         match guard.as_ref() {
             Some((ac, tokens)) => ac.replace_all(text, tokens),

@@ -15,7 +15,7 @@ use crate::settings::Settings;
 use crate::store::Lake;
 
 /// The folder of run manifests under the lake root.
-pub(crate) const RUNS_DIR: &str = "_runs";
+const RUNS_DIR: &str = "_runs";
 
 /// How a run ended, and its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,7 +291,7 @@ pub(crate) async fn previous_complete(lake: &Lake, current: &str) -> Result<Opti
 }
 
 /// An error and its causes on one line, each once (as the CLI prints them).
-pub(crate) fn chain(e: &Error) -> String {
+fn chain(e: &Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {

@@ -6,14 +6,14 @@
 //! (`<lake>/_runs/<run id>.json`). One failing source does not stop the others; the outcome is
 //! the exit code: complete, partial (some source or step incomplete), failed, lock held.
 
-pub(crate) mod deliver;
+mod deliver;
 mod housekeeping;
-pub(crate) mod manifest;
+mod manifest;
 mod outputs;
-pub(crate) mod since;
+mod since;
 mod sources;
-pub(crate) mod stop;
-pub(crate) mod watch;
+mod stop;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -36,7 +36,11 @@ pub(crate) struct NightlyOptions {
 /// Runs the job over `settings`. Errors before the lock (config, a lake that cannot be opened,
 /// the lock held) are returned; after it, every failure is recorded in the manifest and the run
 /// goes on with what does not depend on the failed step.
-pub(crate) async fn run(settings: &Settings, registry: &Registry, opts: &NightlyOptions) -> Result<RunManifest> {
+pub(crate) async fn run(
+    settings: &Settings,
+    registry: &Registry,
+    opts: &NightlyOptions,
+) -> Result<RunManifest> {
     // Listening before anything else: a stop signal from here on ends the run cleanly.
     let stop = stop::Stop::listen();
     let mut plan = Plan::of(settings, registry)?;
@@ -302,6 +306,6 @@ async fn steps(
 }
 
 /// When the run happened, for file names.
-pub(crate) fn stamp(t: DateTime<Utc>) -> String {
+fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }

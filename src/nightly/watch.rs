@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::settings::WatchFolder;
 
 /// The memory's file name in the state directory.
-pub(crate) const SEEN_FILE: &str = "nightly-imported.json";
+const SEEN_FILE: &str = "nightly-imported.json";
 
 /// One imported file, under its content hash.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -132,7 +132,7 @@ fn wanted(folder: &WatchFolder, name: &str) -> bool {
 
 /// `*` (any run of characters) and `?` (one character) against a whole file name; ASCII letters
 /// match either case, as on the Windows shares exports come from.
-pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
+fn glob_match(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
     let n: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
     let (mut pi, mut ni) = (0, 0);

@@ -8,7 +8,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::error::Result;
 
-pub(crate) mod table;
+mod table;
 pub(crate) mod xlsx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -26,7 +26,7 @@ pub enum OutputFormat {
 impl OutputFormat {
     /// The format a file name asks for by its extension (`daily.csv` → CSV); `None` for an
     /// extension that names no format.
-    pub(crate) fn from_extension(path: &std::path::Path) -> Option<Self> {
+    fn from_extension(path: &std::path::Path) -> Option<Self> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         Some(match ext.as_str() {
             "csv" => Self::Csv,

@@ -12,7 +12,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format, FormatBorder, Workbook, XlsxError};
 use crate::error::{Error, Result};
 
 /// Excel's rows per sheet, the header included.
-pub(crate) const MAX_ROWS: usize = 1_048_576;
+const MAX_ROWS: usize = 1_048_576;
 /// Excel's longest text in a cell.
 const MAX_TEXT: usize = 32_767;
 /// Excel's longest sheet name.

@@ -79,7 +79,7 @@ static DERIVED: [Derived; 4] = [
 ];
 
 /// Where the build state lives, relative to the lake root.
-pub(crate) const STATE_REL: &str = "_state/build.json";
+const STATE_REL: &str = "_state/build.json";
 
 /// Input partition versions each derived table was last built from.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::store::schema::{cols, tables};
 
 /// Data is stale when its newest event is older than this.
-pub(crate) const STALE_AFTER_HOURS: i64 = 36;
+const STALE_AFTER_HOURS: i64 = 36;
 
 /// The raw tables whose freshness is shown, with the column that says how new a row is.
 const FRESHNESS: &[(&str, &str)] = &[
@@ -71,7 +71,7 @@ impl Completeness {
     }
 
     /// Reads the freshness of every raw table and the ledger's totals per source.
-    pub(crate) async fn read(ctx: &SessionContext, now: DateTime<Utc>) -> Result<Self> {
+    async fn read(ctx: &SessionContext, now: DateTime<Utc>) -> Result<Self> {
         let union = FRESHNESS
             .iter()
             .map(|(t, c)| format!("SELECT '{t}' AS t, CAST(max({c}) AS TIMESTAMP) AS newest FROM {t}"))

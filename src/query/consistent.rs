@@ -22,7 +22,7 @@ const FIRST_PAUSE_MS: u64 = 50;
 /// which surfaces as any Parquet or Arrow decoding error (a corrupt footer, a Snappy error, a
 /// short read: "failed to fill whole buffer"), or as a file that vanished between listing and
 /// reading. A file that is really corrupt fails the same way after the retries, and is then named.
-pub(crate) fn raced_a_replace(e: &DataFusionError) -> bool {
+fn raced_a_replace(e: &DataFusionError) -> bool {
     let text = e.to_string();
     [
         "Parquet",

@@ -40,7 +40,7 @@ pub(crate) const REFERENCE_TABLES: &[(&str, &str)] = &[
 ];
 
 /// Views every context defines, in dependency order: (name, `CREATE VIEW` text).
-pub(crate) const VIEWS: &[(&str, &str)] =
+const VIEWS: &[(&str, &str)] =
     &[("sspr_step_events", include_str!("../../queries/views/sspr_step_events.sql"))];
 
 /// Knobs of the query engine (from settings).
@@ -166,7 +166,7 @@ pub fn extensions_from_env() -> Extensions {
 /// core idle. On the 2-core bench machine, 3 partitions kept 1.88 cores busy instead of 1.71
 /// during sms_voice_only_resets_from_rare_ip (159 -> 141 ms); the heavy reports gained 5-12 %
 /// and the small ones stayed within noise (README, Benchmarks).
-pub(crate) fn default_partitions(cores: usize) -> usize {
+fn default_partitions(cores: usize) -> usize {
     cores + (cores / 4).max(1)
 }
 
@@ -311,7 +311,7 @@ pub(crate) fn reference_batch(name: &str, csv_text: &str) -> Result<RecordBatch>
 /// `epoch_seconds(ts)`: seconds since 1970-01-01 UTC as a DOUBLE (sub-second part kept), for any
 /// timestamp type. The one portable way to subtract instants: Spark spells it
 /// `unix_micros(ts) / 1e6`, DataFusion `date_part('epoch', ts)`, and neither accepts the other's.
-pub(crate) fn epoch_seconds_udf() -> datafusion::logical_expr::ScalarUDF {
+fn epoch_seconds_udf() -> datafusion::logical_expr::ScalarUDF {
     datafusion::logical_expr::ScalarUDF::new_from_impl(EpochSeconds::default())
 }
 
@@ -366,7 +366,7 @@ impl datafusion::logical_expr::ScalarUDFImpl for EpochSeconds {
     }
 }
 
-pub(crate) fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
+fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
     local_part_udf("local_date", DataType::Date32, |local| {
         i32::try_from(local.div_euclid(LocalDays::DAY)).ok()
     })
@@ -374,14 +374,14 @@ pub(crate) fn local_date_udf() -> datafusion::logical_expr::ScalarUDF {
 
 /// `local_hour(ts, tz)`: the hour of the day (0–23) of a UTC instant on the wall clock of an IANA
 /// time zone. Spark's equivalent is `hour(from_utc_timestamp(ts, tz))`.
-pub(crate) fn local_hour_udf() -> datafusion::logical_expr::ScalarUDF {
+fn local_hour_udf() -> datafusion::logical_expr::ScalarUDF {
     local_part_udf("local_hour", DataType::Int32, |local| Some(hour_of(local)))
 }
 
 /// `local_weekday(ts, tz)`: the ISO day of the week (1 Monday … 7 Sunday) of a UTC instant in an
 /// IANA time zone. Spark's equivalent is `weekday(from_utc_timestamp(ts, tz)) + 1`; DataFusion's
 /// own `date_part('dow', …)` counts from Sunday = 0, which is why this is a function of ours.
-pub(crate) fn local_weekday_udf() -> datafusion::logical_expr::ScalarUDF {
+fn local_weekday_udf() -> datafusion::logical_expr::ScalarUDF {
     local_part_udf("local_weekday", DataType::Int32, |local| Some(weekday_of(local)))
 }
 

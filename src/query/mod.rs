@@ -4,11 +4,11 @@ pub mod build;
 pub(crate) mod completeness;
 pub(crate) mod consistent;
 pub mod context;
-pub(crate) mod known_subquery;
-pub(crate) mod materialize;
+mod known_subquery;
+mod materialize;
 pub(crate) mod params;
-pub(crate) mod percentile;
-pub(crate) mod proven;
+mod percentile;
+mod proven;
 pub mod saved;
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use datafusion::physical_plan::filter::FilterExec;
 
 /// The plan with every filter that `rewrite` has a replacement for replaced (bottom up): the
 /// walk our filter rules (`proven.rs`) use.
-pub(crate) fn rewrite_filters(
+fn rewrite_filters(
     plan: Arc<dyn ExecutionPlan>,
     rewrite: impl Fn(&FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>,
 ) -> Result<Arc<dyn ExecutionPlan>> {

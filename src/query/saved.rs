@@ -161,7 +161,7 @@ impl SavedQuery {
     /// The session this query runs in: `ctx` itself, or a copy of its state (same tables, views
     /// and functions) with the query's `-- settings:` applied, so they never leak into the next
     /// query run on `ctx`.
-    pub(crate) fn session(&self, ctx: &SessionContext) -> Result<SessionContext> {
+    fn session(&self, ctx: &SessionContext) -> Result<SessionContext> {
         if self.settings.is_empty() {
             return Ok(ctx.clone());
         }
@@ -326,7 +326,7 @@ impl Registry {
 }
 
 /// Options that keep user SQL read-only.
-pub(crate) fn read_only() -> SQLOptions {
+fn read_only() -> SQLOptions {
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 

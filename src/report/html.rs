@@ -147,7 +147,7 @@ fn table_html(batches: &[RecordBatch], schema: &SchemaRef) -> Result<String> {
 /// The small Markdown the nightly summary is written in, as HTML: `#`/`##` headings (shown one
 /// level down, under the page's title), `- ` lists, paragraphs, `**bold**` and `` `code` ``.
 /// Everything is escaped first: the text carries user names and error messages.
-pub(crate) fn markdown_html(md: &str) -> String {
+fn markdown_html(md: &str) -> String {
     fn inline(text: &str) -> String {
         let mut out = String::new();
         for (i, part) in escape(text).split('`').enumerate() {
@@ -219,7 +219,7 @@ pub(crate) fn markdown_html(md: &str) -> String {
 }
 
 /// HTML text: `&`, `<`, `>`, `"` escaped.
-pub(crate) fn escape(s: &str) -> String {
+fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

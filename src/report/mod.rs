@@ -7,7 +7,7 @@
 
 mod files;
 mod html;
-pub(crate) mod spec;
+mod spec;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ pub struct Window {
 
 impl Window {
     /// The window as the page's header states it.
-    pub(crate) fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match (&self.from, &self.to) {
             (None, None) => "all data in the lake".to_string(),
             (f, t) => format!("{} → {}", f.as_deref().unwrap_or("start"), t.as_deref().unwrap_or("now")),
@@ -261,7 +261,7 @@ async fn tenant(ctx: &datafusion::prelude::SessionContext) -> Option<String> {
 pub(crate) const DEFAULT_MAX_ROWS: usize = 1_000;
 
 /// The first `n` rows of a result.
-pub(crate) fn first_rows(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {
+fn first_rows(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {
     let mut out = Vec::new();
     let mut left = n;
     for b in batches {
@@ -276,7 +276,7 @@ pub(crate) fn first_rows(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> 
 }
 
 /// The line under a cut table.
-pub(crate) fn cut_note(shown: usize, rows: usize, query: &str) -> String {
+fn cut_note(shown: usize, rows: usize, query: &str) -> String {
     format!(
         "The first {shown} of {rows} rows; all of them: sspr query {query} --out {query}.csv (or sspr report --format xlsx)."
     )

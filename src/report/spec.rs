@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::query::saved::Registry;
 
 /// The dashboards shipped in the binary.
-pub(crate) const EMBEDDED: &[(&str, &str)] = &[
+const EMBEDDED: &[(&str, &str)] = &[
     ("overview", include_str!("../../dashboards/overview.toml")),
     ("operations", include_str!("../../dashboards/operations.toml")),
     ("security", include_str!("../../dashboards/security.toml")),
@@ -75,7 +75,7 @@ pub enum Size {
 
 impl Dashboard {
     /// Parses and checks a spec against the saved queries.
-    pub(crate) fn parse(name: &str, origin: &str, text: &str, registry: &Registry) -> Result<Self> {
+    fn parse(name: &str, origin: &str, text: &str, registry: &Registry) -> Result<Self> {
         let mut d: Dashboard =
             toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim())))?;
         d.name = name.to_string();

@@ -51,7 +51,7 @@ pub struct WinEvent {
 }
 
 /// Microseconds since the epoch to a Windows FILETIME.
-pub(crate) fn filetime(micros: i64) -> u64 {
+fn filetime(micros: i64) -> u64 {
     (micros * 10 + FILETIME_UNIX_EPOCH) as u64
 }
 

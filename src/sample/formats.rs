@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::sample::tenant::{Event, User};
 
 /// Graph's page size for `$top=999`.
-pub(crate) const PAGE_SIZE: usize = 999;
+const PAGE_SIZE: usize = 999;
 const GRAPH: &str = "https://graph.microsoft.com/v1.0";
 
 fn create(path: &Path) -> Result<BufWriter<std::fs::File>> {
@@ -181,7 +181,12 @@ impl LogAnalyticsFile {
 }
 
 /// Two registration snapshots: the window's first day (late registrants not yet registered) and last day.
-pub(crate) fn write_registration(out: &Path, people: &[User], first: NaiveDate, last: NaiveDate) -> Result<()> {
+pub(crate) fn write_registration(
+    out: &Path,
+    people: &[User],
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<()> {
     for (date, latest) in [(first, false), (last, true)] {
         let dir = out.join(format!("graph/userRegistrationDetails/{date}"));
         let mut pager = GraphPager::new(dir, "reports/authenticationMethods/userRegistrationDetails")?;

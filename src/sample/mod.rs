@@ -20,8 +20,8 @@
 
 pub mod evtx_writer;
 mod formats;
-pub(crate) mod onprem;
-pub(crate) mod tenant;
+mod onprem;
+mod tenant;
 pub mod truth;
 
 use std::path::Path;
@@ -37,9 +37,9 @@ use crate::sample::truth::GroundTruth;
 pub use tenant::TenantParams as Params;
 
 /// Days at the start of the window also written to the diagnostic-settings archive.
-pub(crate) const DIAG_DAYS: u32 = 3;
+const DIAG_DAYS: u32 = 3;
 /// Days at the end of the window also written to the Log Analytics export.
-pub(crate) const LA_DAYS: u32 = 3;
+const LA_DAYS: u32 = 3;
 
 /// What [`generate`] writes at the top of `out`; `sample generate --force` replaces these and
 /// nothing else.
@@ -163,7 +163,7 @@ fn plant_activity(
 }
 
 /// An IP behind which several users reset on the same day (`resets_per_ip`).
-pub(crate) const SHARED_IP: &str = "100.64.0.77";
+const SHARED_IP: &str = "100.64.0.77";
 
 /// Planted security patterns, on fixed days of the window: six users resetting from one IP on
 /// the same morning, one user looking at the verification options three times without starting

@@ -22,22 +22,22 @@ use crate::rng::Rng;
 use crate::sample::evtx_writer::WinEvent;
 use crate::sample::tenant::{SessionTruth, day_start};
 
-pub(crate) const AADC: &str = "AADC01.contoso.com";
-pub(crate) const DC: &str = "DC01.contoso.com";
-pub(crate) const CONNECTOR: &str = "MSOL_73c8a9aa6173";
-pub(crate) const DOMAIN: &str = "CONTOSO";
-pub(crate) const CLIENT_MACHINES: [&str; 4] = [
+const AADC: &str = "AADC01.contoso.com";
+const DC: &str = "DC01.contoso.com";
+const CONNECTOR: &str = "MSOL_73c8a9aa6173";
+const DOMAIN: &str = "CONTOSO";
+const CLIENT_MACHINES: [&str; 4] = [
     "WIN7-FIN-014.contoso.com",
     "WIN7-OPS-022.contoso.com",
     "WIN81-HR-003.contoso.com",
     "WIN81-LAB-007.contoso.com",
 ];
-pub(crate) const CREDENTIAL_PROVIDER: &str = "AADPasswordResetCredentialProvider";
+const CREDENTIAL_PROVIDER: &str = "AADPasswordResetCredentialProvider";
 /// Heartbeat gaps longer than this are outages in the ground truth (and the report default).
-pub(crate) const GAP_MINUTES: i64 = 15;
+const GAP_MINUTES: i64 = 15;
 
 const CLASSIC_KEYWORDS: u64 = 0x0080_0000_0000_0000;
-const AUDIT_SUCCESS: u64 = 0x8020_0000_0000_0000;
+pub(crate) const AUDIT_SUCCESS: u64 = 0x8020_0000_0000_0000;
 const AUDIT_FAILURE: u64 = 0x8010_0000_0000_0000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -95,7 +95,7 @@ pub(crate) struct OnPremLogs {
 
 /// Days at the end of the window that the server's XML export covers (`wevtutil qe` of a recent
 /// window; it overlaps the EVTX file on purpose).
-pub(crate) const XML_DAYS: i64 = 3;
+const XML_DAYS: i64 = 3;
 
 fn sam(upn: &str) -> String {
     upn.split('@').next().unwrap_or(upn).to_string()

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::rng::Rng;
 
-pub(crate) const SSPR_SERVICE: &str = "Self-service Password Management";
-pub(crate) const FLOW: &str = "Self-service password reset flow activity progress";
-pub(crate) const RESET: &str = "Reset password (self-service)";
-pub(crate) const AUTH_METHODS: &str = "Authentication Methods";
+const SSPR_SERVICE: &str = "Self-service Password Management";
+const FLOW: &str = "Self-service password reset flow activity progress";
+const RESET: &str = "Reset password (self-service)";
+const AUTH_METHODS: &str = "Authentication Methods";
 const DEPARTMENTS: &[&str] =
     &["Finance", "Sales", "Engineering", "HR", "Operations", "Legal", "Support", "Marketing"];
 const FIRST: &[&str] = &[
@@ -181,7 +181,7 @@ pub(crate) fn users(p: &TenantParams, rng: &mut Rng) -> Vec<User> {
 
 /// How a client reached SSPR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ClientKind {
+enum ClientKind {
     WebPortal,
     WindowsLogonScreen,
     WindowsAddIn,

@@ -84,7 +84,12 @@ impl KeyDays {
 
     /// The rows of `batch` (all of partition `day`) whose key is not stored under another day,
     /// and the ones left out.
-    pub(crate) fn keep(&self, table: &TableDef, day: i32, batch: &RecordBatch) -> Result<(RecordBatch, Vec<Moved>)> {
+    pub(crate) fn keep(
+        &self,
+        table: &TableDef,
+        day: i32,
+        batch: &RecordBatch,
+    ) -> Result<(RecordBatch, Vec<Moved>)> {
         let keys = key_column(table, batch)?;
         let mut moved = Vec::new();
         let keep: BooleanArray = keys

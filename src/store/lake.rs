@@ -220,7 +220,7 @@ impl Lake {
     }
 
     /// Reads a partition's rows (empty when the partition does not exist yet).
-    pub(crate) async fn read_partition(&self, table: &TableDef, date: NaiveDate) -> Result<Vec<RecordBatch>> {
+    async fn read_partition(&self, table: &TableDef, date: NaiveDate) -> Result<Vec<RecordBatch>> {
         let key = self.root.partition_key(table, date);
         let bytes = match self.root.store.get(&key).await {
             Ok(r) => r.bytes().await?,

@@ -20,13 +20,13 @@ use crate::error::{Error, Result};
 use crate::store::schema::TableDef;
 
 /// File name of the one file in every partition.
-pub(crate) const PART_FILE: &str = "part-0.parquet";
+const PART_FILE: &str = "part-0.parquet";
 pub(crate) const STAGING_DIR: &str = "_staging";
 pub(crate) const QUARANTINE_DIR: &str = "_quarantine";
 pub(crate) const STATE_DIR: &str = "_state";
-pub(crate) const LOCK_FILE: &str = "_lock";
+const LOCK_FILE: &str = "_lock";
 /// A remote lock older than this is considered abandoned by a crashed writer.
-pub(crate) const REMOTE_LOCK_TTL_SECS: i64 = 6 * 3600;
+const REMOTE_LOCK_TTL_SECS: i64 = 6 * 3600;
 
 /// The lake root: one object store plus a prefix. Local roots also keep their filesystem path so
 /// that publishing can fsync and rename.

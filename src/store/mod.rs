@@ -1,6 +1,6 @@
 //! The Parquet lake: table schemas, layout, the Power BI-safe writer, merge and verification.
 
-pub(crate) mod ids;
+mod ids;
 pub mod lake;
 pub mod layout;
 pub mod quarantine;

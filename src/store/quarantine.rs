@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::store::layout::{LakeRoot, QUARANTINE_DIR};
 
 /// Raw record text longer than this is cut (the file and offset still locate the original).
-pub(crate) const MAX_RAW_CHARS: usize = 64 * 1024;
+const MAX_RAW_CHARS: usize = 64 * 1024;
 
 /// One quarantined record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,7 +39,14 @@ impl Quarantine {
     }
 
     /// Records one bad input record.
-    pub(crate) fn add(&mut self, source_file: &str, line: u64, offset: u64, reason: &str, raw: &[u8]) -> Result<()> {
+    pub(crate) fn add(
+        &mut self,
+        source_file: &str,
+        line: u64,
+        offset: u64,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<()> {
         let mut raw = String::from_utf8_lossy(raw).into_owned();
         if raw.len() > MAX_RAW_CHARS {
             let mut cut = MAX_RAW_CHARS;

@@ -21,10 +21,10 @@ use crate::store::schema::TableDef;
 use crate::util::from_date32;
 
 /// In-memory budget of a [`TableWriter`] before it spills partitions to disk.
-pub(crate) const DEFAULT_BUFFER_BYTES: usize = 1024 << 20;
+const DEFAULT_BUFFER_BYTES: usize = 1024 << 20;
 
 /// Splits a batch into one batch per value of the table's partition column.
-pub(crate) fn split_by_partition(batch: &RecordBatch, table: &TableDef) -> Result<Vec<(i32, RecordBatch)>> {
+fn split_by_partition(batch: &RecordBatch, table: &TableDef) -> Result<Vec<(i32, RecordBatch)>> {
     let i = batch.schema().index_of(table.partition_col)?;
     let dates = batch.column(i).as_any().downcast_ref::<Date32Array>().ok_or_else(|| Error::Table {
         table: table.name.into(),

@@ -27,11 +27,11 @@ use crate::store::layout::{LakeRoot, STAGING_DIR};
 use crate::store::schema::{META_SCHEMA_VERSION, META_SOURCE_API, META_TABLE, SCHEMA_VERSION, TableDef};
 
 /// Maximum rows per row group (parquet-rs and DataFusion default; Direct Lake prefers large ones).
-pub(crate) const MAX_ROW_GROUP_ROWS: usize = 1_048_576;
+const MAX_ROW_GROUP_ROWS: usize = 1_048_576;
 
 /// Environment variable naming a crash point, used by tests to prove publication is atomic.
 /// `after_staging` aborts the process after the staged file is written and before it is moved.
-pub(crate) const FAILPOINT_ENV: &str = "SSPR_FAILPOINT";
+const FAILPOINT_ENV: &str = "SSPR_FAILPOINT";
 
 /// The Power BI-safe profile, shared by lake partitions and `--format parquet` exports.
 fn profile() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
@@ -45,7 +45,7 @@ fn profile() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
 }
 
 /// Writer properties of the profile, with the table's metadata in the footer.
-pub(crate) fn writer_properties(table: &TableDef) -> WriterProperties {
+fn writer_properties(table: &TableDef) -> WriterProperties {
     let mut p = profile().set_data_page_row_count_limit(table.page_rows);
     for c in table.plain_cols {
         p = p.set_column_dictionary_enabled(ColumnPath::from(*c), false);
@@ -102,7 +102,10 @@ pub fn encode(table: &TableDef, batches: &[RecordBatch]) -> Result<Bytes> {
 }
 
 /// Encodes an arbitrary result (e.g. a query's output) with the same profile, for `--out x.parquet`.
-pub(crate) fn encode_any(batches: &[RecordBatch], schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Bytes> {
+pub(crate) fn encode_any(
+    batches: &[RecordBatch],
+    schema: datafusion::arrow::datatypes::SchemaRef,
+) -> Result<Bytes> {
     write_all(batches, schema, profile().build())
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::collectors::eventlog::record::{EventRecord, parse_i32};
 
-pub(crate) type AttrFn<'f> = dyn Fn(&str) -> Result<Option<String>, String> + 'f;
+type AttrFn<'f> = dyn Fn(&str) -> Result<Option<String>, String> + 'f;
 
 pub(crate) fn on_open<S: AsRef<str>>(
     rec: &mut EventRecord,

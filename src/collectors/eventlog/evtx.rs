@@ -18,8 +18,8 @@ use crate::collectors::eventlog::record::EventRecord;
 use crate::collectors::eventlog::xml::parse_event_filtered;
 
 /// EVTX layout constants (file header block, chunk size).
-pub(crate) const FILE_HEADER_SIZE: u64 = 4096;
-pub(crate) const CHUNK_SIZE: u64 = 65536;
+const FILE_HEADER_SIZE: u64 = 4096;
+const CHUNK_SIZE: u64 = 65536;
 
 /// A record or chunk that could not be read.
 #[derive(Debug, Clone)]

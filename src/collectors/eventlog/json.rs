@@ -194,7 +194,7 @@ fn keywords_hex(k: &str) -> Option<String> {
 /// with or without an offset (PowerShell 7, `ToString('o')`), and the culture forms of Export-Csv
 /// (`11/24/2026 6:02:00 AM`, `24.11.2026 06:02:00`, `2026-11-24 06:02:00`). Times without an
 /// offset are in the exporting machine's zone, `source_tz`.
-pub(crate) fn powershell_time(t: &str, source_tz: chrono_tz::Tz) -> Option<i64> {
+fn powershell_time(t: &str, source_tz: chrono_tz::Tz) -> Option<i64> {
     let t = t.trim();
     if let Some(ms) = t.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
         let digits = ms.find(['+', '-']).filter(|i| *i > 0).map(|i| &ms[..i]).unwrap_or(ms);

@@ -9,12 +9,12 @@
 pub mod binxml;
 mod element;
 pub mod evtx;
-pub(crate) mod facts;
-pub(crate) mod fields;
-pub(crate) mod json;
+mod facts;
+mod fields;
+mod json;
 pub mod pscsv;
-pub(crate) mod record;
-pub(crate) mod rows;
+mod record;
+mod rows;
 pub mod xml;
 
 use std::io::Read;
@@ -65,7 +65,7 @@ pub enum Route {
 }
 
 /// The Security log's provider.
-pub(crate) const SECURITY_AUDITING: &str = "Microsoft-Windows-Security-Auditing";
+const SECURITY_AUDITING: &str = "Microsoft-Windows-Security-Auditing";
 
 impl Routing {
     /// Adds configured entries to the defaults (no duplicates).
@@ -114,7 +114,7 @@ pub(crate) enum EventFormat {
 }
 
 impl EventFormat {
-    pub(crate) fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             EventFormat::Evtx => "evtx",
             EventFormat::Xml => "event-xml",

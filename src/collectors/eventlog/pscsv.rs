@@ -12,7 +12,7 @@ use crate::collectors::eventlog::record::EventRecord;
 use crate::error::{Error, Result};
 
 /// Columns without which a row cannot become a record.
-pub(crate) const REQUIRED: &[&str] = &["Id", "ProviderName", "TimeCreated"];
+const REQUIRED: &[&str] = &["Id", "ProviderName", "TimeCreated"];
 
 type OnRow<'a> = dyn FnMut(std::result::Result<EventRecord, String>, u64, u64, &[u8]) -> Result<()> + 'a;
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use crate::collectors::eventlog::facts::{AccountSections, guid_in, hresult_in, tracking_id_in};
 
 /// `System/Keywords` bit for "Audit Success".
-pub(crate) const KEYWORD_AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
+const KEYWORD_AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
 /// `System/Keywords` bit for "Audit Failure".
-pub(crate) const KEYWORD_AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
+const KEYWORD_AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
 
 /// One event-log record, whatever format it came from.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -84,7 +84,7 @@ impl EventRecord {
     /// Event data as one JSON object: named items by name (a repeated name becomes an array),
     /// unnamed items under `Data` as an array. `None` when the record has no event data.
     #[cfg(test)]
-    pub(crate) fn data_json(&self) -> Option<String> {
+    fn data_json(&self) -> Option<String> {
         let mut out = String::with_capacity(
             self.data.iter().map(|(n, v)| v.len() + n.as_ref().map_or(0, |n| n.len()) + 6).sum::<usize>()
                 + 12,
@@ -162,7 +162,7 @@ impl EventRecord {
     }
 
     /// The keywords as a number.
-    pub(crate) fn keywords_value(&self) -> Option<u64> {
+    fn keywords_value(&self) -> Option<u64> {
         let k = self.keywords.as_deref()?.trim();
         let hex = k.strip_prefix("0x").or_else(|| k.strip_prefix("0X"))?;
         u64::from_str_radix(hex, 16).ok()

@@ -38,7 +38,7 @@ pub(crate) fn parse_event_filtered(
 }
 
 /// The general parser (quick-xml).
-pub(crate) fn parse_event_general(xml: &str) -> Result<EventRecord, String> {
+fn parse_event_general(xml: &str) -> Result<EventRecord, String> {
     let mut reader = Reader::from_str(xml);
     let mut rec = EventRecord::default();
     // Local names of the open elements, outermost first.
@@ -168,7 +168,10 @@ mod fast {
     }
 
     /// `None`: not for this scanner. `Some(None)`: `keep` rejected the record after `System`.
-    pub(crate) fn parse(xml: &str, keep: Option<&dyn Fn(&EventRecord) -> bool>) -> Option<Option<EventRecord>> {
+    pub(crate) fn parse(
+        xml: &str,
+        keep: Option<&dyn Fn(&EventRecord) -> bool>,
+    ) -> Option<Option<EventRecord>> {
         let b = xml.as_bytes();
         let mut rec = EventRecord::default();
         let mut path: Vec<&str> = Vec::with_capacity(8);

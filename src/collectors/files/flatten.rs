@@ -34,7 +34,7 @@ pub(crate) enum AuditSource {
 }
 
 impl AuditSource {
-    pub(crate) fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             AuditSource::Graph => "graph",
             AuditSource::DiagnosticArchive => "diagnostic_archive",
@@ -336,7 +336,10 @@ fn first_user_target(targets: &Value) -> Option<&Value> {
 }
 
 /// Flattens a `userRegistrationDetails` record.
-pub(crate) fn registration_row<'a>(rec: &mut RawObject<'a>, ctx: &RowContext<'a>) -> Result<Vec<Cell<'a>>, String> {
+pub(crate) fn registration_row<'a>(
+    rec: &mut RawObject<'a>,
+    ctx: &RowContext<'a>,
+) -> Result<Vec<Cell<'a>>, String> {
     let id = rec.str(&["id"]).ok_or("missing id")?;
     let b = |rec: &mut RawObject<'a>, k: &str| rec.bool(&[k]).map_err(|e| e.to_string());
     let upn = rec.str(&["userPrincipalName"]);

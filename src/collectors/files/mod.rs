@@ -12,10 +12,10 @@
 //! line, byte offset and reason; a broken file stops only that file.
 
 pub mod flatten;
-pub(crate) mod lex;
+mod lex;
 pub mod parse;
-pub(crate) mod portal;
-pub(crate) mod record;
+mod portal;
+mod record;
 pub mod scan;
 
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@ use crate::store::schema::{AUDIT_EVENTS, REGISTRATION_DETAILS, USERS};
 
 /// The shape of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RecordKind {
+enum RecordKind {
     GraphAudit,
     LogAnalyticsAudit,
     DiagnosticEnvelope,
@@ -23,7 +23,7 @@ pub(crate) enum RecordKind {
 
 impl RecordKind {
     /// Recognises a record by the keys it has.
-    pub(crate) fn detect(o: &RawObject<'_>) -> Option<Self> {
+    fn detect(o: &RawObject<'_>) -> Option<Self> {
         let exact = |k: &str| o.fields.iter().any(|(f, _)| f == k);
         if o.has("properties") && (o.has("operationName") || o.has("resourceId") || o.has("time")) {
             Some(RecordKind::DiagnosticEnvelope)

@@ -19,9 +19,9 @@ use crate::collectors::graph::cloud::Endpoints;
 use crate::collectors::graph::secret::Secret;
 
 /// Refresh tokens this long before they expire.
-pub(crate) const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// IMDS token endpoint (Azure VMs, AKS node identities).
-pub(crate) const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 /// How the collector proves who it is.
 #[derive(Debug, Clone)]

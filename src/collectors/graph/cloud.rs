@@ -28,7 +28,7 @@ pub(crate) enum GraphApi {
 
 impl Cloud {
     /// Token authority (`{authority}/{tenant}/oauth2/v2.0/token`).
-    pub(crate) fn authority(self) -> &'static str {
+    fn authority(self) -> &'static str {
         match self {
             Cloud::Global => "https://login.microsoftonline.com",
             Cloud::UsGov | Cloud::UsGovDod => "https://login.microsoftonline.us",
@@ -37,7 +37,7 @@ impl Cloud {
     }
 
     /// Graph root (without the version segment).
-    pub(crate) fn graph_root(self) -> &'static str {
+    fn graph_root(self) -> &'static str {
         match self {
             Cloud::Global => "https://graph.microsoft.com",
             Cloud::UsGov => "https://graph.microsoft.us",
@@ -47,7 +47,7 @@ impl Cloud {
     }
 
     /// The client-credentials scope (the Graph root + `/.default`).
-    pub(crate) fn scope(self) -> String {
+    fn scope(self) -> String {
         format!("{}/.default", self.graph_root())
     }
 

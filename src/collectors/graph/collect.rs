@@ -81,7 +81,7 @@ pub(crate) struct RunState {
 
 /// The collector's checkpoint file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub(crate) struct GraphState {
+struct GraphState {
     /// End of the last fully collected audit window.
     pub watermark: Option<DateTime<Utc>>,
     pub run: Option<RunState>,
@@ -107,13 +107,13 @@ pub struct CollectSummary {
 }
 
 /// Files of the collector inside the state directory.
-pub(crate) struct StatePaths {
+struct StatePaths {
     pub checkpoint: PathBuf,
     pub spool: PathBuf,
 }
 
 impl StatePaths {
-    pub(crate) fn new(state_dir: &Path) -> Self {
+    fn new(state_dir: &Path) -> Self {
         Self { checkpoint: state_dir.join("graph-checkpoint.json"), spool: state_dir.join("graph-spool") }
     }
 }

@@ -11,19 +11,19 @@ use tokio::time::Instant;
 
 /// The pure sliding-window logic: request instants of the last window.
 #[derive(Debug, Clone)]
-pub(crate) struct Window {
+struct Window {
     requests: usize,
     window: Duration,
     sent: VecDeque<Instant>,
 }
 
 impl Window {
-    pub(crate) fn new(requests: usize, window: Duration) -> Self {
+    fn new(requests: usize, window: Duration) -> Self {
         Self { requests: requests.max(1), window, sent: VecDeque::new() }
     }
 
     /// Takes a slot at `now` and returns `None`, or returns how long to wait before asking again.
-    pub(crate) fn try_take(&mut self, now: Instant) -> Option<Duration> {
+    fn try_take(&mut self, now: Instant) -> Option<Duration> {
         while self.sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
             self.sent.pop_front();
         }
@@ -37,7 +37,7 @@ impl Window {
 
     /// Gives back the slot taken at `at`: the server answered 429, i.e. it did not serve the
     /// request, so it does not count against the budget the server enforces.
-    pub(crate) fn refund(&mut self, at: Instant) {
+    fn refund(&mut self, at: Instant) {
         if let Some(i) = self.sent.iter().position(|t| *t == at) {
             self.sent.remove(i);
         }

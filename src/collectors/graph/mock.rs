@@ -152,7 +152,6 @@ impl MockGraph {
     pub fn push_fault(&self, path: Option<&str>, fault: Fault) {
         self.state.lock().expect("mock state").faults.push_back((path.map(str::to_string), fault));
     }
-
 }
 
 impl Drop for MockGraph {

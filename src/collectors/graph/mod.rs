@@ -7,12 +7,12 @@
 //! - `mock`: a loopback Graph for tests and benches.
 
 pub mod auth;
-pub(crate) mod client;
+mod client;
 pub(crate) mod cloud;
 pub mod collect;
-pub(crate) mod limiter;
+mod limiter;
 #[cfg(feature = "testkit")]
 pub mod mock;
-pub(crate) mod retry;
+mod retry;
 pub mod secret;
 pub mod settings;

@@ -58,7 +58,7 @@ impl Failure {
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP-date.
-pub(crate) fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
+fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
     let v = v.trim();
     if let Ok(s) = v.parse::<u64>() {
         return Some(Duration::from_secs(s));

@@ -20,9 +20,9 @@ use crate::collectors::graph::secret::Secret;
 use crate::error::{Error, Result};
 
 /// Most slices in flight at once; the rate limiter is what bounds requests.
-pub(crate) const MAX_CONCURRENCY: usize = 32;
+const MAX_CONCURRENCY: usize = 32;
 /// Environment variables read for the client secret, in order.
-pub(crate) const SECRET_ENV: &[&str] = &["SSPR_GRAPH_CLIENT_SECRET", "AZURE_CLIENT_SECRET"];
+const SECRET_ENV: &[&str] = &["SSPR_GRAPH_CLIENT_SECRET", "AZURE_CLIENT_SECRET"];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -141,7 +141,7 @@ async fn compute(
 
 /// A reference to a CTE computed once: streams partition `p` of the CTE's result.
 #[derive(Debug)]
-pub(crate) struct MaterializedCteExec {
+struct MaterializedCteExec {
     id: usize,
     cte: Arc<Cte>,
     /// Whether this reference shows the CTE's plan as its child: the one that computes it. The

@@ -45,7 +45,7 @@ pub(crate) fn percentile_cont_udaf() -> AggregateUDF {
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct PercentileCont {
+struct PercentileCont {
     inner: DataFusionPercentileCont,
 }
 

@@ -1,6 +1,6 @@
 //! The derived (gold) tables `sspr build` writes from the raw and reference tables.
 
-use datafusion::arrow::datatypes::Schema;
+pub(crate) use datafusion::arrow::datatypes::Schema;
 
 use super::{PAGE_ROWS, TableDef, b, cols, d_req, f64f, i32f, i64f, s, s_req, t, t_req, tables};
 

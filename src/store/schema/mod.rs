@@ -28,7 +28,7 @@ pub(crate) const META_TABLE: &str = "sspr.table";
 pub(crate) const META_SOURCE_API: &str = "sspr.source_api";
 
 /// The UTC time zone string used for every instant column.
-pub(crate) const UTC: &str = "UTC";
+const UTC: &str = "UTC";
 
 /// Table names.
 pub(crate) mod tables {

@@ -30,7 +30,7 @@ pub(crate) use value::vt;
 use value::{FILETIME_UNIX_EPOCH, Value, filetime_micros, push_normalised, push_utf16, render};
 
 /// Why a chunk is left to the crate.
-pub(crate) type Decline = &'static str;
+type Decline = &'static str;
 
 const CHUNK_HEADER_SIZE: usize = 512;
 
@@ -38,13 +38,13 @@ const CHUNK_HEADER_SIZE: usize = 512;
 /// limited to four levels of embedded BinXML, but a crafted template can substitute a nested
 /// instance a hundred times per level; real records run well under 500 operations. The same
 /// bound as the `evtx` crate's render budget (2^18 nodes).
-pub(crate) const MAX_RECORD_WORK: usize = 1 << 18;
+const MAX_RECORD_WORK: usize = 1 << 18;
 /// Text one record may produce: the `evtx` crate's per-record output limit (16 MiB).
-pub(crate) const MAX_RECORD_OUTPUT: usize = 16 << 20;
+const MAX_RECORD_OUTPUT: usize = 16 << 20;
 
 /// Why a record over budget is declined: its chunk then goes to the crate, whose own budget
 /// turns the record into an error that is quarantined with its offset.
-pub(crate) const OVER_BUDGET: Decline = "record exceeds the work or output budget";
+const OVER_BUDGET: Decline = "record exceeds the work or output budget";
 const RECORD_MAGIC: &[u8; 4] = b"\x2a\x2a\x00\x00";
 
 /// Reads the records of one chunk (its 64 KiB, header included).
@@ -82,7 +82,7 @@ impl<'c> ChunkReader<'c> {
 
     /// A reader with another per-record budget (tests).
     #[cfg(test)]
-    pub(crate) fn with_budget(data: &'c [u8], work: usize, output: usize) -> Self {
+    fn with_budget(data: &'c [u8], work: usize, output: usize) -> Self {
         ChunkReader { budget: (work, output), ..Self::new(data) }
     }
 
