@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::Serialize;
 
 pub(crate) use crate::collectors::graph::cloud::GraphApi;
-use crate::collectors::graph::collect::plan_run;
+use crate::collectors::graph::plan::plan_run;
 use crate::collectors::graph::settings::GraphSettings;
 use crate::settings::Settings;
 

@@ -7,7 +7,8 @@ use chrono::{Datelike, NaiveDate, Timelike};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::sample::tenant::{Event, User};
+use crate::sample::sessions::Event;
+use crate::sample::tenant::User;
 
 /// Graph's page size for `$top=999`.
 const PAGE_SIZE: usize = 999;

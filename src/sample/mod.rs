@@ -21,6 +21,7 @@
 pub mod evtx_writer;
 mod formats;
 mod onprem;
+mod sessions;
 mod tenant;
 pub mod truth;
 
@@ -31,7 +32,8 @@ use chrono::Duration;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sample::formats::{DiagArchive, GraphPager, LogAnalyticsFile};
-use crate::sample::tenant::{SessionBuilder, TenantParams, day_start, users};
+use crate::sample::sessions::{SessionBuilder, day_start};
+use crate::sample::tenant::{TenantParams, users};
 use crate::sample::truth::GroundTruth;
 
 pub use tenant::TenantParams as Params;
@@ -137,7 +139,7 @@ fn plant_activity(
     people: &[tenant::User],
     day: u32,
     start: chrono::DateTime<chrono::Utc>,
-    events: &mut Vec<tenant::Event>,
+    events: &mut Vec<sessions::Event>,
 ) {
     let members: Vec<&tenant::User> =
         people.iter().filter(|u| u.account_enabled && u.user_type == "member").collect();
@@ -178,8 +180,8 @@ fn plant(
     days: u32,
     day: u32,
     start: chrono::DateTime<chrono::Utc>,
-    events: &mut Vec<tenant::Event>,
-    sessions: &mut Vec<tenant::SessionTruth>,
+    events: &mut Vec<sessions::Event>,
+    sessions: &mut Vec<sessions::SessionTruth>,
 ) {
     let capable: Vec<&tenant::User> = people.iter().filter(|u| u.capable()).collect();
     let admins: Vec<&tenant::User> = people.iter().filter(|u| u.is_admin).collect();

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
 use crate::sample::evtx_writer::WinEvent;
-use crate::sample::tenant::{SessionTruth, day_start};
+use crate::sample::sessions::{SessionTruth, day_start};
 
 const AADC: &str = "AADC01.contoso.com";
 const DC: &str = "DC01.contoso.com";

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::sample::tenant::{Event, SessionTruth, TenantParams, User};
+use crate::sample::sessions::{Event, SessionTruth};
+use crate::sample::tenant::{TenantParams, User};
 
 mod findings;
 

@@ -13,6 +13,7 @@ pub mod collect;
 mod limiter;
 #[cfg(feature = "testkit")]
 pub mod mock;
+pub mod plan;
 mod retry;
 pub mod secret;
 pub mod settings;

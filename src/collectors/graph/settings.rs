@@ -11,10 +11,10 @@ use serde::Deserialize;
 use crate::collectors::graph::auth::{Credential, TokenProvider};
 use crate::collectors::graph::client::{GraphClient, http_client};
 use crate::collectors::graph::cloud::{Cloud, Endpoints};
-use crate::collectors::graph::collect::{
+use crate::collectors::graph::limiter::RateLimiter;
+use crate::collectors::graph::plan::{
     CollectPlan, DEFAULT_TIMEOUT, default_plan, default_services, parse_span,
 };
-use crate::collectors::graph::limiter::RateLimiter;
 use crate::collectors::graph::retry::RetryPolicy;
 use crate::collectors::graph::secret::Secret;
 use crate::error::{Error, Result};
