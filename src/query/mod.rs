@@ -4,6 +4,7 @@ pub mod build;
 pub(crate) mod completeness;
 pub(crate) mod consistent;
 pub mod context;
+mod functions;
 mod known_subquery;
 mod materialize;
 pub(crate) mod params;

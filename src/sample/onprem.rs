@@ -16,11 +16,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
 use crate::sample::evtx_writer::WinEvent;
 use crate::sample::sessions::{SessionTruth, day_start};
+use crate::sample::truth::{CountRow, DcResetRow, GapRow, OnPremTruth};
 
 const AADC: &str = "AADC01.contoso.com";
 const DC: &str = "DC01.contoso.com";
@@ -39,51 +39,6 @@ const GAP_MINUTES: i64 = 15;
 const CLASSIC_KEYWORDS: u64 = 0x0080_0000_0000_0000;
 pub(crate) const AUDIT_SUCCESS: u64 = 0x8020_0000_0000_0000;
 const AUDIT_FAILURE: u64 = 0x8010_0000_0000_0000;
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct CountRow {
-    pub key: String,
-    pub events: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct GapRow {
-    pub after: DateTime<Utc>,
-    pub before: DateTime<Utc>,
-    pub minutes: i64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct DcResetRow {
-    pub by_connector: bool,
-    pub success: bool,
-    pub events: u64,
-}
-
-/// What the on-premises reports must show.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct OnPremTruth {
-    /// Rows each event-log table must hold after importing every file (EVTX and XML) once.
-    pub writeback_events: u64,
-    pub credential_provider_events: u64,
-    pub dc_security_events: u64,
-    /// Records in all the files (EVTX and XML) that no routing rule keeps.
-    pub skipped_events: u64,
-    /// Writeback-server error events by `provider/event_id` (level Error or Warning).
-    pub writeback_errors: Vec<CountRow>,
-    /// Heartbeat (31019) gaps longer than [`GAP_MINUTES`].
-    pub heartbeat_gaps: Vec<GapRow>,
-    pub service_stops: u64,
-    /// 31001 operations: started, succeeded (31002), failed (31003), and how many carry the
-    /// correlation id of a cloud session as their TrackingId.
-    pub writeback_started: u64,
-    pub writeback_succeeded: u64,
-    pub writeback_failed: u64,
-    /// Credential-provider Error events by machine.
-    pub credential_provider_errors: Vec<CountRow>,
-    /// DC 4724 by the connector account vs others, success vs failure.
-    pub dc_password_resets: Vec<DcResetRow>,
-}
 
 /// The generated logs: one list of events per log file, in time order with record ids set, and
 /// the event-XML exports made of them: (name, with a root element, events).

@@ -9,6 +9,9 @@ use crate::sample::sessions::{Event, SessionTruth};
 use crate::sample::tenant::{TenantParams, User};
 
 mod findings;
+mod onprem;
+
+pub use onprem::{CountRow, DcResetRow, GapRow, OnPremTruth};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CoverageRow {
@@ -181,7 +184,7 @@ pub struct GroundTruth {
     pub coverage_daily: Vec<CoverageDailyRow>,
     /// The on-premises logs (writeback server, domain controller, credential providers).
     #[serde(default)]
-    pub onprem: crate::sample::onprem::OnPremTruth,
+    pub onprem: OnPremTruth,
     /// Enabled users of the latest registration snapshot per combination of registered methods
     /// (sorted, comma-separated; "" for none): `registration_by_method` and
     /// `registration_by_method_group` follow from it and the auth_methods reference table.
