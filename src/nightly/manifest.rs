@@ -5,6 +5,8 @@
 //! output with its size and hash; the export; the figures the next run compares against; every
 //! error with its step; and the outcome the exit code reports.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -122,7 +124,7 @@ pub struct RunManifest {
     pub outputs: Vec<WrittenFile>,
     pub export: Option<ExportReport>,
     /// What the next run compares against ([`super::since`]).
-    pub figures: Option<super::since::Figures>,
+    pub figures: Option<Figures>,
     /// Report folders removed by `keep_reports_days` (fields added after format 1's first
     /// release default, so older manifests still read).
     #[serde(default)]
@@ -302,4 +304,24 @@ fn chain(e: &Error) -> String {
         cause = c.source();
     }
     parts.join(": ")
+}
+
+/// What one run saw, for the next run to compare with (computed in `since.rs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Figures {
+    /// Error events by code (`source:code`), over the whole lake.
+    pub error_codes: BTreeMap<String, i64>,
+    /// Error events per day (UTC), the newest days.
+    pub errors_by_day: BTreeMap<String, i64>,
+    /// All users' SSPR capable share in the newest registration snapshot, and its date.
+    pub coverage_pct: Option<f64>,
+    pub coverage_snapshot: Option<String>,
+    /// Users capable in an earlier snapshot and not in the newest (`coverage_lost`), by UPN.
+    pub lost_coverage: Vec<String>,
+    /// Rows of each security-signal query.
+    pub signals: BTreeMap<String, i64>,
+    /// Tables whose newest data is older than the staleness limit.
+    pub stale: Vec<String>,
+    /// Ingest sources with incomplete items.
+    pub incomplete: Vec<String>,
 }

@@ -280,7 +280,7 @@ async fn steps(
         }
     }
     let mut summary_text = None;
-    let figures = since::Figures::of_lake(lake, settings, registry, tz).await;
+    let figures = manifest::Figures::of_lake(lake, settings, registry, tz).await;
     match figures {
         Ok(f) => {
             let previous = manifest::previous_complete(lake, &m.run_id).await.unwrap_or_else(|e| {

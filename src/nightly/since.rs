@@ -6,14 +6,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::Result;
 use crate::query::saved::Registry;
 use crate::settings::Settings;
 use crate::store::Lake;
 
-use super::manifest::RunManifest;
+use super::manifest::{Figures, RunManifest};
 
 /// Queries whose rows are security signals: each row is a hit.
 const SIGNALS: &[&str] = &[
@@ -27,26 +25,6 @@ const SIGNALS: &[&str] = &[
 
 /// Days of errors before the newest one that make the spike baseline.
 const BASELINE_DAYS: usize = 7;
-
-/// What one run saw, for the next run to compare with.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Figures {
-    /// Error events by code (`source:code`), over the whole lake.
-    pub error_codes: BTreeMap<String, i64>,
-    /// Error events per day (UTC), the newest days.
-    pub errors_by_day: BTreeMap<String, i64>,
-    /// All users' SSPR capable share in the newest registration snapshot, and its date.
-    pub coverage_pct: Option<f64>,
-    pub coverage_snapshot: Option<String>,
-    /// Users capable in an earlier snapshot and not in the newest (`coverage_lost`), by UPN.
-    pub lost_coverage: Vec<String>,
-    /// Rows of each security-signal query.
-    pub signals: BTreeMap<String, i64>,
-    /// Tables whose newest data is older than the staleness limit.
-    pub stale: Vec<String>,
-    /// Ingest sources with incomplete items.
-    pub incomplete: Vec<String>,
-}
 
 impl Figures {
     pub(crate) async fn of_lake(

@@ -7,7 +7,7 @@ pub mod context;
 mod functions;
 mod known_subquery;
 mod materialize;
-pub(crate) mod params;
+pub mod params;
 mod percentile;
 mod proven;
 pub mod saved;

@@ -7,7 +7,18 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
-use crate::query::saved::ParamType;
+
+/// Parameter types a header may declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Date,
+    Timestamp,
+}
 
 /// A window whose start is not before its end selects nothing: refuse it rather than print an
 /// empty report that looks like "nothing happened".

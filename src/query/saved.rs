@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::query::materialize::SsprOptions;
-use crate::query::params::{check_window, parse_value};
+use crate::query::params::{ParamType, check_window, parse_value};
 
 macro_rules! include_query {
     ($name:literal) => {
@@ -70,18 +70,6 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("admin_self_resets"),
     include_query!("password_activity_daily"),
 ];
-
-/// Parameter types a header may declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParamType {
-    String,
-    Int,
-    Float,
-    Bool,
-    Date,
-    Timestamp,
-}
 
 /// One declared parameter.
 #[derive(Debug, Clone, Serialize)]

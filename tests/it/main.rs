@@ -12,6 +12,7 @@ mod export;
 mod first_hour;
 mod fuzz;
 mod hardening;
+mod house;
 mod import;
 mod known_subquery;
 mod lake;

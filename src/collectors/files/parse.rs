@@ -3,8 +3,8 @@
 //! `userRegistrationDetails`, or `user`. Records that fit nothing, or fail to flatten, become
 //! [`BadRecord`]s with the exact line, offset and reason.
 
-use crate::collectors::files::FileFormat;
 use crate::collectors::files::flatten::{AuditSource, RowContext, audit_row, registration_row, user_row};
+use crate::collectors::files::format::FileFormat;
 use crate::collectors::files::lex;
 use crate::collectors::files::record::{RawObject, Val};
 use crate::collectors::files::scan::Unit;

@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::mpsc::sync_channel;
 
 use crate::collectors::files::flatten::RowContext;
+use crate::collectors::files::format::{FileFormat, SUPPORTED, is_csv};
 use crate::collectors::files::parse::{self, BadRecord, Sink, route};
+use crate::collectors::files::portal;
 use crate::collectors::files::record::RawObject;
 use crate::collectors::files::scan::{ScanError, Splitter, Unit};
-use crate::collectors::files::{FileFormat, SUPPORTED, is_csv, portal};
 use crate::error::{Error, Result};
 
 /// Units per bundle handed to the parser threads.
