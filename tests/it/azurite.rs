@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::util::{repo, sample_exports, text};
 
@@ -62,21 +62,35 @@ impl Azurite {
         Self::start_with(&["--oauth", "basic", "--cert", &cert, "--key", &key], "https")
     }
 
+    /// Azurite picks its own port (`--blobPort 0`) and says which on stdout. Picking a free port
+    /// here and passing it raced: between our probe and Azurite's bind another test's Azurite
+    /// could take it, this one exited on "address in use", and the readiness check connected to
+    /// the other instance, whose test then stopped it under this one.
     fn start_with(extra: &[&str], scheme: &'static str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(azurite_bin())
+        let mut child = Command::new(azurite_bin())
             .args(["--silent", "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry"])
             .args(extra)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-            .stdout(Stdio::null())
+            .args(["--blobHost", "127.0.0.1", "--blobPort", "0"])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start azurite-blob");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Azurite did not listen on {port} within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            // Read to the end, so Azurite never blocks on a full pipe.
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("successfully listens on ").nth(1) {
+                    let _ = tx.send(rest.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok()));
+                }
+            }
+        });
+        let port =
+            rx.recv_timeout(Duration::from_secs(30)).ok().flatten().unwrap_or_else(|| {
+                panic!("Azurite did not say it listens within 30 s ({:?})", child.try_wait())
+            });
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_ok(), "Azurite listens on {port}");
         Self { child, port, scheme }
     }
 
