@@ -6,7 +6,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
     AXIS_FONT, BAR_GAP, ChartSpec, Data, FONT, GRID, MAX_LABEL, PALETTE, axis_name, category_mesh, cut,
-    draw_error, last_slot, number, value_range,
+    draw_error, last_slot, number, value_range, value_ticks,
 };
 use crate::error::Result;
 
@@ -57,6 +57,7 @@ pub(super) fn bars<DB: DrawingBackend>(
                 _ => String::new(),
             })
             .x_desc(axis_name(spec))
+            .x_labels(value_ticks(data, lo, hi))
             .x_label_formatter(&|v| number(*v))
             .draw()
             .map_err(draw_error)?;
@@ -85,7 +86,7 @@ pub(super) fn bars<DB: DrawingBackend>(
         builder.x_label_area_size(56).y_label_area_size(64);
         let mut chart =
             builder.build_cartesian_2d((0..last_slot(n)).into_segmented(), lo..hi).map_err(draw_error)?;
-        category_mesh(&mut chart, &data.labels, spec, root.dim_in_pixel().0)?;
+        category_mesh(&mut chart, data, (lo, hi), spec, root.dim_in_pixel().0)?;
         // One histogram per bar, in order (as above).
         for (i, v) in drawn.iter().enumerate() {
             let Some(v) = *v else { continue };
@@ -145,6 +146,7 @@ pub(super) fn line<DB: DrawingBackend>(
         })
         .x_desc(spec.x_name())
         .y_desc(axis_name(spec))
+        .y_labels(value_ticks(data, lo, hi))
         .y_label_formatter(&|v| number(*v))
         .draw()
         .map_err(draw_error)?;

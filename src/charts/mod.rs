@@ -188,6 +188,14 @@ fn value_range(data: &Data, percent: bool) -> (f64, f64) {
     if hi - lo <= f64::EPSILON { (lo, lo + 1.0) } else { (lo, hi) }
 }
 
+/// How many value-axis labels to ask plotters for over `lo..hi`: as many as fit, but for counts
+/// (every value whole) no more than the whole numbers in the range, so a count axis never shows
+/// halves (0, 0.5, 1, …).
+fn value_ticks(data: &Data, lo: f64, hi: f64) -> usize {
+    let whole = data.series.iter().all(|(_, v)| v.iter().flatten().all(|v| v.fract() == 0.0));
+    if whole { ((hi - lo).ceil() as usize + 1).clamp(2, 10) } else { 10 }
+}
+
 /// A number as a label: whole numbers without decimals, others with one, large ones grouped.
 pub fn number(v: f64) -> String {
     if v.abs() >= 1e15 {
@@ -242,10 +250,12 @@ type CategoryChart<'a, DB> =
 /// value axis named with its unit.
 fn category_mesh<DB: DrawingBackend>(
     chart: &mut CategoryChart<'_, DB>,
-    labels: &[String],
+    data: &Data,
+    (lo, hi): (f64, f64),
     spec: &ChartSpec,
     width: u32,
 ) -> Result<()> {
+    let labels = &data.labels;
     let n = labels.len();
     // A label no wider than its bar (about 7 px a character at this size).
     let (max_label, every) = x_label_plan(labels, width);
@@ -263,6 +273,7 @@ fn category_mesh<DB: DrawingBackend>(
         })
         .x_desc(spec.x_name())
         .y_desc(axis_name(spec))
+        .y_labels(value_ticks(data, lo, hi))
         .y_label_formatter(&|v| number(*v))
         .draw()
         .map_err(draw_error)?;

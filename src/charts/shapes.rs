@@ -88,7 +88,7 @@ pub(super) fn stacked<DB: DrawingBackend>(
         .y_label_area_size(64)
         .build_cartesian_2d((0..last_slot(n)).into_segmented(), lo..hi)
         .map_err(draw_error)?;
-    category_mesh(&mut chart, &data.labels, spec, area.dim_in_pixel().0)?;
+    category_mesh(&mut chart, data, (lo, hi), spec, area.dim_in_pixel().0)?;
     let plot_h = f64::from(chart.plotting_area().dim_in_pixel().1);
     let px = |v: f64| v.abs() / (hi - lo) * plot_h;
     let slot_w = chart.plotting_area().dim_in_pixel().0 as usize / n.max(1);

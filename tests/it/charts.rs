@@ -386,6 +386,22 @@ fn a_short_chart_keeps_readable_text() {
     }
 }
 
+/// Seen on the security dashboard: a bar of 3 refused passwords had an axis of 0, 0.5, 1, … 3. A
+/// count axis carries whole numbers only; an axis of fractions still gets its halves.
+#[test]
+fn a_count_axis_has_no_halves() {
+    let counts = data(vec!["a".into(), "b".into()], vec![Some(3.0), Some(1.0)]);
+    let rates = data(vec!["a".into(), "b".into()], vec![Some(2.5), Some(1.0)]);
+    for kind in ["hbar", "bar", "line", "stacked"] {
+        let s = spec(&format!("{kind} x=x y=v"));
+        let texts = read(&charts::svg(&counts, &s, "Counts").unwrap()).texts;
+        assert!(texts.iter().any(|t| t == "2"), "{kind}: {texts:?}");
+        assert!(!texts.iter().any(|t| t.ends_with(".5")), "{kind}: {texts:?}");
+        let texts = read(&charts::svg(&rates, &s, "Rates").unwrap()).texts;
+        assert!(texts.iter().any(|t| t.ends_with(".5")), "{kind}: {texts:?}");
+    }
+}
+
 /// Seen comparing two renderings of the same report: plotters' histogram draws its bars in a
 /// hash map's order, so the same chart came out as different bytes (same picture) each time and a
 /// nightly run with nothing new wrote reports with new hashes. The same data gives the same SVG.
