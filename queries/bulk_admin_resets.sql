@@ -2,8 +2,10 @@
 -- title: Administrators resetting many accounts within an hour
 -- description: For each administrator, the most distinct accounts whose password they reset
 --   ("Reset password (by admin)") within any one hour, when it is at least min_accounts, with when
---   that hour started.
--- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_accounts:int=5
+--   that hour started. The default of 3 is the community hunt's ("Find multiple password reset
+--   by admin": more than two target users, le0li9ht/Microsoft-Sentinel-Queries
+--   EntraID/PasswordReset.md); a large helpdesk raises it.
+-- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_accounts:int=3
 -- settings: sspr.materialize_ctes=a
 -- chart: bar x=admin y=accounts
 -- A few dozen of the millions of audit events are admin resets, and `a` is joined with itself.

@@ -1,19 +1,23 @@
 -- name: register_then_reset
--- title: Security info registered, then a reset from a new IP soon after
--- description: Self-service resets started within `hours` (default 24) after the same user
---   registered security info, from an IP address that neither the registration nor any of the
---   user's earlier reset attempts used: the pattern of someone who took over an account adding
---   their own method and resetting with it. "Earlier" covers the reset attempts in the lake;
---   sign-in logs are not collected.
+-- title: Security info registered or changed, then a reset from a new IP soon after
+-- description: Self-service resets started within `hours` (default 24) after security info of
+--   the same user was registered, changed or deleted (by the user or an admin, whatever the
+--   result), from an IP address that neither that security-info event nor any of the user's
+--   earlier reset attempts used: the pattern of someone who took over an account adding their own
+--   method, or removing the owner's, and resetting with it. "Earlier" covers the reset attempts
+--   in the lake; sign-in logs are not collected.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, hours:int=24
 -- settings: datafusion.optimizer.join_reordering=false,
 --   datafusion.optimizer.hash_join_single_partition_threshold_rows=100000000,
 --   datafusion.optimizer.hash_join_single_partition_threshold=10000000000
 -- chart: table
 WITH reg AS (
-  SELECT lower(coalesce(actor_upn, target_upn)) AS upn, activity_time AS registered_at, actor_ip AS reg_ip
+  SELECT lower(coalesce(target_upn, actor_upn)) AS upn, activity_time AS registered_at, actor_ip AS reg_ip
   FROM audit_events
-  WHERE activity IN ('User registered security info', 'User registered all required security info')
+  WHERE activity IN ('User registered security info', 'User registered all required security info',
+                     'User changed default security info', 'User deleted security info',
+                     'User updated security info', 'Admin registered security info',
+                     'Admin updated security info', 'Admin deleted security info')
 ),
 a AS (
   SELECT correlation_id, user_principal_name, lower(user_principal_name) AS upn, started_at, ip,

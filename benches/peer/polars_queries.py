@@ -236,10 +236,13 @@ def new_users_unregistered(t, p):
 
 
 def register_then_reset(t, p):
-    reg = t["audit_events"].filter(
-        pl.col("activity").is_in(["User registered security info", "User registered all required security info"])
-    ).select(
-        upn=pl.coalesce("actor_upn", "target_upn").str.to_lowercase(),
+    security_info = [
+        "User registered security info", "User registered all required security info",
+        "User changed default security info", "User deleted security info", "User updated security info",
+        "Admin registered security info", "Admin updated security info", "Admin deleted security info",
+    ]
+    reg = t["audit_events"].filter(pl.col("activity").is_in(security_info)).select(
+        upn=pl.coalesce("target_upn", "actor_upn").str.to_lowercase(),
         registered_at=pl.col("activity_time"),
         reg_ip=pl.col("actor_ip"),
     )

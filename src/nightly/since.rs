@@ -17,7 +17,9 @@ use super::manifest::{Figures, RunManifest};
 const SIGNALS: &[&str] = &[
     "blocked_users",
     "bulk_admin_resets",
+    "password_operations_per_user_daily",
     "register_then_reset",
+    "repeated_password_rejections",
     "resets_per_ip",
     "sms_voice_only_resets_from_rare_ip",
     "verification_recon",

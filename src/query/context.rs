@@ -33,6 +33,8 @@ pub(crate) const REFERENCE_TABLES: &[(&str, &str)] = &[
     ("client_types", include_str!("../../queries/reference/client_types.csv")),
     ("message_patterns", include_str!("../../queries/reference/message_patterns.csv")),
     ("auth_methods", include_str!("../../queries/reference/auth_methods.csv")),
+    ("security_info_methods", include_str!("../../queries/reference/security_info_methods.csv")),
+    ("privileged_operations", include_str!("../../queries/reference/privileged_operations.csv")),
 ];
 
 /// Views every context defines, in dependency order: (name, `CREATE VIEW` text).

@@ -69,6 +69,12 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("resets_outside_business_hours"),
     include_query!("admin_self_resets"),
     include_query!("password_activity_daily"),
+    include_query!("repeated_password_rejections"),
+    include_query!("password_operations_per_user_daily"),
+    include_query!("registration_activity_daily"),
+    include_query!("user_registration_details"),
+    include_query!("sspr_activity_events"),
+    include_query!("reset_then_privileged_operation"),
 ];
 
 /// One declared parameter.
@@ -77,6 +83,9 @@ pub struct ParamSpec {
     pub name: String,
     pub ty: ParamType,
     pub default: Option<String>,
+    /// The values a `string(a|b|c)` parameter accepts (empty: any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
 
 /// A parsed saved query.
@@ -227,6 +236,12 @@ impl SavedQuery {
                 name: p.name.clone(),
                 message: format!("query {} needs a value (--param {}=…)", self.name, p.name),
             })?;
+            if !p.choices.is_empty() && !p.choices.iter().any(|c| c == text.trim()) {
+                return Err(Error::Parameter {
+                    name: p.name.clone(),
+                    message: format!("{:?} is not one of {}", text.trim(), p.choices.join(", ")),
+                });
+            }
             let value = parse_value(p.ty, text, tz, Utc::now())
                 .map_err(|m| Error::Parameter { name: p.name.clone(), message: m })?;
             out.insert(p.name.clone(), value);
@@ -262,7 +277,22 @@ fn parse_params(text: &str) -> std::result::Result<Vec<ParamSpec>, String> {
         };
         let (name, ty) =
             decl.split_once(':').ok_or_else(|| format!("{item:?} must be name:type[=default]"))?;
-        let ty = match ty.trim() {
+        let (ty, choices) = match ty.trim().strip_prefix("string(").and_then(|c| c.strip_suffix(')')) {
+            Some(list) => {
+                let choices: Vec<String> = list.split('|').map(|c| c.trim().to_string()).collect();
+                if choices.iter().any(String::is_empty) {
+                    return Err(format!("{item:?}: string(a|b|…) lists its values, none empty"));
+                }
+                ("string", choices)
+            }
+            None => (ty.trim(), Vec::new()),
+        };
+        if let (Some(d), false) = (&default, choices.is_empty())
+            && !choices.contains(d)
+        {
+            return Err(format!("{item:?}: the default {d:?} is not one of its values"));
+        }
+        let ty = match ty {
             "string" => ParamType::String,
             "int" => ParamType::Int,
             "float" => ParamType::Float,
@@ -273,7 +303,7 @@ fn parse_params(text: &str) -> std::result::Result<Vec<ParamSpec>, String> {
                 return Err(format!("unknown type {other:?} (string, int, float, bool, date, timestamp)"));
             }
         };
-        out.push(ParamSpec { name: name.trim().to_string(), ty, default });
+        out.push(ParamSpec { name: name.trim().to_string(), ty, default, choices });
     }
     Ok(out)
 }

@@ -32,7 +32,7 @@ use chrono::Duration;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sample::formats::{DiagArchive, GraphPager, LogAnalyticsFile};
-use crate::sample::sessions::{SessionBuilder, day_start};
+use crate::sample::sessions::{SessionBuilder, Steer, day_start};
 use crate::sample::tenant::{TenantParams, users};
 use crate::sample::truth::GroundTruth;
 
@@ -75,6 +75,9 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     // Password changes and unlocks draw from a stream of their own, so that adding them left
     // every other event of the tenant as it was.
     let mut activity_rng = Rng::new(p.seed ^ 0x00ac_7171);
+    // So do the password hunts planted after those.
+    let mut hunt_rng = Rng::new(p.seed ^ 0x0bad_9a55);
+    let mut dc_changes = Vec::new();
     let mut sb = SessionBuilder { rng: &mut rng };
     let mut sessions = Vec::new();
     let expected = people.len() as f64 * p.session_rate / 1000.0;
@@ -102,6 +105,22 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
         }
         let mut xb = SessionBuilder { rng: &mut activity_rng };
         plant_activity(&mut xb, &mut truth, &people, day, start, &mut events);
+        let mut hb = SessionBuilder { rng: &mut hunt_rng };
+        if day == p.days * 2 / 3 {
+            plant_password_hunts(
+                &mut hb,
+                &mut truth,
+                &people,
+                start,
+                &mut events,
+                &mut sessions,
+                &mut dc_changes,
+            );
+            plant_security_info_changes(&mut hb, &mut truth, &people, start, &mut events);
+        }
+        if day == p.days / 4 {
+            plant_privileged_after_reset(&mut hb, &mut truth, &people, start, &mut events, &mut sessions);
+        }
         events.sort_by_key(|e| e.time);
         truth.add_day_activity(date, &events);
         for e in &events {
@@ -117,7 +136,7 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     graph.finish()?;
     diag.finish()?;
     la.finish()?;
-    let logs = onprem::generate(&sessions, first_day, p.end_date, p.seed);
+    let logs = onprem::generate(&sessions, &dc_changes, first_day, p.end_date, p.seed);
     write_event_logs(&out.join("eventlogs"), &logs)?;
     truth.onprem = logs.truth;
     truth.finish();
@@ -155,6 +174,7 @@ fn plant_activity(
         let (result, reason) =
             if refused { ("failure", "PasswordDoesNotComplyFuzzyPolicy") } else { ("success", "") };
         events.push(xb.account_event(u, at, "Change password (self-service)", result, reason));
+        truth.add_password_change(&u.upn, at);
     }
     if day % 3 == 1 {
         let u = pick(xb);
@@ -162,6 +182,122 @@ fn plant_activity(
         events.push(xb.account_event(u, at, "Unlock user account (self-service)", "success", ""));
     }
     truth.add_other_events(events.len() - before);
+}
+
+/// The community's password hunts, on one day: a synced user whose first reset of the day has
+/// three new passwords refused before one is taken (`repeated_password_rejections`), who resets
+/// once more in the afternoon and then changes the password twice at the domain controller (four
+/// operations across the cloud and the DC: `password_operations_per_user_daily`).
+fn plant_password_hunts(
+    hb: &mut SessionBuilder<'_>,
+    truth: &mut GroundTruth,
+    people: &[tenant::User],
+    start: chrono::DateTime<chrono::Utc>,
+    events: &mut Vec<sessions::Event>,
+    sessions: &mut Vec<sessions::SessionTruth>,
+    dc_changes: &mut Vec<(String, chrono::DateTime<chrono::Utc>)>,
+) {
+    let synced: Vec<&tenant::User> =
+        people.iter().filter(|u| u.capable() && u.synced && u.account_enabled).collect();
+    if synced.is_empty() {
+        return;
+    }
+    let u = synced[hb.rng.below(synced.len() as u64) as usize];
+    let refused = [sessions::REFUSALS[1], sessions::REFUSALS[2], sessions::REFUSALS[1]];
+    for (at, rejected) in
+        [(Duration::minutes(8 * 60 + 10), &refused[..]), (Duration::minutes(13 * 60 + 40), &[][..])]
+    {
+        let (ev, t) = hb.session_from(u, start + at, None, Steer { rejected, succeed: false });
+        truth.add_session(&t, &ev);
+        events.extend(ev);
+        sessions.push(t);
+    }
+    for minute in [16 * 60 + 5, 16 * 60 + 20] {
+        dc_changes.push((u.upn.clone(), start + Duration::minutes(minute)));
+    }
+}
+
+/// The hunt "a reset followed by a privileged operation by that account within 30 minutes": an
+/// administrator resets their password at nine and, twelve minutes after the session ends, adds
+/// someone to a directory role; seventy minutes after it they consent to an application (outside
+/// the window); another administrator adds a role member with no reset before it.
+fn plant_privileged_after_reset(
+    hb: &mut SessionBuilder<'_>,
+    truth: &mut GroundTruth,
+    people: &[tenant::User],
+    start: chrono::DateTime<chrono::Utc>,
+    events: &mut Vec<sessions::Event>,
+    sessions: &mut Vec<sessions::SessionTruth>,
+) {
+    let admins: Vec<&tenant::User> =
+        people.iter().filter(|u| u.is_admin && u.capable() && u.account_enabled).collect();
+    let members: Vec<&tenant::User> = people.iter().filter(|u| !u.is_admin && u.account_enabled).collect();
+    if admins.len() < 2 || members.is_empty() {
+        return;
+    }
+    let a = admins[hb.rng.below(admins.len() as u64) as usize];
+    let b = admins.iter().find(|u| u.id != a.id).copied().unwrap_or(a);
+    let member = members[hb.rng.below(members.len() as u64) as usize];
+    let (ev, t) =
+        hb.session_from(a, start + Duration::hours(9), None, Steer { rejected: &[], succeed: true });
+    let end = ev.iter().map(|e| e.time).max().unwrap_or(start);
+    truth.add_session(&t, &ev);
+    events.extend(ev);
+    sessions.push(t);
+    const ROLE: (&str, &str, &str) = ("Core Directory", "RoleManagement", "Add member to role");
+    let ops = vec![
+        hb.directory_event(a, end + Duration::minutes(12), ROLE, Some(member)),
+        hb.directory_event(
+            a,
+            end + Duration::minutes(70),
+            ("Core Directory", "ApplicationManagement", "Consent to application"),
+            None,
+        ),
+        hb.directory_event(b, start + Duration::hours(15), ROLE, Some(member)),
+    ];
+    truth.add_privileged_events(&ops);
+    events.extend(ops);
+}
+
+/// Security info changed outside registration, on the same day: a registered user makes another
+/// method the default, fails to make a third one the default and fails to delete one
+/// (`registration_activity_daily` counts success and failure per method).
+fn plant_security_info_changes(
+    hb: &mut SessionBuilder<'_>,
+    truth: &mut GroundTruth,
+    people: &[tenant::User],
+    start: chrono::DateTime<chrono::Utc>,
+    events: &mut Vec<sessions::Event>,
+) {
+    let many: Vec<&tenant::User> = people.iter().filter(|u| u.registered && u.methods.len() >= 2).collect();
+    if many.is_empty() {
+        return;
+    }
+    let u = many[hb.rng.below(many.len() as u64) as usize];
+    let (m0, m1) = (u.methods[0], u.methods[1]);
+    let (l0, l1) = (sessions::security_info_label(m0), sessions::security_info_label(m1));
+    let changes = [
+        (
+            "User changed default security info",
+            "success",
+            format!("User changed the default security info for {l1}."),
+            m1,
+        ),
+        (
+            "User changed default security info",
+            "failure",
+            format!("User failed to change the default security info for {l0}."),
+            m0,
+        ),
+        ("User deleted security info", "failure", format!("User failed to delete {l0}."), m0),
+    ];
+    let mut out = Vec::new();
+    for (k, (activity, result, reason, method)) in changes.into_iter().enumerate() {
+        let at = start + Duration::hours(11) + Duration::minutes(3 * k as i64);
+        out.push(hb.security_info_change(u, at, activity, result, &reason, method));
+    }
+    truth.add_security_info_events(&out);
+    events.extend(out);
 }
 
 /// An IP behind which several users reset on the same day (`resets_per_ip`).
@@ -192,7 +328,7 @@ fn plant(
         for k in 0..6 {
             let u = capable[(k * 7 + 3) % capable.len()];
             let at = start + Duration::hours(9) + Duration::minutes(15 * k as i64);
-            let (ev, t) = sb.session_from(u, at, Some(SHARED_IP));
+            let (ev, t) = sb.session_from(u, at, Some(SHARED_IP), Steer::default());
             truth.add_session(&t, &ev);
             events.extend(ev);
             sessions.push(t);
@@ -204,7 +340,7 @@ fn plant(
         let reg = sb.registration(u, start + Duration::hours(10));
         truth.add_registration_events(&reg);
         events.extend(reg);
-        let (ev, t) = sb.session_from(u, start + Duration::hours(12), Some("198.18.250.9"));
+        let (ev, t) = sb.session_from(u, start + Duration::hours(12), Some("198.18.250.9"), Steer::default());
         truth.add_session(&t, &ev);
         events.extend(ev);
         sessions.push(t);

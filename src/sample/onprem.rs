@@ -128,9 +128,11 @@ fn account_change(target: &str, subject: &str, subject_sid: &str) -> Vec<(&'stat
     ]
 }
 
-/// Generates the three kinds of logs for the sessions of the window `[first_day, last_day]`.
+/// Generates the three kinds of logs for the sessions of the window `[first_day, last_day]`, with
+/// the planted `changes`: (UPN, time) of a user changing their own password on-premises (4723).
 pub(crate) fn generate(
     sessions: &[SessionTruth],
+    changes: &[(String, DateTime<Utc>)],
     first_day: NaiveDate,
     last_day: NaiveDate,
     seed: u64,
@@ -355,6 +357,7 @@ pub(crate) fn generate(
                 account_change(&target, "helpdesk.admin", "S-1-5-21-3623811015-3361044348-30300820-1422"),
             );
             *dc_resets.entry((false, true)).or_default() += 1;
+            t.dc_password_ops.entry((target, at.date_naive())).or_default().1 += 1;
         }
         for _ in 0..3 {
             let at = d + Duration::seconds(rng.below(86_400) as i64);
@@ -362,6 +365,7 @@ pub(crate) fn generate(
             let mut data = account_change(&target, &target, "S-1-5-21-3623811015-3361044348-30300820-2001");
             data.push(("PrivilegeList", "-".into()));
             dc.security(4723, 13824, true, at, data);
+            t.dc_password_ops.entry((target, at.date_naive())).or_default().0 += 1;
         }
         let at = d + Duration::seconds(rng.below(86_400) as i64);
         let target = format!("user{:04}", rng.below(2000));
@@ -388,6 +392,19 @@ pub(crate) fn generate(
             );
         }
         d += Duration::days(1);
+    }
+    // Planted: users changing their own password on-premises (no random draw, so the rest of the
+    // logs stay as they were).
+    for (upn, at) in changes {
+        let account = sam(upn);
+        let mut data = account_change(
+            &account,
+            &account,
+            &format!("S-1-5-21-3623811015-3361044348-30300820-{}", rid(&account)),
+        );
+        data.push(("PrivilegeList", "-".into()));
+        dc.security(4723, 13824, true, *at, data);
+        t.dc_password_ops.entry((account, at.date_naive())).or_default().0 += 1;
     }
     // Credential-provider connectivity errors, a few per machine and week.
     for (machine, log) in clients.iter_mut() {

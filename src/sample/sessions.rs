@@ -61,6 +61,17 @@ impl ClientKind {
 pub(crate) struct Event {
     pub time: DateTime<Utc>,
     pub json: Value,
+    /// The authentication method (Graph `methodsRegistered` key) a security-info event is about.
+    pub method: Option<&'static str>,
+}
+
+/// How a planted session goes where a random one would draw its course.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Steer<'a> {
+    /// New passwords the policy refuses, each for the reason given, before the next is taken.
+    pub rejected: &'a [&'a str],
+    /// The session succeeds (a user who can reset, that is).
+    pub succeed: bool,
 }
 
 /// How a session ended.
@@ -85,7 +96,26 @@ pub(crate) struct SessionTruth {
     /// Verification methods started and completed (the `sspr_steps` method keys).
     pub methods_started: Vec<&'static str>,
     pub methods_completed: Vec<&'static str>,
+    /// New passwords the policy rejected, each followed by another try (the terminal rejection of
+    /// a session that ends on one is its `reason`, not listed here).
+    pub retried_passwords: Vec<String>,
 }
+
+impl SessionTruth {
+    /// Whether the session ended on a new password the policy refused.
+    pub(crate) fn password_refused(&self) -> bool {
+        self.outcome == "failed" && self.reason.as_deref().is_some_and(|r| REFUSALS.contains(&r))
+    }
+}
+
+/// The policy refusals of a new password the generator writes (`Reset password (self-service)`
+/// failures): the documented code, its lab-observed variant, and the banned-password text of
+/// Microsoft's SSPR Reset Funnel workbook.
+pub(crate) const REFUSALS: &[&str] = &[
+    "FuzzyPolicyViolationInvalidPassword",
+    "PasswordDoesNotComplyFuzzyPolicy",
+    "The user selected a password that was automatically banned because the Microsoft banned password detection capabilities found it to be too common or especially weak.",
+];
 
 /// The `sspr_steps` method key of a method label used in step strings.
 fn method_key(label: &str) -> &'static str {
@@ -140,6 +170,7 @@ impl SessionBuilder<'_> {
         let t = t + Duration::microseconds((frac / 10) as i64);
         Event {
             time: t,
+            method: None,
             json: json!({
                 "id": id,
                 "category": "UserManagement",
@@ -159,16 +190,19 @@ impl SessionBuilder<'_> {
 
     /// Runs one SSPR session for `user` starting at `start`; returns its events and truth.
     pub(crate) fn session(&mut self, user: &User, start: DateTime<Utc>) -> (Vec<Event>, SessionTruth) {
-        self.session_from(user, start, None)
+        self.session_from(user, start, None, Steer::default())
     }
 
-    /// A session from a given IP (planted patterns), else from the user's usual one or a random one.
+    /// A session from a given IP (planted patterns), else from the user's usual one or a random one,
+    /// steered as `steer` says.
     pub(crate) fn session_from(
         &mut self,
         user: &User,
         start: DateTime<Utc>,
         from_ip: Option<&str>,
+        steer: Steer<'_>,
     ) -> (Vec<Event>, SessionTruth) {
+        let rejected = steer.rejected;
         let corr = self.rng.guid();
         let client = ClientKind::draw(self.rng).details(self.rng);
         let ip = match from_ip {
@@ -197,6 +231,7 @@ impl SessionBuilder<'_> {
             ip: ip.clone(),
             methods_started: Vec::new(),
             methods_completed: Vec::new(),
+            retried_passwords: Vec::new(),
         };
         let fail = |truth: &mut SessionTruth, outcome: &'static str, reason: &str, code: Option<&str>| {
             truth.outcome = outcome;
@@ -239,6 +274,9 @@ impl SessionBuilder<'_> {
         step(self, &mut t, FLOW, "success", "User was presented with verification options");
         let gates = if user.is_admin && usable.len() > 1 { 2 } else { 1 };
         let x = self.rng.f64();
+        // Past every way a session ends early or fails (the draw is still made, so a session
+        // without rejections takes the random stream as before).
+        let x = if rejected.is_empty() && !steer.succeed { x } else { 0.30 + 0.69 * x };
         for g in 0..gates {
             let m = usable[g % usable.len()];
             step(self, &mut t, FLOW, "success", &format!("User started the {m} verification option"));
@@ -291,8 +329,14 @@ impl SessionBuilder<'_> {
         }
         truth.submitted_at = Some(t);
         step(self, &mut t, FLOW, "success", "User submitted a new password");
+        for r in rejected {
+            step(self, &mut t, RESET, "failure", r);
+            truth.retried_passwords.push(r.to_string());
+            truth.submitted_at = Some(t);
+            step(self, &mut t, FLOW, "success", "User submitted a new password");
+        }
         if (0.16..0.19).contains(&x) {
-            let r = "FuzzyPolicyViolationInvalidPassword";
+            let r = REFUSALS[0];
             step(self, &mut t, RESET, "failure", r);
             fail(&mut truth, "failed", r, None);
             return (events, truth);
@@ -353,6 +397,7 @@ impl SessionBuilder<'_> {
             ip: ip.to_string(),
             methods_started: Vec::new(),
             methods_completed: Vec::new(),
+            retried_passwords: Vec::new(),
         };
         (events, truth)
     }
@@ -392,14 +437,7 @@ impl SessionBuilder<'_> {
         let mut out = Vec::new();
         let mut t = at;
         for m in &user.methods {
-            let label = match *m {
-                "mobilePhone" => "Mobile Phone SMS",
-                "email" => "Email",
-                "microsoftAuthenticatorPush" => "Authenticator app",
-                "softwareOneTimePasscode" => "Authenticator app code",
-                "securityQuestion" => "Security questions",
-                _ => "Office Phone",
-            };
+            let label = security_info_label(m);
             let actor = Actor { user, ip: &user.home_ip, client, corr: &corr };
             let mut e = self.event(
                 &actor,
@@ -409,6 +447,7 @@ impl SessionBuilder<'_> {
                 &format!("User registered {label}."),
             );
             e.json["loggedByService"] = json!(AUTH_METHODS);
+            e.method = Some(m);
             out.push(e);
             t += Duration::seconds(20 + self.rng.below(60) as i64);
         }
@@ -423,6 +462,66 @@ impl SessionBuilder<'_> {
         e.json["loggedByService"] = json!(AUTH_METHODS);
         out.push(e);
         out
+    }
+}
+
+impl SessionBuilder<'_> {
+    /// A change of one method's security info outside registration (`User changed default
+    /// security info`, `User deleted security info`), as the user, from their usual address.
+    pub(crate) fn security_info_change(
+        &mut self,
+        user: &User,
+        at: DateTime<Utc>,
+        activity: &str,
+        result: &str,
+        reason: &str,
+        method: &'static str,
+    ) -> Event {
+        let mut e = self.account_event(user, at, activity, result, reason);
+        e.json["loggedByService"] = json!(AUTH_METHODS);
+        e.method = Some(method);
+        e
+    }
+}
+
+impl SessionBuilder<'_> {
+    /// A directory audit that is not about passwords (`Add member to role`, `Consent to
+    /// application`, …) by `actor`, from their usual address, on `target` when there is one.
+    pub(crate) fn directory_event(
+        &mut self,
+        actor: &User,
+        at: DateTime<Utc>,
+        (service, category, activity): (&str, &str, &str),
+        target: Option<&User>,
+    ) -> Event {
+        let mut e = self.account_event(actor, at, activity, "success", "");
+        e.json["loggedByService"] = json!(service);
+        e.json["category"] = json!(category);
+        e.json["operationType"] = json!("Assign");
+        e.json["additionalDetails"] = json!([]);
+        e.json["targetResources"] = match target {
+            Some(t) => {
+                json!([{"id": t.id, "displayName": null, "type": "User", "userPrincipalName": t.upn, "groupType": null,
+                "modifiedProperties": [{"displayName": "Role.DisplayName", "oldValue": null, "newValue": "\"Global Administrator\""}]}])
+            }
+            None => {
+                json!([{"id": self.rng.guid(), "displayName": "Contoso Sync Helper", "type": "ServicePrincipal", "userPrincipalName": null, "groupType": null, "modifiedProperties": []}])
+            }
+        };
+        e
+    }
+}
+
+/// How the audit log names a method in a security-info event's resultReason ("User registered
+/// Mobile Phone SMS."), for the methods the generator registers.
+pub(crate) fn security_info_label(method: &str) -> &'static str {
+    match method {
+        "mobilePhone" => "Mobile Phone SMS",
+        "email" => "Email",
+        "microsoftAuthenticatorPush" => "Authenticator app",
+        "softwareOneTimePasscode" => "Authenticator app code",
+        "securityQuestion" => "Security questions",
+        _ => "Office Phone",
     }
 }
 

@@ -104,7 +104,7 @@ pub struct Signals {
     pub resets_per_ip: Vec<IpDayRow>,
     /// Users with at least 2 attempts that saw the verification options and started none.
     pub verification_recon: Vec<KeyCount>,
-    /// Administrators who reset at least 5 distinct accounts within one hour (the most in any hour).
+    /// Administrators who reset at least 3 distinct accounts within one hour (the most in any hour).
     pub bulk_admin_resets: Vec<KeyCount>,
     /// Successful resets verified only by phone (SMS / voice) from an IP no other attempt used
     /// (correlation ids, sorted).
@@ -131,6 +131,33 @@ struct SessionFact {
     outcome: &'static str,
     started: Vec<&'static str>,
     completed: Vec<&'static str>,
+    /// New passwords refused by the policy, the terminal one included.
+    rejected: u64,
+    /// The session's last event.
+    end: chrono::DateTime<chrono::Utc>,
+}
+
+/// Security-info events of one UTC day, activity, method and result.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RegistrationDayRow {
+    pub day: NaiveDate,
+    pub activity: String,
+    pub method: String,
+    pub result: String,
+    pub events: u64,
+}
+
+/// One account's password operations on one UTC day, from the cloud and the domain controller.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PasswordOpsRow {
+    /// The on-premises account name: the UPN's part before `@`, lower-cased.
+    pub account: String,
+    pub day: NaiveDate,
+    pub self_resets: u64,
+    pub admin_resets: u64,
+    pub changes: u64,
+    pub dc_changes: u64,
+    pub dc_resets: u64,
 }
 
 /// `ground_truth.json`.
@@ -153,6 +180,9 @@ pub struct GroundTruth {
     pub reset_failures_by_reason: Vec<ReasonRow>,
     /// Cloud failure events by code (SSPR_00xx where known, else the resultReason).
     pub error_codes_cloud: Vec<CodeRow>,
+    /// Attempts that failed or were blocked, by the code of their last failure.
+    #[serde(default)]
+    pub failed_attempts_by_code: Vec<CodeRow>,
     /// Reset attempts (sessions) by their true outcome and by the client kind they came from.
     #[serde(default)]
     pub attempts_by_outcome: Vec<KeyCount>,
@@ -190,7 +220,8 @@ pub struct GroundTruth {
     /// `registration_by_method_group` follow from it and the auth_methods reference table.
     #[serde(default)]
     pub method_sets: BTreeMap<String, u64>,
-    /// Every audit event but the reset flow's steps, per UTC day, activity and result.
+    /// Every password and security-info audit event (logged by SSPR or Authentication Methods)
+    /// but the reset flow's steps, per UTC day, activity and result.
     #[serde(default)]
     pub activity_daily: Vec<ActivityDayRow>,
     /// `resets_outside_business_hours` with its defaults (UTC, 8 to 18, Monday to Friday): the
@@ -210,12 +241,42 @@ pub struct GroundTruth {
     /// `user_timeline` / `sspr explain` for one user per way a last session can end.
     #[serde(default)]
     pub user_stories: Vec<UserStory>,
+    /// `repeated_password_rejections` with its default (at least 3): self-service attempts with
+    /// that many new passwords refused, as (correlation id, UPN, rejected, outcome).
+    #[serde(default)]
+    pub repeated_password_rejections: Vec<(String, String, u64, String)>,
+    /// `password_operations_per_user_daily` with its default (more than 3 a day).
+    #[serde(default)]
+    pub password_operations_per_user_daily: Vec<PasswordOpsRow>,
+    /// Security-info events that name a method, per (UTC day, activity, method, result):
+    /// `registration_activity_daily`.
+    #[serde(default)]
+    pub registration_activity_daily: Vec<RegistrationDayRow>,
+    /// Every security-info event (registrations, changes, deletions, started and completed).
+    #[serde(default)]
+    pub security_info_events: u64,
+    #[serde(skip)]
+    security_info: BTreeMap<(NaiveDate, String, String, String), u64>,
+    /// `reset_then_privileged_operation` with its default (30 minutes): (UPN, reset by `self` or
+    /// `admin`, operation, when the operation was).
+    #[serde(default)]
+    pub reset_then_privileged_operation: Vec<(String, String, String, chrono::DateTime<chrono::Utc>)>,
+    /// (actor UPN, time, activity) of every privileged directory operation but admin resets.
+    #[serde(skip)]
+    privileged_facts: Vec<(String, chrono::DateTime<chrono::Utc>, String)>,
+    /// (UPN, time) of every self-service password change.
+    #[serde(skip)]
+    change_facts: Vec<(String, chrono::DateTime<chrono::Utc>)>,
     #[serde(skip)]
     days: BTreeMap<NaiveDate, DayRow>,
     #[serde(skip)]
     reasons: BTreeMap<(String, String), u64>,
     #[serde(skip)]
     codes: BTreeMap<String, u64>,
+    /// (code, 1) per cloud error event: the terminal failure of a session and each refused
+    /// password that was retried.
+    #[serde(skip)]
+    event_codes: Vec<(String, u64)>,
     #[serde(skip)]
     durations: Vec<f64>,
     #[serde(skip)]
@@ -306,10 +367,17 @@ impl GroundTruth {
             outcome: if t.succeeded { "succeeded" } else { t.outcome },
             started: t.methods_started.clone(),
             completed: t.methods_completed.clone(),
+            rejected: t.retried_passwords.len() as u64 + u64::from(t.password_refused()),
+            end: events.iter().filter_map(exported).max().unwrap_or(t.start),
         });
         if let Some(c) = &t.error_code {
             *self.codes.entry(c.clone()).or_default() += 1;
         }
+        // A refused password the user then replaced is an error event of its own; every refusal
+        // the generator writes is the banned-password one (sspr_steps.csv gives them its code).
+        self.event_codes.extend(t.error_code.iter().map(|c| (c.clone(), 1)).chain(
+            t.retried_passwords.iter().map(|_| (crate::sample::sessions::REFUSALS[0].to_string(), 1)),
+        ));
         bump(&mut self.attempts_by_outcome, if t.succeeded { "succeeded" } else { t.outcome });
         let kind = match t.client {
             "WindowsLogonScreen" => "windows_logon_screen",
@@ -369,13 +437,60 @@ impl GroundTruth {
         self.audit_events += n as u64;
     }
 
+    /// Security-info events (registrations, changes, deletions): counted, and those naming a method
+    /// kept per day, activity, method and result.
+    pub(crate) fn add_security_info_events(&mut self, events: &[Event]) {
+        self.audit_events += events.len() as u64;
+        self.security_info_events += events.len() as u64;
+        for e in events {
+            // register_then_reset: security info registered, changed or deleted, whatever the
+            // result, for the account it is about, from the address it came from.
+            let user = e.json["targetResources"][0]["userPrincipalName"]
+                .as_str()
+                .or(e.json["initiatedBy"]["user"]["userPrincipalName"].as_str())
+                .unwrap_or_default();
+            let ip = e.json["initiatedBy"]["user"]["ipAddress"].as_str().unwrap_or_default();
+            if let Some(t) = e.json["activityDateTime"].as_str().and_then(crate::util::parse_instant) {
+                self.registration_facts.push((user.to_string(), t, ip.to_string()));
+            }
+            let Some(method) = e.method else { continue };
+            let text = |k: &str| e.json[k].as_str().unwrap_or_default().to_string();
+            let day = e.time.date_naive();
+            let key = (day, text("activityDisplayName"), method.to_string(), text("result"));
+            *self.security_info.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Directory audits that are not about passwords, each a privileged operation of
+    /// `privileged_operations.csv`.
+    pub(crate) fn add_privileged_events(&mut self, events: &[Event]) {
+        self.audit_events += events.len() as u64;
+        for e in events {
+            let actor = e.json["initiatedBy"]["user"]["userPrincipalName"].as_str().unwrap_or_default();
+            let activity = e.json["activityDisplayName"].as_str().unwrap_or_default();
+            if let Some(t) = e.json["activityDateTime"].as_str().and_then(crate::util::parse_instant) {
+                self.privileged_facts.push((actor.to_string(), t, activity.to_string()));
+            }
+        }
+    }
+
+    /// A self-service password change by `upn` (counted in the audit events by
+    /// [`GroundTruth::add_other_events`]).
+    pub(crate) fn add_password_change(&mut self, upn: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.change_facts.push((upn.to_string(), at));
+    }
+
     /// The day's audit events per activity and result, but the reset flow's steps (one event per
     /// step): `password_activity_daily`.
     pub(crate) fn add_day_activity(&mut self, day: NaiveDate, events: &[Event]) {
         let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
         for e in events {
             let activity = e.json["activityDisplayName"].as_str().unwrap_or_default();
-            if activity == "Self-service password reset flow activity progress" {
+            let service = e.json["loggedByService"].as_str().unwrap_or_default();
+            let password_or_security_info =
+                matches!(service, "Self-service Password Management" | "Authentication Methods");
+            if activity == "Self-service password reset flow activity progress" || !password_or_security_info
+            {
                 continue;
             }
             let result = e.json["result"].as_str().unwrap_or_default().to_lowercase();
@@ -391,14 +506,7 @@ impl GroundTruth {
 
     /// Security-info registration events (as exported), for `register_then_reset`.
     pub(crate) fn add_registration_events(&mut self, events: &[Event]) {
-        self.audit_events += events.len() as u64;
-        for e in events {
-            let upn = e.json["initiatedBy"]["user"]["userPrincipalName"].as_str().unwrap_or_default();
-            let ip = e.json["initiatedBy"]["user"]["ipAddress"].as_str().unwrap_or_default();
-            if let Some(t) = e.json["activityDateTime"].as_str().and_then(crate::util::parse_instant) {
-                self.registration_facts.push((upn.to_string(), t, ip.to_string()));
-            }
-        }
+        self.add_security_info_events(events);
     }
 
     pub(crate) fn add_admin_reset(&mut self, admin: &str, target: &str, at: chrono::DateTime<chrono::Utc>) {
@@ -416,8 +524,14 @@ impl GroundTruth {
             .collect();
         reasons.sort_by(|a, b| b.sessions.cmp(&a.sessions).then(a.reason.cmp(&b.reason)));
         self.reset_failures_by_reason = reasons;
-        self.error_codes_cloud =
+        self.failed_attempts_by_code =
             self.codes.iter().map(|(c, n)| CodeRow { code: c.clone(), events: *n }).collect();
+        let mut events: BTreeMap<&str, u64> = BTreeMap::new();
+        for (c, n) in &self.event_codes {
+            *events.entry(c).or_default() += n;
+        }
+        self.error_codes_cloud =
+            events.iter().map(|(c, n)| CodeRow { code: c.to_string(), events: *n }).collect();
         self.durations.sort_by(f64::total_cmp);
         let pct = |p: f64| -> f64 {
             let d = &self.durations;
@@ -435,6 +549,19 @@ impl GroundTruth {
         self.compute_user_stories();
         self.compute_reset_users();
         self.compute_hunts();
+        self.compute_password_hunts();
+        self.compute_privileged_after_reset();
+        self.registration_activity_daily = self
+            .security_info
+            .iter()
+            .map(|((day, activity, method, result), n)| RegistrationDayRow {
+                day: *day,
+                activity: activity.clone(),
+                method: method.clone(),
+                result: result.clone(),
+                events: *n,
+            })
+            .collect();
     }
 }
 

@@ -82,7 +82,7 @@ async fn derived_tables_match_the_ground_truth() {
     )
     .await;
     let want: BTreeMap<String, u64> =
-        gt.error_codes_cloud.iter().map(|r| (r.code.clone(), r.events)).collect();
+        gt.failed_attempts_by_code.iter().map(|r| (r.code.clone(), r.events)).collect();
     assert_eq!(codes, want);
 
     // registration_coverage_daily: every snapshot and slice.

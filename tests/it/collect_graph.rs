@@ -37,6 +37,11 @@ fn mock_config() -> MockConfig {
     cfg
 }
 
+/// What the tests collect: the password services and the whole directory log, which the sample
+/// has a few privileged operations of (`reset_then_privileged_operation`), so the lake can hold
+/// exactly the mock's events.
+const SERVICES: [&str; 3] = ["Self-service Password Management", "Authentication Methods", "Core Directory"];
+
 fn section(mock: &MockGraph, cfg: &MockConfig, dir: &Path) -> GraphSection {
     let secret = write(dir, "secret.txt", &format!("{}\n", cfg.client_secret));
     GraphSection {
@@ -50,6 +55,7 @@ fn section(mock: &MockGraph, cfg: &MockConfig, dir: &Path) -> GraphSection {
         concurrency: Some(4),
         state_dir: Some(dir.join("state")),
         max_retries: Some(6),
+        services: Some(SERVICES.map(String::from).to_vec()),
         ..Default::default()
     }
 }
@@ -71,7 +77,14 @@ pub(crate) fn setup(tweak: impl FnOnce(&mut MockConfig)) -> Run {
 }
 
 async fn collect_once(r: &Run) -> sspr_analytics::collectors::graph::collect::CollectSummary {
-    let mut g = section(&r.mock, &r.cfg, r.dir.path()).resolve().unwrap();
+    collect_with(r, section(&r.mock, &r.cfg, r.dir.path())).await
+}
+
+async fn collect_with(
+    r: &Run,
+    sec: GraphSection,
+) -> sspr_analytics::collectors::graph::collect::CollectSummary {
+    let mut g = sec.resolve().unwrap();
     g.plan.from = Some("2026-11-01T00:00:00Z".parse().unwrap());
     g.plan.to = Some("2026-11-15T00:00:00Z".parse().unwrap());
     g.retry.base = Duration::from_millis(20);
@@ -200,14 +213,15 @@ async fn a_wrong_secret_is_refused_without_showing_it() {
 pub(crate) fn config_file(r: &Run, extra: &str) -> PathBuf {
     let sec = section(&r.mock, &r.cfg, r.dir.path());
     let text = format!(
-        "lake = {:?}\n[graph]\ntenant_id = {:?}\nclient_id = {:?}\nclient_secret_file = {:?}\ngraph_endpoint = {:?}\nauthority_endpoint = {:?}\nrequests_per_window = 5\nwindow_seconds = 0.12\nconcurrency = 4\nstate_dir = {:?}\n{extra}",
+        "lake = {:?}\n[graph]\ntenant_id = {:?}\nclient_id = {:?}\nclient_secret_file = {:?}\ngraph_endpoint = {:?}\nauthority_endpoint = {:?}\nrequests_per_window = 5\nwindow_seconds = 0.12\nconcurrency = 4\nstate_dir = {:?}\nservices = {:?}\n{extra}",
         r.dir.path().join("lake").to_string_lossy(),
         sec.tenant_id.unwrap(),
         sec.client_id.unwrap(),
         sec.client_secret_file.unwrap().to_string_lossy(),
         r.mock.base,
         r.mock.base,
-        r.dir.path().join("state").to_string_lossy()
+        r.dir.path().join("state").to_string_lossy(),
+        SERVICES,
     );
     write(r.dir.path(), "sspr.toml", &text)
 }
@@ -513,7 +527,7 @@ async fn only_the_password_operations_of_core_directory_are_collected() {
         c.registrations.clear();
         c.users.clear();
     });
-    let s = collect_once(&r).await;
+    let s = collect_with(&r, GraphSection { services: None, ..section(&r.mock, &r.cfg, r.dir.path()) }).await;
     assert!(s.incomplete.is_empty(), "{:?}", s.incomplete);
     let ids = sql_rows(&r.lake, "SELECT id FROM audit_events ORDER BY id").await;
     assert_eq!(ids, vec![serde_json::json!({"id": "cd-1"}), serde_json::json!({"id": "cd-3"})]);

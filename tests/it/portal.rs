@@ -181,3 +181,217 @@ async fn password_activity_per_day_matches_the_generated_events() {
         "a refused change"
     );
 }
+
+/// "3+ rejected new passwords in one attempt": the planted attempt (three refusals, then a
+/// password the policy takes) and any random one, held to the model; with a lower threshold the
+/// attempts that ended on their only refusal come in too.
+#[tokio::test]
+async fn attempts_with_repeated_password_refusals_match_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "repeated_password_rejections", &[]).await;
+    let got: Vec<(String, String, u64, String)> = rows
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("correlation_id"), s("user_principal_name"), n(r, "rejected"), s("outcome"))
+        })
+        .collect();
+    assert_eq!(got, gt.repeated_password_rejections);
+    assert!(got.iter().any(|r| r.2 >= 3 && r.3 == "succeeded"), "the planted attempt: {got:?}");
+    let one = query_rows(&lake, "repeated_password_rejections", &[("min_rejected", "1")]).await;
+    let ended_refused = one.iter().filter(|r| n(r, "rejected") == 1 && r["outcome"] == "failed").count();
+    assert!(ended_refused > 0 && one.len() == got.len() + ended_refused, "{one:?}");
+}
+
+/// "More than N resets or changes per user per day", across the cloud and the domain controller:
+/// the planted user (two self-service resets, two changes at the DC) and whatever the random
+/// events add up to, held to the model; the connector's writeback 4724s are not counted again.
+#[tokio::test]
+async fn accounts_with_many_password_operations_a_day_match_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "password_operations_per_user_daily", &[]).await;
+    let got: Vec<(String, String, [u64; 5])> = rows
+        .iter()
+        .map(|r| {
+            let k = ["self_resets", "admin_resets", "changes", "dc_changes", "dc_resets"];
+            (r["account"].as_str().unwrap().into(), r["day"].as_str().unwrap().into(), k.map(|k| n(r, k)))
+        })
+        .collect();
+    let want: Vec<(String, String, [u64; 5])> = gt
+        .password_operations_per_user_daily
+        .iter()
+        .map(|w| {
+            (
+                w.account.clone(),
+                w.day.to_string(),
+                [w.self_resets, w.admin_resets, w.changes, w.dc_changes, w.dc_resets],
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(want.iter().any(|w| w.2[0] > 0 && w.2[3] > 0), "cloud and DC in one row: {want:?}");
+    for r in &rows {
+        assert_eq!(
+            n(r, "total"),
+            ["self_resets", "admin_resets", "changes", "dc_changes", "dc_resets"]
+                .iter()
+                .map(|k| n(r, k))
+                .sum::<u64>()
+        );
+    }
+}
+
+/// Registrations, default-method changes and deletions per day and method, succeeded and failed,
+/// held to the method each event was generated for (the query reads it back from the wording).
+#[tokio::test]
+async fn security_info_activity_per_method_and_day_matches_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "registration_activity_daily", &[]).await;
+    let mut got: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+    for r in &rows {
+        let s = |k: &str| r[k].as_str().unwrap().to_string();
+        assert_eq!(n(r, "events"), n(r, "succeeded") + n(r, "failed"), "{r}");
+        got.insert((s("day"), s("activity"), s("method")), (n(r, "succeeded"), n(r, "failed")));
+    }
+    let mut want: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+    for w in &gt.registration_activity_daily {
+        let e = want.entry((w.day.to_string(), w.activity.clone(), w.method.clone())).or_default();
+        match w.result.as_str() {
+            "success" => e.0 += w.events,
+            _ => e.1 += w.events,
+        }
+    }
+    assert_eq!(got, want);
+    assert!(!got.keys().any(|k| k.2 == "unrecognised"), "every generated wording is known");
+    for activity in
+        ["User registered security info", "User changed default security info", "User deleted security info"]
+    {
+        assert!(want.keys().any(|k| k.1 == activity), "the sample has {activity}");
+    }
+    assert!(want.values().any(|v| v.1 > 0), "and failures");
+}
+
+/// The per-user registration list: each filter, alone and together, gives as many users as the
+/// model has for it (coverage per user type and role, method sets).
+#[tokio::test]
+async fn the_user_registration_list_and_its_filters_match_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let count = |params: Vec<(&'static str, &'static str)>| {
+        let lake = lake.clone();
+        async move { query_rows(&lake, "user_registration_details", &params).await.len() as u64 }
+    };
+    let all = gt.registration_coverage.iter().find(|r| r.user_type == "all").unwrap();
+    assert_eq!(count(vec![]).await, all.users);
+    assert_eq!(count(vec![("capable", "not_sspr")]).await, all.users - all.sspr_capable);
+    assert_eq!(count(vec![("capable", "mfa")]).await, all.mfa_capable);
+    assert_eq!(count(vec![("capable", "passwordless")]).await, all.passwordless_capable);
+    let every = gt.registration_coverage_all_accounts.iter().find(|r| r.user_type == "all").unwrap();
+    assert!(every.users > all.users, "the sample has disabled accounts");
+    assert_eq!(count(vec![("include_disabled", "true")]).await, every.users);
+    for r in gt.registration_coverage.iter().filter(|r| r.user_type != "all") {
+        let params = [("user_type", r.user_type.as_str()), ("role", r.role.as_str())];
+        let got = query_rows(&lake, "user_registration_details", &params).await.len() as u64;
+        assert_eq!(got, r.users, "{} {}", r.user_type, r.role);
+    }
+    for method in ["mobilePhone", "email", "microsoftAuthenticatorPush"] {
+        let want: u64 =
+            gt.method_sets.iter().filter(|(k, _)| k.split(',').any(|m| m == method)).map(|(_, v)| v).sum();
+        assert_eq!(count(vec![("method", method)]).await, want, "{method}");
+    }
+    // Together: SMS users who cannot reset.
+    let rows =
+        query_rows(&lake, "user_registration_details", &[("method", "mobilePhone"), ("capable", "not_sspr")])
+            .await;
+    assert!(rows.iter().all(|r| {
+        r["methods_registered"].as_str().unwrap().split(',').any(|m| m == "mobilePhone")
+            && r["sspr_capable"] == false
+            && r["account_enabled"] == true
+    }));
+}
+
+/// The registration and reset event list: one row per reset attempt (self-service and admin) and
+/// per security-info event, each filter keeping what the model says it should.
+#[tokio::test]
+async fn the_registration_and_reset_event_list_matches_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "sspr_activity_events", &[]).await;
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
+    assert_eq!(count(&|r| r["feature"] == "reset"), gt.sspr_sessions + gt.admin_resets);
+    assert_eq!(
+        count(&|r| r["feature"] == "reset" && r["status"] == "success"),
+        gt.sspr_sessions_succeeded + gt.admin_resets
+    );
+    assert_eq!(count(&|r| r["feature"] == "registration"), gt.security_info_events);
+    let failed_info: u64 =
+        gt.registration_activity_daily.iter().filter(|w| w.result == "failure").map(|w| w.events).sum();
+    assert!(failed_info > 0);
+    assert_eq!(count(&|r| r["feature"] == "registration" && r["status"] == "failure"), failed_info);
+    let times: Vec<&str> = rows.iter().map(|r| r["time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    // The filters are the same rows as filtering the whole list.
+    let story = &gt.user_stories[0];
+    let mine = query_rows(
+        &lake,
+        "sspr_activity_events",
+        &[("user", &story.upn.to_uppercase()), ("feature", "reset")],
+    )
+    .await;
+    assert_eq!(
+        mine.len() as u64,
+        count(&|r| r["feature"] == "reset" && r["user_principal_name"] == story.upn.as_str())
+    );
+    assert_eq!(mine.iter().filter(|r| r["initiated_by"] == "self").count() as u64, story.sessions);
+    let failures = query_rows(&lake, "sspr_activity_events", &[("status", "failure")]).await;
+    assert_eq!(failures.len() as u64, count(&|r| r["status"] == "failure"));
+}
+
+/// "A reset followed by a privileged operation by that account within 30 minutes": the planted
+/// administrator (a role granted twelve minutes after their reset; a consent seventy minutes
+/// after, outside the window) and whatever admin resets follow a reset, held to the model.
+#[tokio::test]
+async fn a_reset_followed_by_a_privileged_operation_matches_the_model() {
+    let (_d, lake) = shared_lake().await;
+    let gt = ground_truth();
+    let rows = query_rows(&lake, "reset_then_privileged_operation", &[]).await;
+    let got: Vec<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_else(|| panic!("{k} in {r}")).to_string();
+            assert!(r["note"].is_null(), "the sample has directory audits: {r}");
+            (s("user_principal_name"), s("reset_by"), s("operation"), s("operation_at"))
+        })
+        .collect();
+    let want: Vec<(String, String, String, String)> = gt
+        .reset_then_privileged_operation
+        .iter()
+        .map(|(u, by, op, at)| {
+            (u.clone(), by.clone(), op.clone(), at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(want.iter().any(|w| w.2 == "Add member to role"), "the planted case: {want:?}");
+    assert!(rows.iter().all(|r| r["minutes_after"].as_f64().unwrap() <= 30.0));
+    // With a wider window the consent seventy minutes later comes in too.
+    let wide = query_rows(&lake, "reset_then_privileged_operation", &[("minutes", "90")]).await;
+    assert!(wide.iter().any(|r| r["operation"] == "Consent to application"), "{wide:?}");
+}
+
+/// A lake without directory audits (the Log Analytics export of the last three days) says so
+/// instead of answering "nothing found".
+#[tokio::test]
+async fn without_directory_audits_the_privileged_hunt_says_it_cannot_see() {
+    let (_d, lake) = crate::util::temp_lake();
+    crate::util::import_paths(&lake, &[crate::util::sample("log-analytics")]).await;
+    sspr_analytics::query::build::build(&lake, &Default::default(), false).await.unwrap();
+    let rows = query_rows(&lake, "reset_then_privileged_operation", &[]).await;
+    assert!(
+        !rows.is_empty()
+            && rows.iter().all(|r| r["note"].as_str().is_some_and(|n| n.contains("no directory audits"))),
+        "{rows:?}"
+    );
+}

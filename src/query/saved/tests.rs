@@ -99,3 +99,24 @@ fn parameters_are_typed_and_checked() {
     given.insert("bogus".into(), "1".into());
     assert!(q.bind(&given, &tz).unwrap_err().to_string().contains("no such parameter"));
 }
+
+#[test]
+fn a_parameter_with_fixed_values_refuses_any_other() {
+    let q = SavedQuery::parse(
+        "t",
+        "-- name: t\n-- title: T\n-- params: c:string(any|sspr|not_sspr)=any\nSELECT 1",
+    )
+    .unwrap();
+    assert_eq!(q.params[0].choices, ["any", "sspr", "not_sspr"]);
+    let tz = chrono_tz::UTC;
+    let mut given = BTreeMap::new();
+    given.insert("c".to_string(), "not_sspr".to_string());
+    assert_eq!(q.bind(&given, &tz).unwrap()["c"], ScalarValue::Utf8(Some("not_sspr".into())));
+    given.insert("c".to_string(), "capable".to_string());
+    let e = q.bind(&given, &tz).unwrap_err().to_string();
+    assert!(e.contains("parameter c") && e.contains("\"capable\" is not one of any, sspr, not_sspr"), "{e}");
+    for bad in ["c:string(any|sspr)=other", "c:string(any||sspr)=any"] {
+        let text = format!("-- name: t\n-- title: T\n-- params: {bad}\nSELECT 1");
+        assert!(SavedQuery::parse("t", &text).is_err(), "{bad}");
+    }
+}

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::{GroundTruth, IpDayRow, KeyCount, MethodRow, SessionFact, Signals, UserStory, bump};
+use super::{
+    GroundTruth, IpDayRow, KeyCount, MethodRow, PasswordOpsRow, SessionFact, Signals, UserStory, bump,
+};
 
 impl GroundTruth {
     pub(super) fn compute_signals(&mut self) {
@@ -82,7 +84,7 @@ impl GroundTruth {
                 })
                 .max()
                 .unwrap_or(0) as u64;
-            if most >= 5 {
+            if most >= 3 {
                 s.bulk_admin_resets.push(KeyCount { key: admin.to_string(), attempts: most });
             }
         }
@@ -169,5 +171,83 @@ impl GroundTruth {
             });
         }
         self.user_stories = stories;
+    }
+
+    /// The two password hunts with their defaults: attempts with 3 or more refused passwords, and
+    /// accounts with more than 3 password operations in a UTC day across the cloud and the DC.
+    pub(super) fn compute_password_hunts(&mut self) {
+        let mut rejected: Vec<(String, String, u64, String)> = self
+            .session_facts
+            .iter()
+            .filter(|f| f.rejected >= 3)
+            .map(|f| (f.correlation_id.clone(), f.upn.clone(), f.rejected, f.outcome.to_string()))
+            .collect();
+        rejected.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(&b.1)).then(a.0.cmp(&b.0)));
+        self.repeated_password_rejections = rejected;
+
+        let account = |upn: &str| upn.split('@').next().unwrap_or(upn).to_lowercase();
+        let mut ops: BTreeMap<(String, NaiveDate), PasswordOpsRow> = BTreeMap::new();
+        let mut add = |a: String, day: NaiveDate, f: &dyn Fn(&mut PasswordOpsRow)| {
+            let r = ops.entry((a.clone(), day)).or_insert_with(|| PasswordOpsRow {
+                account: a,
+                day,
+                ..Default::default()
+            });
+            f(r);
+        };
+        for f in &self.session_facts {
+            add(account(&f.upn), f.start.date_naive(), &|r| r.self_resets += 1);
+        }
+        for (_, target, at) in &self.admin_facts {
+            add(account(target), at.date_naive(), &|r| r.admin_resets += 1);
+        }
+        for (upn, at) in &self.change_facts {
+            add(account(upn), at.date_naive(), &|r| r.changes += 1);
+        }
+        for ((a, day), (changes, resets)) in &self.onprem.dc_password_ops {
+            let (c, x) = (*changes, *resets);
+            add(a.to_lowercase(), *day, &move |r| {
+                r.dc_changes += c;
+                r.dc_resets += x;
+            });
+        }
+        let total =
+            |r: &PasswordOpsRow| r.self_resets + r.admin_resets + r.changes + r.dc_changes + r.dc_resets;
+        let mut rows: Vec<PasswordOpsRow> = ops.into_values().filter(|r| total(r) > 3).collect();
+        rows.sort_by(|a, b| total(b).cmp(&total(a)).then(a.day.cmp(&b.day)).then(a.account.cmp(&b.account)));
+        self.password_operations_per_user_daily = rows;
+    }
+
+    /// Successful resets (self-service: when the session ended; admin: when it was done) followed
+    /// within 30 minutes by a privileged operation of the same account: the planted directory
+    /// audits, and admin resets of other accounts.
+    pub(super) fn compute_privileged_after_reset(&mut self) {
+        let window = chrono::Duration::minutes(30);
+        let resets = self
+            .session_facts
+            .iter()
+            .filter(|f| f.outcome == "succeeded")
+            .map(|f| (f.upn.as_str(), "self", f.end))
+            .chain(self.admin_facts.iter().map(|(_, target, at)| (target.as_str(), "admin", *at)));
+        let ops: Vec<(&str, chrono::DateTime<chrono::Utc>, &str)> = self
+            .privileged_facts
+            .iter()
+            .map(|(a, t, x)| (a.as_str(), *t, x.as_str()))
+            .chain(
+                self.admin_facts
+                    .iter()
+                    .map(|(admin, _, at)| (admin.as_str(), *at, "Reset password (by admin)")),
+            )
+            .collect();
+        let mut rows = Vec::new();
+        for (upn, by, at) in resets {
+            for (actor, t, activity) in &ops {
+                if *actor == upn && *t >= at && *t - at <= window {
+                    rows.push((upn.to_string(), by.to_string(), activity.to_string(), *t));
+                }
+            }
+        }
+        rows.sort_by(|a, b| (a.3, &a.0, &a.2).cmp(&(b.3, &b.0, &b.2)));
+        self.reset_then_privileged_operation = rows;
     }
 }

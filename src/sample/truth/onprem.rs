@@ -1,7 +1,9 @@
 //! What the on-premises reports must show on the sample's event logs: the part of the ground
 //! truth that [`crate::sample::onprem`] computes while it writes the logs.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -47,4 +49,8 @@ pub struct OnPremTruth {
     pub credential_provider_errors: Vec<CountRow>,
     /// DC 4724 by the connector account vs others, success vs failure.
     pub dc_password_resets: Vec<DcResetRow>,
+    /// DC 4723 (changes) and 4724 not by the connector (resets) per (account, UTC day), for
+    /// `password_operations_per_user_daily`.
+    #[serde(skip)]
+    pub dc_password_ops: BTreeMap<(String, NaiveDate), (u64, u64)>,
 }
