@@ -96,30 +96,29 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
             events.extend(ev);
             sessions.push(t);
         }
-        plant(&mut sb, &mut truth, &people, p.days, day, start, &mut events, &mut sessions);
+        let mut d = Day {
+            truth: &mut truth,
+            people: &people,
+            start,
+            index: day,
+            events: &mut events,
+            sessions: &mut sessions,
+        };
+        d.plant(&mut sb, p.days);
         for &i in late_registrants.iter().filter(|&&i| i % p.days as usize == day as usize) {
             let at = start + Duration::seconds(sb.rng.below(80_000) as i64);
             let ev = sb.registration(&people[i], at);
-            truth.add_registration_events(&ev);
-            events.extend(ev);
+            d.truth.add_registration_events(&ev);
+            d.events.extend(ev);
         }
-        let mut xb = SessionBuilder { rng: &mut activity_rng };
-        plant_activity(&mut xb, &mut truth, &people, day, start, &mut events);
+        d.plant_activity(&mut SessionBuilder { rng: &mut activity_rng });
         let mut hb = SessionBuilder { rng: &mut hunt_rng };
         if day == p.days * 2 / 3 {
-            plant_password_hunts(
-                &mut hb,
-                &mut truth,
-                &people,
-                start,
-                &mut events,
-                &mut sessions,
-                &mut dc_changes,
-            );
-            plant_security_info_changes(&mut hb, &mut truth, &people, start, &mut events);
+            d.plant_password_hunts(&mut hb, &mut dc_changes);
+            d.plant_security_info_changes(&mut hb);
         }
         if day == p.days / 4 {
-            plant_privileged_after_reset(&mut hb, &mut truth, &people, start, &mut events, &mut sessions);
+            d.plant_privileged_after_reset(&mut hb);
         }
         events.sort_by_key(|e| e.time);
         truth.add_day_activity(date, &events);
@@ -150,226 +149,209 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
     Ok(truth)
 }
 
-/// Self-service password changes (two to five a day, the first of every fourth day refused by the
-/// password policy) and an account unlock every third day, for `password_activity_daily`.
-fn plant_activity(
-    xb: &mut SessionBuilder<'_>,
-    truth: &mut GroundTruth,
-    people: &[tenant::User],
-    day: u32,
+/// One day of the window, as the planting steps add to it: the ground truth, the tenant's users,
+/// the day's midnight (UTC) and index, its events and sessions.
+struct Day<'a> {
+    truth: &'a mut GroundTruth,
+    people: &'a [tenant::User],
     start: chrono::DateTime<chrono::Utc>,
-    events: &mut Vec<sessions::Event>,
-) {
-    let members: Vec<&tenant::User> =
-        people.iter().filter(|u| u.account_enabled && u.user_type == "member").collect();
-    if members.is_empty() {
-        return;
-    }
-    let pick = |xb: &mut SessionBuilder<'_>| members[xb.rng.below(members.len() as u64) as usize];
-    let before = events.len();
-    for k in 0..2 + xb.rng.below(4) {
-        let u = pick(xb);
-        let at = start + Duration::seconds(xb.rng.below(80_000) as i64);
-        let refused = k == 0 && day.is_multiple_of(4);
-        let (result, reason) =
-            if refused { ("failure", "PasswordDoesNotComplyFuzzyPolicy") } else { ("success", "") };
-        events.push(xb.account_event(u, at, "Change password (self-service)", result, reason));
-        truth.add_password_change(&u.upn, at);
-    }
-    if day % 3 == 1 {
-        let u = pick(xb);
-        let at = start + Duration::seconds(xb.rng.below(80_000) as i64);
-        events.push(xb.account_event(u, at, "Unlock user account (self-service)", "success", ""));
-    }
-    truth.add_other_events(events.len() - before);
+    index: u32,
+    events: &'a mut Vec<sessions::Event>,
+    sessions: &'a mut Vec<sessions::SessionTruth>,
 }
 
-/// The community's password hunts, on one day: a synced user whose first reset of the day has
-/// three new passwords refused before one is taken (`repeated_password_rejections`), who resets
-/// once more in the afternoon and then changes the password twice at the domain controller (four
-/// operations across the cloud and the DC: `password_operations_per_user_daily`).
-fn plant_password_hunts(
-    hb: &mut SessionBuilder<'_>,
-    truth: &mut GroundTruth,
-    people: &[tenant::User],
-    start: chrono::DateTime<chrono::Utc>,
-    events: &mut Vec<sessions::Event>,
-    sessions: &mut Vec<sessions::SessionTruth>,
-    dc_changes: &mut Vec<(String, chrono::DateTime<chrono::Utc>)>,
-) {
-    let synced: Vec<&tenant::User> =
-        people.iter().filter(|u| u.capable() && u.synced && u.account_enabled).collect();
-    if synced.is_empty() {
-        return;
+impl Day<'_> {
+    /// Self-service password changes (two to five a day, the first of every fourth day refused by the
+    /// password policy) and an account unlock every third day, for `password_activity_daily`.
+    fn plant_activity(&mut self, xb: &mut SessionBuilder<'_>) {
+        let members: Vec<&tenant::User> =
+            self.people.iter().filter(|u| u.account_enabled && u.user_type == "member").collect();
+        if members.is_empty() {
+            return;
+        }
+        let pick = |xb: &mut SessionBuilder<'_>| members[xb.rng.below(members.len() as u64) as usize];
+        let before = self.events.len();
+        for k in 0..2 + xb.rng.below(4) {
+            let u = pick(xb);
+            let at = self.start + Duration::seconds(xb.rng.below(80_000) as i64);
+            let refused = k == 0 && self.index.is_multiple_of(4);
+            let (result, reason) =
+                if refused { ("failure", "PasswordDoesNotComplyFuzzyPolicy") } else { ("success", "") };
+            self.events.push(xb.account_event(u, at, "Change password (self-service)", result, reason));
+            self.truth.add_password_change(&u.upn, at);
+        }
+        if self.index % 3 == 1 {
+            let u = pick(xb);
+            let at = self.start + Duration::seconds(xb.rng.below(80_000) as i64);
+            self.events.push(xb.account_event(u, at, "Unlock user account (self-service)", "success", ""));
+        }
+        self.truth.add_other_events(self.events.len() - before);
     }
-    let u = synced[hb.rng.below(synced.len() as u64) as usize];
-    let refused = [sessions::REFUSALS[1], sessions::REFUSALS[2], sessions::REFUSALS[1]];
-    for (at, rejected) in
-        [(Duration::minutes(8 * 60 + 10), &refused[..]), (Duration::minutes(13 * 60 + 40), &[][..])]
-    {
-        let (ev, t) = hb.session_from(u, start + at, None, Steer { rejected, succeed: false });
-        truth.add_session(&t, &ev);
-        events.extend(ev);
-        sessions.push(t);
-    }
-    for minute in [16 * 60 + 5, 16 * 60 + 20] {
-        dc_changes.push((u.upn.clone(), start + Duration::minutes(minute)));
-    }
-}
 
-/// The hunt "a reset followed by a privileged operation by that account within 30 minutes": an
-/// administrator resets their password at nine and, twelve minutes after the session ends, adds
-/// someone to a directory role; seventy minutes after it they consent to an application (outside
-/// the window); another administrator adds a role member with no reset before it.
-fn plant_privileged_after_reset(
-    hb: &mut SessionBuilder<'_>,
-    truth: &mut GroundTruth,
-    people: &[tenant::User],
-    start: chrono::DateTime<chrono::Utc>,
-    events: &mut Vec<sessions::Event>,
-    sessions: &mut Vec<sessions::SessionTruth>,
-) {
-    let admins: Vec<&tenant::User> =
-        people.iter().filter(|u| u.is_admin && u.capable() && u.account_enabled).collect();
-    let members: Vec<&tenant::User> = people.iter().filter(|u| !u.is_admin && u.account_enabled).collect();
-    if admins.len() < 2 || members.is_empty() {
-        return;
+    /// The community's password hunts, on one day: a synced user whose first reset of the day has
+    /// three new passwords refused before one is taken (`repeated_password_rejections`), who resets
+    /// once more in the afternoon and then changes the password twice at the domain controller (four
+    /// operations across the cloud and the DC: `password_operations_per_user_daily`).
+    fn plant_password_hunts(
+        &mut self,
+        hb: &mut SessionBuilder<'_>,
+        dc_changes: &mut Vec<(String, chrono::DateTime<chrono::Utc>)>,
+    ) {
+        let synced: Vec<&tenant::User> =
+            self.people.iter().filter(|u| u.capable() && u.synced && u.account_enabled).collect();
+        if synced.is_empty() {
+            return;
+        }
+        let u = synced[hb.rng.below(synced.len() as u64) as usize];
+        let refused = [sessions::REFUSALS[1], sessions::REFUSALS[2], sessions::REFUSALS[1]];
+        for (at, rejected) in
+            [(Duration::minutes(8 * 60 + 10), &refused[..]), (Duration::minutes(13 * 60 + 40), &[][..])]
+        {
+            let (ev, t) = hb.session_from(u, self.start + at, None, Steer { rejected, succeed: false });
+            self.truth.add_session(&t, &ev);
+            self.events.extend(ev);
+            self.sessions.push(t);
+        }
+        for minute in [16 * 60 + 5, 16 * 60 + 20] {
+            dc_changes.push((u.upn.clone(), self.start + Duration::minutes(minute)));
+        }
     }
-    let a = admins[hb.rng.below(admins.len() as u64) as usize];
-    let b = admins.iter().find(|u| u.id != a.id).copied().unwrap_or(a);
-    let member = members[hb.rng.below(members.len() as u64) as usize];
-    let (ev, t) =
-        hb.session_from(a, start + Duration::hours(9), None, Steer { rejected: &[], succeed: true });
-    let end = ev.iter().map(|e| e.time).max().unwrap_or(start);
-    truth.add_session(&t, &ev);
-    events.extend(ev);
-    sessions.push(t);
-    const ROLE: (&str, &str, &str) = ("Core Directory", "RoleManagement", "Add member to role");
-    let ops = vec![
-        hb.directory_event(a, end + Duration::minutes(12), ROLE, Some(member)),
-        hb.directory_event(
-            a,
-            end + Duration::minutes(70),
-            ("Core Directory", "ApplicationManagement", "Consent to application"),
-            None,
-        ),
-        hb.directory_event(b, start + Duration::hours(15), ROLE, Some(member)),
-    ];
-    truth.add_privileged_events(&ops);
-    events.extend(ops);
-}
 
-/// Security info changed outside registration, on the same day: a registered user makes another
-/// method the default, fails to make a third one the default and fails to delete one
-/// (`registration_activity_daily` counts success and failure per method).
-fn plant_security_info_changes(
-    hb: &mut SessionBuilder<'_>,
-    truth: &mut GroundTruth,
-    people: &[tenant::User],
-    start: chrono::DateTime<chrono::Utc>,
-    events: &mut Vec<sessions::Event>,
-) {
-    let many: Vec<&tenant::User> = people.iter().filter(|u| u.registered && u.methods.len() >= 2).collect();
-    if many.is_empty() {
-        return;
+    /// The hunt "a reset followed by a privileged operation by that account within 30 minutes": an
+    /// administrator resets their password at nine and, twelve minutes after the session ends, adds
+    /// someone to a directory role; seventy minutes after it they consent to an application (outside
+    /// the window); another administrator adds a role member with no reset before it.
+    fn plant_privileged_after_reset(&mut self, hb: &mut SessionBuilder<'_>) {
+        let admins: Vec<&tenant::User> =
+            self.people.iter().filter(|u| u.is_admin && u.capable() && u.account_enabled).collect();
+        let members: Vec<&tenant::User> =
+            self.people.iter().filter(|u| !u.is_admin && u.account_enabled).collect();
+        if admins.len() < 2 || members.is_empty() {
+            return;
+        }
+        let a = admins[hb.rng.below(admins.len() as u64) as usize];
+        let b = admins.iter().find(|u| u.id != a.id).copied().unwrap_or(a);
+        let member = members[hb.rng.below(members.len() as u64) as usize];
+        let (ev, t) =
+            hb.session_from(a, self.start + Duration::hours(9), None, Steer { rejected: &[], succeed: true });
+        let end = ev.iter().map(|e| e.time).max().unwrap_or(self.start);
+        self.truth.add_session(&t, &ev);
+        self.events.extend(ev);
+        self.sessions.push(t);
+        const ROLE: (&str, &str, &str) = ("Core Directory", "RoleManagement", "Add member to role");
+        let ops = vec![
+            hb.directory_event(a, end + Duration::minutes(12), ROLE, Some(member)),
+            hb.directory_event(
+                a,
+                end + Duration::minutes(70),
+                ("Core Directory", "ApplicationManagement", "Consent to application"),
+                None,
+            ),
+            hb.directory_event(b, self.start + Duration::hours(15), ROLE, Some(member)),
+        ];
+        self.truth.add_privileged_events(&ops);
+        self.events.extend(ops);
     }
-    let u = many[hb.rng.below(many.len() as u64) as usize];
-    let (m0, m1) = (u.methods[0], u.methods[1]);
-    let (l0, l1) = (sessions::security_info_label(m0), sessions::security_info_label(m1));
-    let changes = [
-        (
-            "User changed default security info",
-            "success",
-            format!("User changed the default security info for {l1}."),
-            m1,
-        ),
-        (
-            "User changed default security info",
-            "failure",
-            format!("User failed to change the default security info for {l0}."),
-            m0,
-        ),
-        ("User deleted security info", "failure", format!("User failed to delete {l0}."), m0),
-    ];
-    let mut out = Vec::new();
-    for (k, (activity, result, reason, method)) in changes.into_iter().enumerate() {
-        let at = start + Duration::hours(11) + Duration::minutes(3 * k as i64);
-        out.push(hb.security_info_change(u, at, activity, result, &reason, method));
+
+    /// Security info changed outside registration, on the same day: a registered user makes another
+    /// method the default, fails to make a third one the default and fails to delete one
+    /// (`registration_activity_daily` counts success and failure per method).
+    fn plant_security_info_changes(&mut self, hb: &mut SessionBuilder<'_>) {
+        let many: Vec<&tenant::User> =
+            self.people.iter().filter(|u| u.registered && u.methods.len() >= 2).collect();
+        if many.is_empty() {
+            return;
+        }
+        let u = many[hb.rng.below(many.len() as u64) as usize];
+        let (m0, m1) = (u.methods[0], u.methods[1]);
+        let (l0, l1) = (sessions::security_info_label(m0), sessions::security_info_label(m1));
+        let changes = [
+            (
+                "User changed default security info",
+                "success",
+                format!("User changed the default security info for {l1}."),
+                m1,
+            ),
+            (
+                "User changed default security info",
+                "failure",
+                format!("User failed to change the default security info for {l0}."),
+                m0,
+            ),
+            ("User deleted security info", "failure", format!("User failed to delete {l0}."), m0),
+        ];
+        let mut out = Vec::new();
+        for (k, (activity, result, reason, method)) in changes.into_iter().enumerate() {
+            let at = self.start + Duration::hours(11) + Duration::minutes(3 * k as i64);
+            out.push(hb.security_info_change(u, at, activity, result, &reason, method));
+        }
+        self.truth.add_security_info_events(&out);
+        self.events.extend(out);
     }
-    truth.add_security_info_events(&out);
-    events.extend(out);
+
+    /// Planted security patterns, on fixed days of the window: six users resetting from one IP on
+    /// the same morning, one user looking at the verification options three times without starting
+    /// any, and one administrator resetting six accounts within 45 minutes; plus one ordinary admin
+    /// reset a day. The ground truth finds them (and anything the random sessions happen to form)
+    /// with the reports' own rules.
+    fn plant(&mut self, sb: &mut SessionBuilder<'_>, days: u32) {
+        let capable: Vec<&tenant::User> = self.people.iter().filter(|u| u.capable()).collect();
+        let admins: Vec<&tenant::User> = self.people.iter().filter(|u| u.is_admin).collect();
+        if capable.len() < 8 || admins.is_empty() {
+            return;
+        }
+        if self.index == days / 3 {
+            for k in 0..6 {
+                let u = capable[(k * 7 + 3) % capable.len()];
+                let at = self.start + Duration::hours(9) + Duration::minutes(15 * k as i64);
+                let (ev, t) = sb.session_from(u, at, Some(SHARED_IP), Steer::default());
+                self.truth.add_session(&t, &ev);
+                self.events.extend(ev);
+                self.sessions.push(t);
+            }
+        }
+        if self.index == days / 2 + 1 {
+            // Security info registered, then a reset two hours later from an address never seen.
+            let u = capable[capable.len() / 3];
+            let reg = sb.registration(u, self.start + Duration::hours(10));
+            self.truth.add_registration_events(&reg);
+            self.events.extend(reg);
+            let (ev, t) =
+                sb.session_from(u, self.start + Duration::hours(12), Some("198.18.250.9"), Steer::default());
+            self.truth.add_session(&t, &ev);
+            self.events.extend(ev);
+            self.sessions.push(t);
+        }
+        if self.index == days * 3 / 4 {
+            let u = capable[capable.len() / 2];
+            for (k, minute) in [0i64, 20, 45].into_iter().enumerate() {
+                let ip = if k == 0 { u.home_ip.clone() } else { format!("198.18.200.{}", 10 + k) };
+                let (ev, t) =
+                    sb.options_only(u, self.start + Duration::hours(20) + Duration::minutes(minute), &ip);
+                self.truth.add_session(&t, &ev);
+                self.events.extend(ev);
+                self.sessions.push(t);
+            }
+        }
+        let admin = admins[sb.rng.below(admins.len() as u64) as usize];
+        let target = capable[sb.rng.below(capable.len() as u64) as usize];
+        let at = self.start + Duration::seconds(sb.rng.below(80_000) as i64);
+        self.events.push(sb.admin_reset(admin, target, at));
+        self.truth.add_admin_reset(&admin.upn, &target.upn, at);
+        if self.index == days / 2 {
+            let bulk = admins[0];
+            for k in 0..6 {
+                let target = capable[(k * 11 + 5) % capable.len()];
+                let at = self.start + Duration::hours(14) + Duration::minutes(7 * k as i64 + 2);
+                self.events.push(sb.admin_reset(bulk, target, at));
+                self.truth.add_admin_reset(&bulk.upn, &target.upn, at);
+            }
+        }
+    }
 }
 
 /// An IP behind which several users reset on the same day (`resets_per_ip`).
 const SHARED_IP: &str = "100.64.0.77";
-
-/// Planted security patterns, on fixed days of the window: six users resetting from one IP on
-/// the same morning, one user looking at the verification options three times without starting
-/// any, and one administrator resetting six accounts within 45 minutes; plus one ordinary admin
-/// reset a day. The ground truth finds them (and anything the random sessions happen to form)
-/// with the reports' own rules.
-#[allow(clippy::too_many_arguments)]
-fn plant(
-    sb: &mut SessionBuilder<'_>,
-    truth: &mut GroundTruth,
-    people: &[tenant::User],
-    days: u32,
-    day: u32,
-    start: chrono::DateTime<chrono::Utc>,
-    events: &mut Vec<sessions::Event>,
-    sessions: &mut Vec<sessions::SessionTruth>,
-) {
-    let capable: Vec<&tenant::User> = people.iter().filter(|u| u.capable()).collect();
-    let admins: Vec<&tenant::User> = people.iter().filter(|u| u.is_admin).collect();
-    if capable.len() < 8 || admins.is_empty() {
-        return;
-    }
-    if day == days / 3 {
-        for k in 0..6 {
-            let u = capable[(k * 7 + 3) % capable.len()];
-            let at = start + Duration::hours(9) + Duration::minutes(15 * k as i64);
-            let (ev, t) = sb.session_from(u, at, Some(SHARED_IP), Steer::default());
-            truth.add_session(&t, &ev);
-            events.extend(ev);
-            sessions.push(t);
-        }
-    }
-    if day == days / 2 + 1 {
-        // Security info registered, then a reset two hours later from an address never seen.
-        let u = capable[capable.len() / 3];
-        let reg = sb.registration(u, start + Duration::hours(10));
-        truth.add_registration_events(&reg);
-        events.extend(reg);
-        let (ev, t) = sb.session_from(u, start + Duration::hours(12), Some("198.18.250.9"), Steer::default());
-        truth.add_session(&t, &ev);
-        events.extend(ev);
-        sessions.push(t);
-    }
-    if day == days * 3 / 4 {
-        let u = capable[capable.len() / 2];
-        for (k, minute) in [0i64, 20, 45].into_iter().enumerate() {
-            let ip = if k == 0 { u.home_ip.clone() } else { format!("198.18.200.{}", 10 + k) };
-            let (ev, t) = sb.options_only(u, start + Duration::hours(20) + Duration::minutes(minute), &ip);
-            truth.add_session(&t, &ev);
-            events.extend(ev);
-            sessions.push(t);
-        }
-    }
-    let admin = admins[sb.rng.below(admins.len() as u64) as usize];
-    let target = capable[sb.rng.below(capable.len() as u64) as usize];
-    let at = start + Duration::seconds(sb.rng.below(80_000) as i64);
-    events.push(sb.admin_reset(admin, target, at));
-    truth.add_admin_reset(&admin.upn, &target.upn, at);
-    if day == days / 2 {
-        let bulk = admins[0];
-        for k in 0..6 {
-            let target = capable[(k * 11 + 5) % capable.len()];
-            let at = start + Duration::hours(14) + Duration::minutes(7 * k as i64 + 2);
-            events.push(sb.admin_reset(bulk, target, at));
-            truth.add_admin_reset(&bulk.upn, &target.upn, at);
-        }
-    }
-}
 
 /// Mostly users who can reset; some who cannot (they produce the policy / registration failures).
 fn pick_user(sb: &mut SessionBuilder<'_>, people: &[tenant::User]) -> usize {
