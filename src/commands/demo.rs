@@ -43,11 +43,14 @@ fn sample_for(arg: Option<&PathBuf>, dir: &std::path::Path) -> anyhow::Result<Pa
     Ok(out)
 }
 
-/// The export folders of a sample (everything but `ground_truth.json` and READMEs).
+/// The export folders of a sample: its folders that hold a file the importer reads, so
+/// `ground_truth.json`, the READMEs and `config/` (the example configuration) stay out and the
+/// demo's lake has no "no importable file" item.
 fn export_folders(sample: &std::path::Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(sample)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
         .unwrap_or_default();
+    dirs.retain(|d| !crate::collectors::files::discover(std::slice::from_ref(d)).0.is_empty());
     dirs.sort();
     dirs
 }
