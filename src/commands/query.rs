@@ -216,9 +216,17 @@ pub fn list(settings: &Settings, args: &QueriesArgs) -> anyhow::Result<()> {
             params: q
                 .params
                 .iter()
-                .map(|p| match &p.default {
-                    Some(d) => format!("{}={d}", p.name),
-                    None => p.name.clone(),
+                .map(|p| {
+                    // A parameter with fixed values shows them: `capable=any (any|sspr|not_sspr)`.
+                    let choices = if p.choices.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", p.choices.join("|"))
+                    };
+                    match &p.default {
+                        Some(d) => format!("{}={d}{choices}", p.name),
+                        None => format!("{}{choices}", p.name),
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join(" "),

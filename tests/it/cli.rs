@@ -169,6 +169,7 @@ fn queries_lists_the_saved_queries_and_an_override_folder_adds_one() {
     {
         assert!(out.contains(name), "{name}: {out}");
     }
+    assert!(out.contains("feature=any (any|reset|registration)"), "a filter shows its values: {out}");
     let lake = crate::util::shared_lake_arg();
     let r = sspr(
         &[
