@@ -20,10 +20,24 @@ const SIGNALS: &[&str] = &[
     "password_operations_per_user_daily",
     "register_then_reset",
     "repeated_password_rejections",
+    "reset_then_privileged_operation",
     "resets_per_ip",
     "sms_voice_only_resets_from_rare_ip",
     "verification_recon",
 ];
+
+/// The rows of a signal query that are hits. A query with a `note` column may answer with a row
+/// that only says what the lake cannot show (its first column empty): that row is no hit.
+fn hits(batches: &[datafusion::arrow::array::RecordBatch]) -> usize {
+    use datafusion::arrow::array::Array as _;
+    batches
+        .iter()
+        .map(|b| match b.schema().index_of("note") {
+            Ok(_) if b.num_columns() > 0 => b.num_rows() - b.column(0).null_count(),
+            _ => b.num_rows(),
+        })
+        .sum()
+}
 
 /// Days of errors before the newest one that make the spike baseline.
 const BASELINE_DAYS: usize = 7;
@@ -70,8 +84,9 @@ impl Figures {
             }
         }
         for name in SIGNALS {
-            if registry.get(name).is_ok() {
-                f.signals.insert(name.to_string(), saved(name).await?.len() as i64);
+            if let Ok(q) = registry.get(name) {
+                let batches = crate::query::saved::run(&ctx, q, &BTreeMap::new(), &tz).await?;
+                f.signals.insert(name.to_string(), hits(&batches) as i64);
             }
         }
         let c = crate::query::completeness::Completeness::of_lake(&ctx, lake, chrono::Utc::now()).await?;
@@ -208,5 +223,37 @@ fn section(s: &mut String, title: &str, items: &[String]) {
             let _ = writeln!(s, "- {i}");
         }
         s.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod hit_tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::hits;
+
+    fn batch(names: &[&str], users: Vec<Option<&str>>, notes: Option<Vec<Option<&str>>>) -> RecordBatch {
+        let mut fields = vec![Field::new(names[0], DataType::Utf8, true)];
+        let mut columns: Vec<Arc<dyn datafusion::arrow::array::Array>> =
+            vec![Arc::new(StringArray::from(users))];
+        if let Some(n) = notes {
+            fields.push(Field::new("note", DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from(n)));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    #[test]
+    fn a_row_that_only_carries_a_note_is_no_hit() {
+        let note_only = batch(&["user_principal_name"], vec![None], Some(vec![Some("no directory audits")]));
+        assert_eq!(hits(&[note_only]), 0);
+        let found_with_note =
+            batch(&["user_principal_name"], vec![Some("a@x"), Some("b@x")], Some(vec![Some("n"), Some("n")]));
+        assert_eq!(hits(&[found_with_note]), 2);
+        // A query without a note column: every row is a hit, nulls or not.
+        assert_eq!(hits(&[batch(&["ip"], vec![None, Some("1.2.3.4")], None)]), 2);
     }
 }
