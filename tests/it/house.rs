@@ -81,3 +81,23 @@ fn no_two_modules_import_each_other() {
     assert!(edges.len() > 200, "the scan found only {} imports", edges.len());
     assert!(mutual.is_empty(), "modules that import each other:\n{}", mutual.join("\n"));
 }
+
+/// Files stay readable in one sitting: no more than 460 lines of code each (a file's unit tests,
+/// from its `#[cfg(test)]` on, do not count). Split a file by concern before it grows past this.
+#[test]
+fn no_file_is_longer_than_460_lines_of_code() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = Vec::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let code = text.lines().take_while(|l| *l != "#[cfg(test)]").count();
+        if code > 460 {
+            long.push(format!("{} ({code} lines)", entry.path().strip_prefix(&src).unwrap().display()));
+        }
+    }
+    assert!(long.is_empty(), "split by concern: {long:?}");
+}
