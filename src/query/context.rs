@@ -38,8 +38,10 @@ pub(crate) const REFERENCE_TABLES: &[(&str, &str)] = &[
 ];
 
 /// Views every context defines, in dependency order: (name, `CREATE VIEW` text).
-const VIEWS: &[(&str, &str)] =
-    &[("sspr_step_events", include_str!("../../queries/views/sspr_step_events.sql"))];
+const VIEWS: &[(&str, &str)] = &[
+    ("sspr_step_events", include_str!("../../queries/views/sspr_step_events.sql")),
+    ("security_info_events", include_str!("../../queries/views/security_info_events.sql")),
+];
 
 /// Knobs of the query engine (from settings).
 #[derive(Debug, Clone)]
