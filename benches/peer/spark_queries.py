@@ -164,16 +164,9 @@ for name, sql in saved_queries(a.query):
 
 # The gold tables scale out too: each derived table's SQL (queries/derived/) over the raw tables,
 # for every day, against what `sspr build` wrote into the lake, row for row and column for column.
-# A derived query Spark cannot run yet is named with why, and is not a failure.
-NOT_YET_PORTABLE = {
-    "reset_attempts": "first_value/last_value(x ORDER BY ...) aggregates, which Spark 3.5 lacks (issue 23 item 4)",
-}
 if not a.query:
     for path in sorted(glob.glob(os.path.join(repo, "queries/derived/*.sql"))):
         name = os.path.splitext(os.path.basename(path))[0]
-        if name in NOT_YET_PORTABLE:
-            print(f"derived todo {name}: {NOT_YET_PORTABLE[name]}")
-            continue
         body = "\n".join(l for l in open(path).read().splitlines() if not l.lstrip().startswith("--"))
         body = body.replace("$from", "DATE '1970-01-01'").replace("$to", "DATE '9999-12-31'")
         try:

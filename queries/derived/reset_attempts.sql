@@ -9,7 +9,23 @@ WITH steps AS (
   SELECT * FROM sspr_step_events
   WHERE event_date >= $from AND event_date <= $to AND correlation_id IS NOT NULL
 ),
--- One pass over the classified steps (the view's pattern join runs once per build day).
+-- Each step ranked three ways within its session: first seen (ip, client, agent), furthest stage
+-- reached, and last terminal step (the reason, outcome, category and code of a failed session).
+-- Ranks and conditional max rather than ordered first_value/last_value aggregates, so that Spark
+-- builds the same table from this SQL (queries/README.md, "Scaling out").
+ranked AS (
+  SELECT correlation_id, activity_time, outcome, stage, stage_order, method,
+         target_user_id, actor_user_id, target_upn, actor_upn,
+         actor_ip, client_type, user_agent, result_reason, category, error_code,
+         row_number() OVER (PARTITION BY correlation_id ORDER BY activity_time, id) AS first_rank,
+         row_number() OVER (PARTITION BY correlation_id
+                            ORDER BY CASE WHEN stage_order IS NULL THEN 1 ELSE 0 END,
+                                     stage_order DESC, activity_time DESC, id DESC) AS stage_rank,
+         row_number() OVER (PARTITION BY correlation_id
+                            ORDER BY CASE WHEN outcome <> 'progress' THEN 0 ELSE 1 END,
+                                     activity_time DESC, id DESC) AS last_rank
+  FROM steps
+),
 sessions AS (
   SELECT correlation_id,
          min(activity_time) AS started_at,
@@ -19,19 +35,20 @@ sessions AS (
          max(stage_order) AS furthest_stage_order,
          max(coalesce(target_user_id, actor_user_id)) AS user_id,
          max(coalesce(target_upn, actor_upn)) AS user_principal_name,
-         first_value(actor_ip ORDER BY activity_time, id) AS ip,
-         first_value(client_type ORDER BY activity_time, id) AS client_type,
-         first_value(user_agent ORDER BY activity_time, id) AS user_agent,
-         last_value(stage ORDER BY stage_order, activity_time) FILTER (WHERE stage_order IS NOT NULL) AS furthest_stage,
-         last_value(result_reason ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_reason,
-         last_value(outcome ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_outcome,
-         last_value(category ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_category,
-         last_value(error_code ORDER BY activity_time, id) FILTER (WHERE outcome <> 'progress') AS t_error_code,
-         array_to_string(array_sort(array_distinct(
-           array_agg(method) FILTER (WHERE stage = 'verify_started' AND method IS NOT NULL))), ',') AS methods_started,
-         array_to_string(array_sort(array_distinct(
-           array_agg(method) FILTER (WHERE stage = 'verify_completed' AND method IS NOT NULL))), ',') AS methods_completed
-  FROM steps
+         max(CASE WHEN first_rank = 1 THEN actor_ip END) AS ip,
+         max(CASE WHEN first_rank = 1 THEN client_type END) AS client_type,
+         max(CASE WHEN first_rank = 1 THEN user_agent END) AS user_agent,
+         max(CASE WHEN stage_rank = 1 AND stage_order IS NOT NULL THEN stage END) AS furthest_stage,
+         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN result_reason END) AS t_reason,
+         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN outcome END) AS t_outcome,
+         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN category END) AS t_category,
+         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN error_code END) AS t_error_code,
+         -- array_join gives '' for no methods on Spark and NULL on DataFusion: nullif makes both NULL.
+         nullif(array_join(array_sort(array_distinct(
+           array_agg(method) FILTER (WHERE stage = 'verify_started' AND method IS NOT NULL))), ','), '') AS methods_started,
+         nullif(array_join(array_sort(array_distinct(
+           array_agg(method) FILTER (WHERE stage = 'verify_completed' AND method IS NOT NULL))), ','), '') AS methods_completed
+  FROM ranked
   GROUP BY correlation_id
 ),
 started AS (
