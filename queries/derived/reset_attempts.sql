@@ -9,22 +9,32 @@ WITH steps AS (
   SELECT * FROM sspr_step_events
   WHERE event_date >= $from AND event_date <= $to AND correlation_id IS NOT NULL
 ),
--- Each step ranked three ways within its session: first seen (ip, client, agent), furthest stage
--- reached, and last terminal step (the reason, outcome, category and code of a failed session).
--- Ranks and conditional max rather than ordered first_value/last_value aggregates, so that Spark
--- builds the same table from this SQL (queries/README.md, "Scaling out").
+-- Each step with its place in the session, all from one sort by (activity_time, id): seq 1 is
+-- the first step (ip, client, agent); the last terminal step (reason, outcome, category, code
+-- of a failed session) is the terminal step with no terminal step after it; the furthest stage
+-- is the last step at the session's highest stage order. Window sums and row_number rather
+-- than ordered first_value/last_value aggregates, so that Spark builds the same table from this
+-- SQL (queries/README.md, "Derived tables"); every window shares one partitioning and order, so
+-- DataFusion sorts the day's steps once.
 ranked AS (
-  SELECT correlation_id, activity_time, outcome, stage, stage_order, method,
+  SELECT correlation_id, id, activity_time, outcome, stage, stage_order, method,
          target_user_id, actor_user_id, target_upn, actor_upn,
          actor_ip, client_type, user_agent, result_reason, category, error_code,
-         row_number() OVER (PARTITION BY correlation_id ORDER BY activity_time, id) AS first_rank,
-         row_number() OVER (PARTITION BY correlation_id
-                            ORDER BY CASE WHEN stage_order IS NULL THEN 1 ELSE 0 END,
-                                     stage_order DESC, activity_time DESC, id DESC) AS stage_rank,
-         row_number() OVER (PARTITION BY correlation_id
-                            ORDER BY CASE WHEN outcome <> 'progress' THEN 0 ELSE 1 END,
-                                     activity_time DESC, id DESC) AS last_rank
+         row_number() OVER (PARTITION BY correlation_id ORDER BY activity_time, id) AS seq,
+         sum(CASE WHEN outcome <> 'progress' THEN 1 ELSE 0 END)
+           OVER (PARTITION BY correlation_id ORDER BY activity_time, id
+                 ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS terminal_from_here,
+         max(stage_order)
+           OVER (PARTITION BY correlation_id ORDER BY activity_time, id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS top_order
   FROM steps
+),
+placed AS (
+  SELECT *,
+         sum(CASE WHEN stage_order = top_order THEN 1 ELSE 0 END)
+           OVER (PARTITION BY correlation_id ORDER BY activity_time, id
+                 ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS top_from_here
+  FROM ranked
 ),
 sessions AS (
   SELECT correlation_id,
@@ -35,20 +45,20 @@ sessions AS (
          max(stage_order) AS furthest_stage_order,
          max(coalesce(target_user_id, actor_user_id)) AS user_id,
          max(coalesce(target_upn, actor_upn)) AS user_principal_name,
-         max(CASE WHEN first_rank = 1 THEN actor_ip END) AS ip,
-         max(CASE WHEN first_rank = 1 THEN client_type END) AS client_type,
-         max(CASE WHEN first_rank = 1 THEN user_agent END) AS user_agent,
-         max(CASE WHEN stage_rank = 1 AND stage_order IS NOT NULL THEN stage END) AS furthest_stage,
-         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN result_reason END) AS t_reason,
-         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN outcome END) AS t_outcome,
-         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN category END) AS t_category,
-         max(CASE WHEN last_rank = 1 AND outcome <> 'progress' THEN error_code END) AS t_error_code,
+         max(CASE WHEN seq = 1 THEN actor_ip END) AS ip,
+         max(CASE WHEN seq = 1 THEN client_type END) AS client_type,
+         max(CASE WHEN seq = 1 THEN user_agent END) AS user_agent,
+         max(CASE WHEN stage_order = top_order AND top_from_here = 1 THEN stage END) AS furthest_stage,
+         max(CASE WHEN outcome <> 'progress' AND terminal_from_here = 1 THEN result_reason END) AS t_reason,
+         max(CASE WHEN outcome <> 'progress' AND terminal_from_here = 1 THEN outcome END) AS t_outcome,
+         max(CASE WHEN outcome <> 'progress' AND terminal_from_here = 1 THEN category END) AS t_category,
+         max(CASE WHEN outcome <> 'progress' AND terminal_from_here = 1 THEN error_code END) AS t_error_code,
          -- array_join gives '' for no methods on Spark and NULL on DataFusion: nullif makes both NULL.
          nullif(array_join(array_sort(array_distinct(
            array_agg(method) FILTER (WHERE stage = 'verify_started' AND method IS NOT NULL))), ','), '') AS methods_started,
          nullif(array_join(array_sort(array_distinct(
            array_agg(method) FILTER (WHERE stage = 'verify_completed' AND method IS NOT NULL))), ','), '') AS methods_completed
-  FROM ranked
+  FROM placed
   GROUP BY correlation_id
 ),
 started AS (
