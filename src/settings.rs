@@ -52,6 +52,7 @@ pub struct RetentionSection {
     pub audit_events: Option<u32>,
     pub registration_details: Option<u32>,
     pub users: Option<u32>,
+    pub role_assignments: Option<u32>,
     pub writeback_events: Option<u32>,
     pub credential_provider_events: Option<u32>,
     pub dc_security_events: Option<u32>,
@@ -64,12 +65,13 @@ impl RetentionSection {
     pub(crate) fn tables(&self) -> Vec<(&'static crate::store::schema::TableDef, u32)> {
         use crate::store::schema::{
             AUDIT_EVENTS, CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, INGEST_LEDGER,
-            REGISTRATION_DETAILS, RUNS, USERS, WRITEBACK_EVENTS,
+            REGISTRATION_DETAILS, ROLE_ASSIGNMENTS, RUNS, USERS, WRITEBACK_EVENTS,
         };
         [
             (&AUDIT_EVENTS, self.audit_events),
             (&REGISTRATION_DETAILS, self.registration_details),
             (&USERS, self.users),
+            (&ROLE_ASSIGNMENTS, self.role_assignments),
             (&WRITEBACK_EVENTS, self.writeback_events),
             (&CREDENTIAL_PROVIDER_EVENTS, self.credential_provider_events),
             (&DC_SECURITY_EVENTS, self.dc_security_events),

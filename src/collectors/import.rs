@@ -13,8 +13,8 @@ use crate::collectors::ledger::{LedgerEntry, ledger_batch};
 use crate::error::{Error, Result};
 use crate::store::quarantine::Quarantine;
 use crate::store::schema::{
-    AUDIT_EVENTS, CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, INGEST_LEDGER, REGISTRATION_DETAILS, USERS,
-    WRITEBACK_EVENTS,
+    AUDIT_EVENTS, CREDENTIAL_PROVIDER_EVENTS, DC_SECURITY_EVENTS, INGEST_LEDGER, REGISTRATION_DETAILS,
+    ROLE_ASSIGNMENTS, USERS, WRITEBACK_EVENTS,
 };
 use crate::store::table_writer::{TableWriteSummary, write_batches};
 use crate::store::{Lake, TableWriter};
@@ -155,6 +155,7 @@ async fn import_locked(
         audit: TableWriter::new(lake, &AUDIT_EVENTS),
         registration: TableWriter::new(lake, &REGISTRATION_DETAILS),
         users: TableWriter::new(lake, &USERS),
+        roles: TableWriter::new(lake, &ROLE_ASSIGNMENTS),
         writeback: TableWriter::new(lake, &WRITEBACK_EVENTS),
         credential_provider: TableWriter::new(lake, &CREDENTIAL_PROVIDER_EVENTS),
         dc_security: TableWriter::new(lake, &DC_SECURITY_EVENTS),
@@ -185,6 +186,7 @@ async fn import_locked(
         writers.audit,
         writers.registration,
         writers.users,
+        writers.roles,
         writers.writeback,
         writers.credential_provider,
         writers.dc_security,

@@ -55,7 +55,7 @@ pub async fn run(settings: &Settings, source: &CollectSource, quiet: bool) -> an
         indicatif::ProgressDrawTarget::stderr()
     });
     let bars: Vec<(&str, indicatif::ProgressBar)> =
-        [("audits", "audits"), ("registration", "registr."), ("users", "users")]
+        [("audits", "audits"), ("registration", "registr."), ("users", "users"), ("roles", "roles")]
             .into_iter()
             .map(|(key, label)| (key, multi.add(crate::progress::spinner(label))))
             .collect();

@@ -76,6 +76,7 @@ async fn checks(settings: &Settings) -> Vec<Check> {
             "userRegistrationDetails",
         ),
         (GraphApi::Users, "users", "users"),
+        (GraphApi::RoleAssignments, "roleManagement/directory/roleAssignments", "roleAssignments"),
     ];
     for (api, path, name) in apis {
         if !g.plan.endpoints.cloud.supports(api) {
@@ -86,7 +87,9 @@ async fn checks(settings: &Settings) -> Vec<Check> {
             ));
             continue;
         }
-        let url = format!("{}?$top=1", g.plan.endpoints.graph_url("v1.0", path));
+        // roleAssignments takes $filter and $expand, not $top: it is asked for unbounded.
+        let top = if api == GraphApi::RoleAssignments { "" } else { "?$top=1" };
+        let url = format!("{}{top}", g.plan.endpoints.graph_url("v1.0", path));
         match client.get_page(&url).await {
             Ok(_) => out.push(ok(name, format!("reachable ({url})"))),
             Err(e) => out.push(problem(name, e.to_string(), "grant the application permission and admin consent; 403 Authorization_RequestDenied means a missing permission or a licence below P1 for reports")),

@@ -41,7 +41,7 @@ use crate::query::context::{REFERENCE_TABLES, reference_batch};
 use crate::store::Lake;
 use crate::store::layout::{LakeLock, LakeRoot};
 use crate::store::schema::{
-    DERIVED_TABLES, RAW_TABLES, REGISTRATION_DETAILS, SCHEMA_VERSION, TableDef, USERS,
+    DERIVED_TABLES, RAW_TABLES, REGISTRATION_DETAILS, ROLE_ASSIGNMENTS, SCHEMA_VERSION, TableDef, USERS,
 };
 use crate::store::writer;
 
@@ -55,8 +55,9 @@ const MANIFEST_FORMAT: u32 = 1;
 pub const DEFAULT_KEEP: usize = 3;
 
 /// The raw tables every export holds: the per-user snapshots a model's user dimension and
-/// per-user drill-down read (the event tables come with `--raw`).
-static DIMENSIONS: [&TableDef; 2] = [&REGISTRATION_DETAILS, &USERS];
+/// per-user drill-down read, and who holds which directory role (the event tables come with
+/// `--raw`).
+static DIMENSIONS: [&TableDef; 3] = [&REGISTRATION_DETAILS, &USERS, &ROLE_ASSIGNMENTS];
 
 /// Which partitions an export writes again.
 #[derive(Debug, Clone, PartialEq, Eq)]

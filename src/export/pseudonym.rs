@@ -57,7 +57,7 @@ const IDENTITY: &[&str] = &[
 ];
 /// Object ids, tokenised only when asked (they are not personal in themselves, and Graph
 /// look-ups need them).
-const IDS: &[&str] = &["actor_user_id", "target_user_id", "user_id"];
+const IDS: &[&str] = &["actor_user_id", "target_user_id", "user_id", "principal_id"];
 /// Free text that can mention identities.
 const FREE_TEXT: &[&str] = &[
     "result_description",

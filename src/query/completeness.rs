@@ -24,6 +24,7 @@ const FRESHNESS: &[(&str, &str)] = &[
     (tables::AUDIT_EVENTS, cols::ACTIVITY_TIME),
     (tables::REGISTRATION_DETAILS, cols::SNAPSHOT_DATE),
     (tables::USERS, cols::SNAPSHOT_DATE),
+    (tables::ROLE_ASSIGNMENTS, cols::SNAPSHOT_DATE),
     (tables::WRITEBACK_EVENTS, cols::TIME_CREATED),
     (tables::CREDENTIAL_PROVIDER_EVENTS, cols::TIME_CREATED),
     (tables::DC_SECURITY_EVENTS, cols::TIME_CREATED),

@@ -35,6 +35,7 @@ pub(crate) const REFERENCE_TABLES: &[(&str, &str)] = &[
     ("auth_methods", include_str!("../../queries/reference/auth_methods.csv")),
     ("security_info_methods", include_str!("../../queries/reference/security_info_methods.csv")),
     ("privileged_operations", include_str!("../../queries/reference/privileged_operations.csv")),
+    ("privileged_roles", include_str!("../../queries/reference/privileged_roles.csv")),
 ];
 
 /// Views every context defines, in dependency order: (name, `CREATE VIEW` text).

@@ -38,6 +38,7 @@ macro_rules! include_query {
 /// Every saved query shipped in the binary.
 pub const EMBEDDED: &[(&str, &str)] = &[
     include_query!("registration_coverage"),
+    include_query!("registration_coverage_by_role"),
     include_query!("reset_success_daily"),
     include_query!("reset_failures_by_reason"),
     include_query!("error_codes"),

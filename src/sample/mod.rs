@@ -21,6 +21,7 @@
 pub mod evtx_writer;
 mod formats;
 mod onprem;
+mod roles;
 mod sessions;
 mod tenant;
 pub mod truth;
@@ -68,6 +69,9 @@ pub fn generate(p: &TenantParams, out: &Path) -> Result<GroundTruth> {
 
     formats::write_registration(out, &people, first_day, p.end_date)?;
     formats::write_users(out, &people, p.end_date)?;
+    let assignments = roles::assign(&people, p.seed);
+    roles::write(out, &assignments, p.end_date)?;
+    truth.add_roles(&people, &assignments);
 
     let mut graph = GraphPager::new(out.join("graph/directoryAudits"), "auditLogs/directoryAudits")?;
     let mut diag = DiagArchive::new(out.join("diagnostic-archive/insights-logs-auditlogs"), &tenant_id);

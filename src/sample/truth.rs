@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::sample::roles::Assignment;
 use crate::sample::sessions::{Event, SessionTruth};
 use crate::sample::tenant::{TenantParams, User};
 
@@ -15,7 +16,7 @@ mod rows;
 pub use onprem::{CountRow, DcResetRow, GapRow, OnPremTruth};
 pub use rows::{
     ActivityDayRow, CodeRow, CoverageDailyRow, CoverageRow, DayRow, IpDayRow, KeyCount, MethodRow,
-    PasswordOpsRow, ReasonRow, RegistrationDayRow, Signals, UserStory,
+    PasswordOpsRow, ReasonRow, RegistrationDayRow, RoleCoverageRow, Signals, UserStory,
 };
 
 #[derive(Debug, Clone)]
@@ -49,6 +50,13 @@ pub struct GroundTruth {
     /// `registration_coverage` with `include_disabled=true`.
     #[serde(default)]
     pub registration_coverage_all_accounts: Vec<CoverageRow>,
+    /// `registration_coverage_by_role`: Graph's privilegedAdmin / admin / user split of the
+    /// enabled accounts, with the all-users row.
+    #[serde(default)]
+    pub registration_coverage_by_role: Vec<RoleCoverageRow>,
+    /// Active role assignments in the roleAssignments snapshot (users, groups, service principals).
+    #[serde(default)]
+    pub role_assignments: u64,
     pub reset_success_daily: Vec<DayRow>,
     pub reset_failures_by_reason: Vec<ReasonRow>,
     /// Cloud failure events by code (SSPR_00xx where known, else the resultReason).
@@ -183,7 +191,39 @@ fn coverage<'a>(people: impl Iterator<Item = &'a User>) -> Vec<CoverageRow> {
     rows.into_values().collect()
 }
 
+/// `registration_coverage_by_role`'s rows: a user holding a privileged role is a privilegedAdmin,
+/// one holding another role or flagged isAdmin an admin, anyone else a user.
+fn coverage_by_role(people: &[User], assignments: &[Assignment]) -> Vec<RoleCoverageRow> {
+    let mut rows: BTreeMap<&str, RoleCoverageRow> = BTreeMap::new();
+    for u in people.iter().filter(|u| u.account_enabled) {
+        let held: Vec<&Assignment> = assignments.iter().filter(|a| a.principal_id == u.id).collect();
+        let role = if held.iter().any(|a| a.privileged()) {
+            "privilegedAdmin"
+        } else if !held.is_empty() || u.is_admin {
+            "admin"
+        } else {
+            "user"
+        };
+        for key in ["all", role] {
+            let r = rows
+                .entry(key)
+                .or_insert_with(|| RoleCoverageRow { role: key.to_string(), ..Default::default() });
+            r.users += 1;
+            r.sspr_registered += u64::from(u.registered);
+            r.sspr_enabled += u64::from(u.sspr_enabled);
+            r.sspr_capable += u64::from(u.capable());
+            r.mfa_capable += u64::from(u.mfa_capable());
+        }
+    }
+    rows.into_values().collect()
+}
+
 impl GroundTruth {
+    pub(crate) fn add_roles(&mut self, people: &[User], assignments: &[Assignment]) {
+        self.role_assignments = assignments.len() as u64;
+        self.registration_coverage_by_role = coverage_by_role(people, assignments);
+    }
+
     pub(crate) fn new(p: &TenantParams, tenant_id: &str) -> Self {
         Self {
             generator: serde_json::to_value(p).unwrap_or_default(),

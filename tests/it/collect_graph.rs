@@ -31,6 +31,7 @@ fn mock_config() -> MockConfig {
     let mut cfg = MockConfig::new(sample_objects("graph/directoryAudits"));
     cfg.registrations = sample_objects("graph/userRegistrationDetails/2026-11-14");
     cfg.users = sample_objects("graph/users");
+    cfg.roles = sample_objects("graph/roleAssignments");
     cfg.page_size = 200;
     cfg.budget = 5;
     cfg.budget_window = Duration::from_millis(100);
@@ -106,6 +107,11 @@ pub(crate) async fn assert_lake_equals_mock(r: &Run) {
     assert_eq!(reg[0]["n"].as_u64().unwrap() as usize, r.cfg.registrations.len());
     let users = sql_rows(&r.lake, "SELECT count(*) AS n FROM users").await;
     assert_eq!(users[0]["n"].as_u64().unwrap() as usize, r.cfg.users.len());
+    // Role assignments: every one, with the expanded role's name.
+    let roles =
+        sql_rows(&r.lake, "SELECT count(*) AS n, count(role_name) AS named FROM role_assignments").await;
+    assert_eq!(roles[0]["n"].as_u64().unwrap() as usize, r.cfg.roles.len());
+    assert_eq!(roles[0]["named"], roles[0]["n"]);
 }
 
 #[tokio::test]
@@ -113,7 +119,10 @@ async fn a_clean_run_collects_every_event_and_keeps_to_the_budget() {
     let r = setup(|_| {});
     let s = collect_once(&r).await;
     assert!(s.incomplete.is_empty(), "{:?}", s.incomplete);
-    assert_eq!(s.items as usize, r.cfg.audits.len() + r.cfg.registrations.len() + r.cfg.users.len());
+    assert_eq!(
+        s.items as usize,
+        r.cfg.audits.len() + r.cfg.registrations.len() + r.cfg.users.len() + r.cfg.roles.len()
+    );
     assert_lake_equals_mock(&r).await;
     assert_eq!(
         r.mock.stats.budget_violations.load(std::sync::atomic::Ordering::Relaxed),
@@ -121,7 +130,8 @@ async fn a_clean_run_collects_every_event_and_keeps_to_the_budget() {
         "the limiter kept to 5 requests per window"
     );
     let ledger = sql_rows(&r.lake, "SELECT source, count(*) AS slices, sum(CASE WHEN complete THEN 1 ELSE 0 END) AS done FROM ingest_ledger WHERE source LIKE 'graph:%' GROUP BY source ORDER BY source").await;
-    assert_eq!(ledger.len(), 3);
+    // directoryAudits, roleAssignments, userRegistrationDetails, users.
+    assert_eq!(ledger.len(), 4, "{ledger:?}");
     assert!(ledger.iter().all(|l| l["slices"] == l["done"]), "{ledger:?}");
     // A second run over the same window (overlap) adds nothing.
     let again = collect_once(&r).await;
@@ -526,6 +536,7 @@ async fn only_the_password_operations_of_core_directory_are_collected() {
         ];
         c.registrations.clear();
         c.users.clear();
+        c.roles.clear();
     });
     let s = collect_with(&r, GraphSection { services: None, ..section(&r.mock, &r.cfg, r.dir.path()) }).await;
     assert!(s.incomplete.is_empty(), "{:?}", s.incomplete);

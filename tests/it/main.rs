@@ -25,4 +25,5 @@ mod proven;
 mod readme_examples;
 mod report;
 mod reports;
+mod roles;
 mod util;

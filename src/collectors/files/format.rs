@@ -14,6 +14,8 @@ pub enum FileFormat {
     GraphRegistration,
     /// Graph `users` responses.
     GraphUsers,
+    /// Graph `roleManagement/directory/roleAssignments` responses (`$expand=roleDefinition`).
+    GraphRoleAssignments,
     /// Diagnostic-settings archive (`PT1H.json`, envelope + `properties`).
     DiagnosticArchive,
     /// Log Analytics `AuditLogs` export as JSON (lines or array).
@@ -33,7 +35,7 @@ pub enum FileFormat {
 }
 
 /// What `sspr import` reads, for the message that a file is none of them.
-pub(crate) const SUPPORTED: &str = "Graph JSON (directoryAudits, userRegistrationDetails, users), the \
+pub(crate) const SUPPORTED: &str = "Graph JSON (directoryAudits, userRegistrationDetails, users, roleAssignments), the \
     diagnostic-settings archive (PT1H.json), Log Analytics AuditLogs (JSON or CSV), the Entra admin \
     center's audit log download (CSV), and Windows event logs (.evtx, event XML, Get-WinEvent CSV or \
     JSON)";

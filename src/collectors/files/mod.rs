@@ -18,6 +18,7 @@ pub mod parse;
 mod portal;
 mod read;
 mod record;
+mod roles;
 pub mod scan;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,7 @@ pub(crate) struct Writers {
     pub audit: TableWriter,
     pub registration: TableWriter,
     pub users: TableWriter,
+    pub roles: TableWriter,
     pub writeback: TableWriter,
     pub credential_provider: TableWriter,
     pub dc_security: TableWriter,
@@ -262,6 +264,9 @@ fn drain(
         }
         if !s.users.is_empty() {
             writers.users.push(s.users.finish()?)?;
+        }
+        if !s.roles.is_empty() {
+            writers.roles.push(s.roles.finish()?)?;
         }
         for b in s.bad {
             quarantine.add(file, b.line, b.offset, &b.reason, &b.raw)?;

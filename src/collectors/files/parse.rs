@@ -1,15 +1,16 @@
 //! Turning one unit of a JSON file (a page, a record, an envelope) into rows, and routing each
 //! record by its shape: `directoryAudit` (Graph or Log Analytics), diagnostic-settings envelope,
-//! `userRegistrationDetails`, or `user`. Records that fit nothing, or fail to flatten, become
+//! `userRegistrationDetails`, `user`, or `unifiedRoleAssignment`. Records that fit nothing, or fail to flatten, become
 //! [`BadRecord`]s with the exact line, offset and reason.
 
 use crate::collectors::files::flatten::{AuditSource, RowContext, audit_row, registration_row, user_row};
 use crate::collectors::files::format::FileFormat;
 use crate::collectors::files::lex;
 use crate::collectors::files::record::{RawObject, Val};
+use crate::collectors::files::roles::role_assignment_row;
 use crate::collectors::files::scan::Unit;
 use crate::collectors::rows::BatchBuilder;
-use crate::store::schema::{AUDIT_EVENTS, REGISTRATION_DETAILS, USERS};
+use crate::store::schema::{AUDIT_EVENTS, REGISTRATION_DETAILS, ROLE_ASSIGNMENTS, USERS};
 
 /// The shape of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,7 @@ enum RecordKind {
     DiagnosticEnvelope,
     Registration,
     User,
+    RoleAssignment,
 }
 
 impl RecordKind {
@@ -33,6 +35,8 @@ impl RecordKind {
             Some(RecordKind::GraphAudit)
         } else if o.has("isSsprRegistered") || o.has("isSsprCapable") || o.has("methodsRegistered") {
             Some(RecordKind::Registration)
+        } else if o.has("principalId") && (o.has("roleDefinitionId") || o.has("roleDefinition")) {
+            Some(RecordKind::RoleAssignment)
         } else if o.has("userPrincipalName")
             && (o.has("accountEnabled") || o.has("createdDateTime") || o.has("displayName"))
         {
@@ -53,6 +57,7 @@ impl RecordKind {
             }
             FileFormat::GraphRegistration => self == RecordKind::Registration,
             FileFormat::GraphUsers => self == RecordKind::User,
+            FileFormat::GraphRoleAssignments => self == RecordKind::RoleAssignment,
             FileFormat::Evtx | FileFormat::EventXml | FileFormat::EventCsv | FileFormat::EventJson => false,
         }
     }
@@ -72,6 +77,7 @@ pub struct Sink {
     pub audit: BatchBuilder,
     pub registration: BatchBuilder,
     pub users: BatchBuilder,
+    pub roles: BatchBuilder,
     pub bad: Vec<BadRecord>,
     pub records: u64,
     pub pages: u64,
@@ -83,6 +89,7 @@ impl Default for Sink {
             audit: BatchBuilder::new(AUDIT_EVENTS.schema()),
             registration: BatchBuilder::new(REGISTRATION_DETAILS.schema()),
             users: BatchBuilder::new(USERS.schema()),
+            roles: BatchBuilder::new(ROLE_ASSIGNMENTS.schema()),
             bad: Vec::new(),
             records: 0,
             pages: 0,
@@ -315,7 +322,9 @@ pub(crate) fn route<'a>(
     sink: &mut Sink,
 ) -> Result<(), String> {
     let kind = RecordKind::detect(obj).ok_or_else(|| {
-        "unrecognised record: not a directoryAudit, diagnostic-settings record, userRegistrationDetails or user".to_string()
+        "unrecognised record: not a directoryAudit, diagnostic-settings record, userRegistrationDetails, user or \
+         unifiedRoleAssignment"
+            .to_string()
     })?;
     if !kind.fits(format) {
         return Err(format!("record looks like {kind:?}, not {format:?} (--format)"));
@@ -348,6 +357,10 @@ pub(crate) fn route<'a>(
         RecordKind::User => {
             let row = user_row(obj, ctx)?;
             sink.users.push(&row);
+        }
+        RecordKind::RoleAssignment => {
+            let row = role_assignment_row(obj, ctx)?;
+            sink.roles.push(&row);
         }
     }
     Ok(())

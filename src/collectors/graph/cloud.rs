@@ -24,6 +24,7 @@ pub(crate) enum GraphApi {
     DirectoryAudits,
     UserRegistrationDetails,
     Users,
+    RoleAssignments,
 }
 
 impl Cloud {

@@ -74,7 +74,7 @@ impl StatePaths {
 fn slice_dir(spool: &Path, run: &RunState, key: &str) -> PathBuf {
     let base = spool.join(&run.run_id);
     match key {
-        "registration" | "users" => base.join(key).join(run.snapshot_date.to_string()),
+        "registration" | "users" | "roles" => base.join(key).join(run.snapshot_date.to_string()),
         _ => base.join("audits").join(key),
     }
 }

@@ -53,6 +53,8 @@ pub struct MockConfig {
     pub audits: Vec<Value>,
     pub registrations: Vec<Value>,
     pub users: Vec<Value>,
+    /// roleAssignment objects (`$expand=roleDefinition` shape).
+    pub roles: Vec<Value>,
     pub page_size: usize,
     /// Requests allowed per window per token (0 disables the check).
     pub budget: usize,
@@ -78,6 +80,7 @@ impl MockConfig {
             audits,
             registrations: vec![],
             users: vec![],
+            roles: vec![],
             page_size: 999,
             budget: 5,
             budget_window: Duration::from_secs(10),

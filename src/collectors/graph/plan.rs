@@ -28,6 +28,8 @@ pub struct CollectPlan {
     pub page_size: usize,
     pub registration: bool,
     pub users: bool,
+    /// Snapshot the directory role assignments (who is a privileged admin).
+    pub roles: bool,
     /// Use the beta endpoint for audits (adds `userAgent`).
     pub beta_audits: bool,
 }
@@ -138,6 +140,16 @@ pub(crate) fn plan_run(
             format!("{}?$select={select}&$top={}", plan.endpoints.graph_url("v1.0", "users"), plan.page_size);
         slices.insert("users".into(), SliceState::new("graph:users", None, None, url));
     }
+    if plan.roles {
+        // Active assignments with their role's name and template; the principal is joined to
+        // `users` by id (a group or service principal holds roles too, and is kept as such).
+        // The endpoint does not page with $top: Graph returns every assignment.
+        let url = format!(
+            "{}?$expand=roleDefinition",
+            plan.endpoints.graph_url("v1.0", "roleManagement/directory/roleAssignments")
+        );
+        slices.insert("roles".into(), SliceState::new("graph:roleAssignments", None, None, url));
+    }
     Ok(RunState {
         run_id: crate::util::new_run_id(),
         started_at: now,
@@ -197,6 +209,7 @@ pub(crate) fn default_plan(endpoints: Endpoints) -> CollectPlan {
         page_size: 999,
         registration: true,
         users: true,
+        roles: true,
         beta_audits: false,
     }
 }
@@ -256,6 +269,11 @@ mod tests {
             "{f}"
         );
         assert!(run.slices.contains_key("registration") && run.slices.contains_key("users"));
+        assert!(
+            run.slices["roles"]
+                .start_url
+                .ends_with("/v1.0/roleManagement/directory/roleAssignments?$expand=roleDefinition")
+        );
         let china = plan_run(
             &CollectPlan { endpoints: Endpoints::new(Cloud::China, None, None), ..plan.clone() },
             None,

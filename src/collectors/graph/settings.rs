@@ -70,6 +70,8 @@ pub struct GraphSection {
     pub beta_audits: Option<bool>,
     pub registration: Option<bool>,
     pub users: Option<bool>,
+    /// Collect the directory role assignments snapshot (default true).
+    pub roles: Option<bool>,
     pub state_dir: Option<PathBuf>,
     /// Give a 429's limiter slot back (default true; see README).
     pub refund_throttled: Option<bool>,
@@ -212,6 +214,7 @@ impl GraphSection {
         plan.beta_audits = self.beta_audits.unwrap_or(false);
         plan.registration = self.registration.unwrap_or(true);
         plan.users = self.users.unwrap_or(true);
+        plan.roles = self.roles.unwrap_or(true);
         let requests_per_window = self.requests_per_window.unwrap_or(5);
         let window = Duration::from_secs_f64(self.window_seconds.unwrap_or(10.0));
         if requests_per_window == 0 || window.is_zero() {

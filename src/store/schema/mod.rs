@@ -35,6 +35,7 @@ pub(crate) mod tables {
     pub(crate) const AUDIT_EVENTS: &str = "audit_events";
     pub(crate) const REGISTRATION_DETAILS: &str = "registration_details";
     pub(crate) const USERS: &str = "users";
+    pub(crate) const ROLE_ASSIGNMENTS: &str = "role_assignments";
     pub(crate) const WRITEBACK_EVENTS: &str = "writeback_events";
     pub(crate) const CREDENTIAL_PROVIDER_EVENTS: &str = "credential_provider_events";
     pub(crate) const DC_SECURITY_EVENTS: &str = "dc_security_events";
@@ -106,6 +107,16 @@ pub(crate) mod cols {
     pub(crate) const ACCOUNT_ENABLED: &str = "account_enabled";
     pub(crate) const CREATED_TIME: &str = "created_time";
     pub(crate) const ON_PREMISES_SYNC_ENABLED: &str = "on_premises_sync_enabled";
+
+    // role_assignments
+    pub(crate) const ASSIGNMENT_ID: &str = "assignment_id";
+    pub(crate) const PRINCIPAL_ID: &str = "principal_id";
+    pub(crate) const PRINCIPAL_TYPE: &str = "principal_type";
+    pub(crate) const ROLE_DEFINITION_ID: &str = "role_definition_id";
+    pub(crate) const ROLE_TEMPLATE_ID: &str = "role_template_id";
+    pub(crate) const ROLE_NAME: &str = "role_name";
+    pub(crate) const ROLE_IS_BUILT_IN: &str = "role_is_built_in";
+    pub(crate) const DIRECTORY_SCOPE_ID: &str = "directory_scope_id";
 
     // Windows event-log tables
     pub(crate) const COMPUTER: &str = "computer";
@@ -291,10 +302,11 @@ fn f64f(name: &str) -> Field {
 }
 
 /// Every raw table of the lake, in a stable order.
-pub(crate) static RAW_TABLES: [&TableDef; 8] = [
+pub(crate) static RAW_TABLES: [&TableDef; 9] = [
     &AUDIT_EVENTS,
     &REGISTRATION_DETAILS,
     &USERS,
+    &ROLE_ASSIGNMENTS,
     &WRITEBACK_EVENTS,
     &CREDENTIAL_PROVIDER_EVENTS,
     &DC_SECURITY_EVENTS,

@@ -86,6 +86,28 @@ fn users_schema() -> Schema {
     ])
 }
 
+/// Directory role assignments (`roleManagement/directory/roleAssignments?$expand=roleDefinition`):
+/// who holds which role at the snapshot, for the privileged-admin / admin / user split. The
+/// principal's type is kept as Graph names it (`user`, `group`, `servicePrincipal`), from the
+/// expanded principal's `@odata.type` when it is there.
+fn role_assignments_schema() -> Schema {
+    use cols::*;
+    Schema::new(vec![
+        d_req(SNAPSHOT_DATE),
+        s_req(ASSIGNMENT_ID),
+        s_req(PRINCIPAL_ID),
+        s(PRINCIPAL_TYPE),
+        s(ROLE_DEFINITION_ID),
+        s(ROLE_TEMPLATE_ID),
+        s(ROLE_NAME),
+        b(ROLE_IS_BUILT_IN),
+        s(DIRECTORY_SCOPE_ID),
+        s(EXTRA_JSON),
+        s_req(SOURCE_FILE),
+        t_req(INGESTED_AT),
+    ])
+}
+
 /// The three Windows event-log tables share one column set: the facts every record has, plus the
 /// stable facts parsed from messages and event data (tracking id, hresult, accounts).
 /// `event_record_id` is `System/EventRecordID` (kept by exports); `header_record_id` the EVTX
@@ -236,6 +258,17 @@ pub(crate) static USERS: TableDef = TableDef {
     plain_cols: &[cols::USER_ID, cols::USER_PRINCIPAL_NAME, cols::DISPLAY_NAME, cols::CREATED_TIME],
     page_rows: PAGE_ROWS,
     schema: users_schema,
+};
+pub(crate) static ROLE_ASSIGNMENTS: TableDef = TableDef {
+    name: tables::ROLE_ASSIGNMENTS,
+    partition_col: cols::SNAPSHOT_DATE,
+    sort_cols: &[cols::PRINCIPAL_ID, cols::ASSIGNMENT_ID],
+    key_cols: &[cols::SNAPSHOT_DATE, cols::ASSIGNMENT_ID],
+    key_across_partitions: false,
+    source_api: "microsoft.graph unifiedRoleAssignment v1.0",
+    plain_cols: &[cols::ASSIGNMENT_ID, cols::PRINCIPAL_ID, cols::ROLE_DEFINITION_ID, cols::ROLE_TEMPLATE_ID],
+    page_rows: PAGE_ROWS,
+    schema: role_assignments_schema,
 };
 pub(crate) static WRITEBACK_EVENTS: TableDef = TableDef {
     name: tables::WRITEBACK_EVENTS,

@@ -37,6 +37,8 @@ pub(super) fn build_page(
         cfg.registrations.iter().collect()
     } else if path.ends_with("/users") {
         cfg.users.iter().collect()
+    } else if path.ends_with("/roleManagement/directory/roleAssignments") {
+        cfg.roles.iter().collect()
     } else {
         return None;
     };
