@@ -103,7 +103,11 @@ async fn an_export_holds_every_table_with_the_lakes_rows_and_says_so() {
         ["reset_attempts", "registration_coverage_daily", "writeback_operations", "error_events"]
     );
     assert!(kinds("raw").is_empty(), "raw tables only with --raw");
-    assert_eq!(kinds("dimension"), ["registration_details", "users"], "the user snapshots always");
+    assert_eq!(
+        kinds("dimension"),
+        ["registration_details", "users", "role_assignments"],
+        "the user snapshots and role assignments always"
+    );
     assert!(kinds("reference").contains(&"error_codes") && kinds("reference").contains(&"sspr_steps"));
     for t in m.tables.iter().filter(|t| t.kind == "derived" || t.kind == "dimension") {
         let n = crate::util::sql_rows(&lake, &format!("SELECT count(*) AS n FROM {}", t.name)).await;
