@@ -13,13 +13,23 @@ WITH info AS (
   JOIN activities a ON a.activity = e.activity
   WHERE a.kind IN ('registration', 'registration_admin')
 ),
+-- Each distinct wording is matched once, and the events take its method through a hash join
+-- (built on the few wordings): matching every event against every pattern was a nested-loop join.
+wordings AS (
+  SELECT result_reason, lower(result_reason) AS reason_lower
+  FROM (SELECT DISTINCT result_reason FROM info WHERE result_reason IS NOT NULL) d
+),
+named AS (
+  SELECT w.result_reason, min(m.match_order) AS match_order
+  FROM wordings w
+  JOIN security_info_methods m ON w.reason_lower LIKE concat('%', m.pattern, '%')
+  GROUP BY w.result_reason
+),
 first_match AS (
-  SELECT i.id, min(m.match_order) AS match_order
-  FROM info i
-  JOIN security_info_methods m ON lower(i.result_reason) LIKE concat('%', m.pattern, '%')
-  GROUP BY i.id
+  SELECT n.result_reason, m.method
+  FROM named n
+  JOIN security_info_methods m ON m.match_order = n.match_order
 )
-SELECT i.*, m.method
-FROM info i
-LEFT JOIN first_match f ON f.id = i.id
-LEFT JOIN security_info_methods m ON m.match_order = f.match_order
+SELECT i.*, f.method
+FROM first_match f
+RIGHT JOIN info i ON f.result_reason = i.result_reason

@@ -7,41 +7,38 @@
 CREATE VIEW sspr_step_events AS
 WITH flow AS (
   SELECT id, activity_time, event_date, correlation_id, activity, result, result_reason,
-         actor_user_id, actor_upn, actor_ip, target_user_id, target_upn, user_agent, client_type,
-         CASE
-           WHEN substr(lower(trim(result_reason)), length(trim(result_reason)), 1) = '.'
-             THEN substr(lower(trim(result_reason)), 1, length(trim(result_reason)) - 1)
-           ELSE lower(trim(result_reason))
-         END AS reason_norm
+         actor_user_id, actor_upn, actor_ip, target_user_id, target_upn, user_agent, client_type
   FROM audit_events
   WHERE lower(logged_by_service) = 'self-service password management'
     AND activity IN ('Self-service password reset flow activity progress',
                      'Reset password (self-service)',
                      'Blocked from self-service password reset')
 ),
--- Most step strings equal a pattern exactly: those take a hash join. Only the rest (strings
--- with trailing text, unknown wording) go through the prefix match.
-exact AS (
-  SELECT f.*, s.pattern, s.stage, s.stage_order, s.method, s.outcome, s.category, s.error_code,
-         1 AS rn
-  FROM flow f
-  JOIN sspr_steps s ON f.reason_norm = s.pattern
+-- A tenant's million step events carry a few dozen distinct strings: each distinct string is
+-- normalised and matched once (the longest pattern it starts with; an exact match is the
+-- longest possible), and the events take the answer through a hash join on the raw text.
+-- Normalising and matching every event was two passes of string work over all of them and a
+-- nested-loop join for those whose text is not exactly a pattern.
+reasons AS (
+  SELECT result_reason,
+         CASE
+           WHEN substr(lower(trim(result_reason)), length(trim(result_reason)), 1) = '.'
+             THEN substr(lower(trim(result_reason)), 1, length(trim(result_reason)) - 1)
+           ELSE lower(trim(result_reason))
+         END AS reason_norm
+  FROM (SELECT DISTINCT result_reason FROM flow WHERE result_reason IS NOT NULL) d
 ),
-rest AS (
-  SELECT f.* FROM flow f
-  LEFT JOIN sspr_steps s ON f.reason_norm = s.pattern
-  WHERE s.pattern IS NULL
-),
-prefixed AS (
-  SELECT r.*, s.pattern, s.stage, s.stage_order, s.method, s.outcome, s.category, s.error_code,
-         row_number() OVER (PARTITION BY r.id ORDER BY length(s.pattern) DESC) AS rn
-  FROM rest r
-  LEFT JOIN sspr_steps s ON r.reason_norm LIKE concat(s.pattern, '%')
+classified AS (
+  SELECT r.result_reason, s.pattern, s.stage, s.stage_order, s.method, s.outcome, s.category, s.error_code,
+         row_number() OVER (PARTITION BY r.result_reason ORDER BY length(s.pattern) DESC, s.pattern) AS rn
+  FROM reasons r
+  JOIN sspr_steps s ON r.reason_norm LIKE concat(s.pattern, '%')
 ),
 matched AS (
-  SELECT * FROM exact
-  UNION ALL
-  SELECT * FROM prefixed
+  SELECT f.*, c.pattern, c.stage, c.stage_order, c.method, c.outcome, c.category, c.error_code
+  -- The few classified strings first: the hash table is built on them, not on the events.
+  FROM (SELECT * FROM classified WHERE rn = 1) c
+  RIGHT JOIN flow f ON c.result_reason = f.result_reason
 )
 SELECT id, activity_time, event_date, correlation_id, activity, result, result_reason,
        actor_user_id, actor_upn, actor_ip, target_user_id, target_upn, user_agent, client_type,
@@ -57,4 +54,3 @@ SELECT id, activity_time, event_date, correlation_id, activity, result, result_r
        CASE WHEN activity = 'Blocked from self-service password reset' THEN 'policy' ELSE coalesce(category, 'unknown') END AS category,
        error_code
 FROM matched
-WHERE rn = 1
