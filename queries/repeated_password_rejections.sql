@@ -8,7 +8,11 @@
 --   ended, its IP and client. The community hunt "3+ rejected new passwords in one attempt"; the
 --   portal shows no such figure. Needs `sspr build`.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, min_rejected:int=3
+-- settings: datafusion.optimizer.repartition_joins=false
 -- chart: hbar x=user_principal_name y=rejected
+-- The step view's events meet their few dozen classified strings in a hash join built on the
+-- strings: without repartitioned joins it is not shuffled by hash of a million texts first
+-- (0.36 -> 0.25 s on the 100,000-user bench lake, `sspr query`, process included).
 WITH refused AS (
   SELECT correlation_id,
          count(*) AS rejected,

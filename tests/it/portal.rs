@@ -302,6 +302,22 @@ async fn the_user_registration_list_and_its_filters_match_the_model() {
             gt.method_sets.iter().filter(|(k, _)| k.split(',').any(|m| m == method)).map(|(_, v)| v).sum();
         assert_eq!(count(vec![("method", method)]).await, want, "{method}");
     }
+    // Privileged admins: as many as the model's, each holding a role of privileged_roles.csv.
+    let privileged = gt.registration_coverage_by_role.iter().find(|r| r.role == "privilegedAdmin").unwrap();
+    let rows = query_rows(&lake, "user_registration_details", &[("role", "privileged")]).await;
+    assert_eq!(rows.len() as u64, privileged.users);
+    let names = [
+        "Global Administrator",
+        "Helpdesk Administrator",
+        "User Administrator",
+        "Authentication Administrator",
+        "Security Administrator",
+    ];
+    assert!(
+        rows.iter().all(|r| r["privileged_admin"] == true
+            && names.iter().any(|n| r["admin_roles"].as_str().unwrap().contains(n))),
+        "{rows:?}"
+    );
     // Together: SMS users who cannot reset.
     let rows =
         query_rows(&lake, "user_registration_details", &[("method", "mobilePhone"), ("capable", "not_sspr")])
