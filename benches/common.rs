@@ -41,8 +41,8 @@ pub fn big_tenant() -> PathBuf {
     dir
 }
 
-/// The bench tenant's lake (`<tenant>/lake`): imported from all three export formats on first use
-/// (not timed), and its derived tables built when they are missing or `build` is true. Returns
+/// The bench tenant's lake (`<tenant>/lake`): imported from all three cloud export formats and the
+/// event logs on first use (not timed), and its derived tables built when they are missing or `build` is true. Returns
 /// the lake and, when it built, the build's seconds and summary line.
 pub fn bench_lake(
     rt: &tokio::runtime::Runtime,
@@ -54,7 +54,8 @@ pub fn bench_lake(
     let lake_dir = tenant.join("lake");
     let lake = sspr_analytics::store::Lake::open(&lake_dir.to_string_lossy()).unwrap();
     if !lake_dir.join("audit_events").exists() {
-        let inputs = ["graph", "diagnostic-archive", "log-analytics"].map(|d| tenant.join(d));
+        // The event logs too, so the on-premises reports have rows to read (and the peers a table).
+        let inputs = ["graph", "diagnostic-archive", "log-analytics", "eventlogs"].map(|d| tenant.join(d));
         rt.block_on(import(&lake, &inputs, &ImportOptions::default(), &|_| {})).unwrap();
     }
     if !build && lake_dir.join("reset_attempts").exists() {

@@ -6,7 +6,8 @@ each, and the row count so the answers can be compared with `sspr query`.
 Usage: python3 benches/peer/duckdb_queries.py --lake LAKE [--runs 5] [--query NAME]
 `pip install duckdb`. Placeholders are bound with each query's defaults (`now` → --to). The
 functions the project registers in DataFusion are DuckDB macros here: `local_date(ts, tz)`,
-`local_hour(ts, tz)`, `local_weekday(ts, tz)` and `epoch_seconds(ts)`. Each run opens a fresh
+`local_hour(ts, tz)`, `local_weekday(ts, tz)` and `epoch_seconds(ts)`, and `array_join(list, sep)`
+(Spark's and DataFusion's name for DuckDB's `array_to_string`). Each run opens a fresh
 connection (like the Rust bench's fresh session).
 """
 import argparse
@@ -49,6 +50,8 @@ def connect():
     con.execute("CREATE MACRO epoch_seconds(ts) AS epoch_us(ts) / 1e6")
     con.execute("CREATE MACRO local_hour(ts, tz) AS CAST(hour(timezone(tz, ts)) AS INTEGER)")
     con.execute("CREATE MACRO local_weekday(ts, tz) AS CAST(isodow(timezone(tz, ts)) AS INTEGER)")
+    # Spark's and DataFusion's name for joining a list into text (DuckDB's is array_to_string).
+    con.execute("CREATE MACRO array_join(l, sep) AS array_to_string(l, sep)")
     for view in glob.glob(os.path.join(repo, "queries/views/*.sql")):
         con.execute("\n".join(l for l in open(view).read().splitlines() if not l.startswith("--")))
     return con
