@@ -18,7 +18,7 @@ mod rows;
 pub use onprem::{CountRow, DcResetRow, GapRow, OnPremTruth};
 pub use rows::{
     ActivityDayRow, CodeRow, CoverageDailyRow, CoverageRow, DayRow, IpDayRow, KeyCount, MethodRow,
-    PasswordOpsRow, ReasonRow, RegistrationDayRow, RoleCoverageRow, Signals, UserStory,
+    PasswordOpsRow, ReasonRow, RegistrationDayRow, Signals, UserStory,
 };
 
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub struct GroundTruth {
     /// `registration_coverage_by_role`: Graph's privilegedAdmin / admin / user split of the
     /// enabled accounts, with the all-users row.
     #[serde(default)]
-    pub registration_coverage_by_role: Vec<RoleCoverageRow>,
+    pub registration_coverage_by_role: Vec<CoverageRow>,
     /// Active role assignments in the roleAssignments snapshot (users, groups, service principals).
     #[serde(default)]
     pub role_assignments: u64,

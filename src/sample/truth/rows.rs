@@ -17,17 +17,6 @@ pub struct CoverageRow {
     pub passwordless_capable: u64,
 }
 
-/// One row of `registration_coverage_by_role` (enabled accounts).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct RoleCoverageRow {
-    pub role: String,
-    pub users: u64,
-    pub sspr_registered: u64,
-    pub sspr_enabled: u64,
-    pub sspr_capable: u64,
-    pub mfa_capable: u64,
-}
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DayRow {
     pub day: NaiveDate,
