@@ -356,6 +356,7 @@ async fn doctor_reports_each_check_with_a_fix() {
         "directoryAudits",
         "userRegistrationDetails",
         "users",
+        "roleAssignments",
         "retention",
         "estimate",
     ] {

@@ -281,6 +281,9 @@ mod tests {
         )
         .unwrap();
         assert!(china.slices.keys().all(|k| !k.starts_with("audits.")));
+        // `[graph] roles = false` leaves the role assignments out.
+        let no_roles = plan_run(&CollectPlan { roles: false, ..plan.clone() }, None, Utc::now()).unwrap();
+        assert!(!no_roles.slices.contains_key("roles") && no_roles.slices.contains_key("users"));
         assert_eq!(parse_span("2h").unwrap(), chrono::Duration::hours(2));
         assert!(parse_span("2 hours").is_err());
     }
