@@ -326,6 +326,27 @@ mod tests {
             assert!(alone.any() && alone != Extensions::ALL, "{name}");
         }
     }
+    /// An analyst writing `--sql` reads the README's list of what every query can name, and
+    /// queries/README.md's description of each file: both must know every table and view.
+    #[test]
+    fn the_readmes_name_every_reference_table_and_view() {
+        let readme = include_str!("../../README.md");
+        let listed = readme
+            .split("\n\n")
+            .find(|p| p.starts_with("Reference tables registered in every query"))
+            .expect("README paragraph listing the reference tables");
+        let folder = include_str!("../../queries/README.md");
+        for (name, _) in REFERENCE_TABLES {
+            assert!(listed.contains(&format!("`{name}`")), "README does not list reference table {name}");
+            let row = format!("| `reference/{name}.csv` |");
+            assert!(folder.contains(&row), "queries/README.md does not describe {name}.csv");
+        }
+        for (name, _) in VIEWS {
+            assert!(listed.contains(&format!("`{name}`")), "README does not list view {name}");
+            assert!(folder.contains(&format!("| `views/{name}.sql` |")), "queries/README.md: {name}");
+        }
+    }
+
     #[test]
     fn a_quarter_more_partitions_than_cores_and_at_least_one() {
         let got: Vec<usize> = [1, 2, 3, 4, 8, 16, 64].iter().map(|&c| default_partitions(c)).collect();
