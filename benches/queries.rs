@@ -5,12 +5,28 @@
 //! and runs one saved query to completion in a fresh session (its setup not timed).
 //! `SSPR_BENCH_QUERY=a,b` runs those; `SSPR_BENCH_BUILD=0` skips the build when the derived tables
 //! exist; `SSPR_BENCH_SESSION_RATE=1200` makes the 100,000-user tenant ≈11M audit events.
+//! A lookup (`user_timeline`, whose `user` has no default) is timed for the user with the most
+//! audit events, the helpdesk's worst case; the peers skip lookups.
 
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sspr_analytics::query::context::{QueryConfig, build_context};
 use sspr_analytics::query::saved::{Registry, run};
+
+/// The UPN with the most audit events as actor or target (ties: the first by name).
+fn busiest_user(rt: &tokio::runtime::Runtime, lake: &sspr_analytics::store::Lake) -> String {
+    let sql = "SELECT upn FROM (SELECT target_upn AS upn FROM audit_events UNION ALL \
+               SELECT actor_upn FROM audit_events) WHERE upn IS NOT NULL \
+               GROUP BY upn ORDER BY count(*) DESC, upn LIMIT 1";
+    rt.block_on(async {
+        let ctx = build_context(lake, &QueryConfig::default()).await.unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let col = datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Utf8)
+            .unwrap();
+        col.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap().value(0).to_string()
+    })
+}
 
 fn bench_queries(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -25,13 +41,21 @@ fn bench_queries(c: &mut Criterion) {
     g.sample_size(10);
     let only = std::env::var("SSPR_BENCH_QUERY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|o| o == name));
+    let mut user = None;
     for q in registry.queries.iter().filter(|q| wanted(&q.name)) {
+        let mut given = std::collections::BTreeMap::new();
+        for p in q.params.iter().filter(|p| p.default.is_none()) {
+            assert_eq!(p.name, "user", "{}: no bench value for required parameter {}", q.name, p.name);
+            let upn = user.get_or_insert_with(|| busiest_user(&rt, &lake)).clone();
+            println!("{}: user={upn}", q.name);
+            given.insert(p.name.clone(), upn);
+        }
         // A fresh session per iteration, set up outside the timed part (as the DuckDB peer opens a
         // fresh connection and creates its views untimed): what is timed is planning and running.
         g.bench_function(q.name.as_str(), |b| {
             b.iter_batched(
                 || rt.block_on(build_context(&lake, &QueryConfig::default())).unwrap(),
-                |ctx| rt.block_on(run(&ctx, q, &Default::default(), &chrono_tz::UTC)).unwrap(),
+                |ctx| rt.block_on(run(&ctx, q, &given, &chrono_tz::UTC)).unwrap(),
                 criterion::BatchSize::PerIteration,
             )
         });

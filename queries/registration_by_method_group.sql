@@ -7,6 +7,7 @@
 --   with its share. Weak = SMS, voice and security questions. Enabled accounts only unless
 --   include_disabled=true.
 -- params: include_disabled:bool=false
+-- settings: sspr.materialize_ctes=lists
 -- chart: bar x=method_group y=users_strongest sort=none
 WITH disabled AS (
   SELECT user_id FROM users
@@ -29,19 +30,22 @@ ranks AS (
   UNION ALL SELECT 'password', 7
   UNION ALL SELECT 'none', 8
 ),
-per_user AS (
-  SELECT DISTINCT l.user_id, m.method_group
-  FROM latest l
+-- Users with the same method list count alike: the LIKE match (a nested loop, no hash key) runs
+-- once per distinct list with its user count, not once per user.
+lists AS (SELECT methods, count(*) AS users FROM latest GROUP BY methods),
+list_groups AS (
+  SELECT DISTINCT l.methods, m.method_group
+  FROM lists l
   JOIN auth_methods m ON l.methods LIKE concat('%,', m.method, ',%')
 ),
 strongest AS (
-  SELECT l.user_id, coalesce(min(k.strength), 8) AS strength
-  FROM latest l
-  LEFT JOIN per_user p ON p.user_id = l.user_id
-  LEFT JOIN ranks k ON k.method_group = p.method_group
-  GROUP BY l.user_id
+  SELECT l.methods, max(l.users) AS users, coalesce(min(k.strength), 8) AS strength
+  FROM lists l
+  LEFT JOIN list_groups g ON g.methods = l.methods
+  LEFT JOIN ranks k ON k.method_group = g.method_group
+  GROUP BY l.methods
 ),
-total AS (SELECT count(*) AS users FROM latest)
+total AS (SELECT sum(users) AS users FROM lists)
 SELECT k.method_group,
        coalesce(h.users, 0) AS users_with,
        round(100.0 * coalesce(h.users, 0) / max(t.users), 1) AS users_with_pct,
@@ -49,9 +53,11 @@ SELECT k.method_group,
        round(100.0 * coalesce(s.users, 0) / max(t.users), 1) AS users_strongest_pct
 FROM ranks k
 CROSS JOIN total t
-LEFT JOIN (SELECT method_group, count(*) AS users FROM per_user GROUP BY method_group) h
+LEFT JOIN (SELECT g.method_group, sum(l.users) AS users
+           FROM list_groups g JOIN lists l ON l.methods = g.methods
+           GROUP BY g.method_group) h
   ON h.method_group = k.method_group
-LEFT JOIN (SELECT strength, count(*) AS users FROM strongest GROUP BY strength) s
+LEFT JOIN (SELECT strength, sum(users) AS users FROM strongest GROUP BY strength) s
   ON s.strength = k.strength
 GROUP BY k.method_group, k.strength, h.users, s.users
 ORDER BY k.strength
