@@ -73,6 +73,19 @@ def latest(frame):
     return frame.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
 
 
+def without_disabled(t, frame, p):
+    """The users the portal counts: accounts disabled in the latest users snapshot left out,
+    unless include_disabled=true (as the coverage queries' `disabled` CTE)."""
+    if p.get("include_disabled") == "true":
+        return frame
+    disabled = latest(t["users"]).filter(~pl.col("account_enabled")).select("user_id")
+    return frame.join(disabled, on="user_id", how="anti")
+
+
+def accounts(p):
+    return pl.lit("enabled and disabled" if p.get("include_disabled") == "true" else "enabled only")
+
+
 def epoch_seconds(col):
     return col.dt.epoch("us") / 1e6
 
@@ -145,8 +158,9 @@ def time_to_reset(t, p):
 
 
 def registration_coverage(t, p):
-    r = latest(t["registration_details"])
-    cols = ["snapshot_date", "is_sspr_registered", "is_sspr_enabled", "is_sspr_capable"]
+    r = without_disabled(t, latest(t["registration_details"]), p)
+    flags = ["is_sspr_registered", "is_sspr_enabled", "is_sspr_capable", "is_mfa_capable", "is_passwordless_capable"]
+    cols = ["snapshot_date", *flags]
     sliced = pl.concat([
         r.select(user_type=pl.lit("all"), role=pl.lit("all"), *cols),
         r.select(user_type=pl.col("user_type").fill_null("unknown"), role=role(), *cols),
@@ -157,20 +171,27 @@ def registration_coverage(t, p):
         .agg(
             snapshot_date=pl.col("snapshot_date").min(), users=pl.len().cast(pl.Int64),
             sspr_registered=n("is_sspr_registered"), sspr_enabled=n("is_sspr_enabled"), sspr_capable=n("is_sspr_capable"),
+            mfa_capable=n("is_mfa_capable"), passwordless_capable=n("is_passwordless_capable"),
         )
         .with_columns(
             registered_pct=pct(pl.col("sspr_registered"), pl.col("users")),
             enabled_pct=pct(pl.col("sspr_enabled"), pl.col("users")),
             capable_pct=pct(pl.col("sspr_capable"), pl.col("users")),
+            mfa_capable_pct=pct(pl.col("mfa_capable"), pl.col("users")),
+            passwordless_capable_pct=pct(pl.col("passwordless_capable"), pl.col("users")),
+            accounts=accounts(p),
         )
         .select("snapshot_date", "user_type", "role", "users", "sspr_registered", "sspr_enabled", "sspr_capable",
-                "registered_pct", "enabled_pct", "capable_pct")
+                "registered_pct", "enabled_pct", "capable_pct", "mfa_capable", "mfa_capable_pct",
+                "passwordless_capable", "passwordless_capable_pct", "accounts")
         .sort(pl.col("user_type") != "all", "user_type", "role")
     )
 
 
 def registration_coverage_trend(t, p):
     d = t["registration_coverage_daily"]
+    if p.get("include_disabled") != "true":
+        d = d.filter(pl.col("account_enabled"))
     cols = ["snapshot_date", "users", "sspr_registered", "sspr_enabled", "sspr_capable", "mfa_capable"]
     sliced = pl.concat([d.select(*cols, user_type=pl.lit("all")), d.select(*cols, "user_type")])
     lo, hi = (dt.date.fromisoformat(p[k]) for k in ("from", "to"))
@@ -178,7 +199,7 @@ def registration_coverage_trend(t, p):
         sliced.filter(pl.col("snapshot_date") >= lo, pl.col("snapshot_date") <= hi)
         .group_by("snapshot_date", "user_type")
         .agg(pl.col("users", "sspr_registered", "sspr_enabled", "sspr_capable", "mfa_capable").sum())
-        .with_columns(capable_pct=pct(pl.col("sspr_capable"), pl.col("users")))
+        .with_columns(capable_pct=pct(pl.col("sspr_capable"), pl.col("users")), accounts=accounts(p))
         .sort("snapshot_date", pl.col("user_type") != "all", "user_type")
     )
 
@@ -197,7 +218,7 @@ def users_not_covered(t, p):
     enabled = pl.col("is_sspr_enabled").fill_null(False)
     registered = pl.col("is_sspr_registered").fill_null(False)
     return (
-        latest(rd)
+        without_disabled(t, latest(rd), p)
         .filter(~pl.col("is_sspr_capable").fill_null(False))
         .join(since, on="user_id", how="left")
         .sort(~pl.col("is_admin").fill_null(False), "not_capable_since", "user_principal_name", nulls_last=True)
