@@ -43,6 +43,11 @@ def peer(script, name, lake, runs):
         capture_output=True, text=True,
     )
     m = re.search(rf"^{name}: median ([\d.]+) ms", out.stdout, re.M)
+    if not m and not re.search(rf"^{name}: ", out.stdout, re.M):
+        # No word about the query at all: the script itself failed (a missing package), which
+        # is not the peer being unable to run the query. Such a table would compare against
+        # one peer while saying two were asked.
+        sys.exit(f"{script} did not run: {(out.stderr or out.stdout).strip()[-600:]}")
     return float(m.group(1)) if m else None
 
 
