@@ -22,8 +22,11 @@ fn busiest_user(rt: &tokio::runtime::Runtime, lake: &sspr_analytics::store::Lake
     rt.block_on(async {
         let ctx = build_context(lake, &QueryConfig::default()).await.unwrap();
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        let col = datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Utf8)
-            .unwrap();
+        let col = datafusion::arrow::compute::cast(
+            batches[0].column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
         col.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap().value(0).to_string()
     })
 }
