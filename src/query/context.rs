@@ -326,6 +326,7 @@ mod tests {
             assert!(alone.any() && alone != Extensions::ALL, "{name}");
         }
     }
+
     /// An analyst writing `--sql` reads the README's list of what every query can name, and
     /// queries/README.md's description of each file: both must know every table and view.
     #[test]
