@@ -104,6 +104,46 @@ async fn coverage_lost_finds_exactly_the_users_who_lost_it() {
     assert_eq!(rows[1]["methods_then"], "email,mobilePhone");
 }
 
+/// `not_capable_since` is the first snapshot of the run of not-capable snapshots that reaches the
+/// latest one, whatever came before it; a user capable again in the latest snapshot is not listed.
+#[tokio::test]
+async fn users_not_covered_dates_each_user_from_the_snapshot_they_stopped_being_capable() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = |id: &str, capable: bool| {
+        serde_json::json!({"id": id, "userPrincipalName": format!("{id}@contoso.example"), "userType": "member",
+            "isAdmin": false, "isSsprRegistered": capable, "isSsprEnabled": true, "isSsprCapable": capable,
+            "methodsRegistered": if capable { vec!["mobilePhone"] } else { vec![] }})
+    };
+    // (capable in the 1st, 2nd, 3rd snapshot) per user.
+    let history = [
+        ("lost", [true, false, false]),
+        ("again", [false, true, false]),
+        ("never", [false; 3]),
+        ("back", [false, false, true]),
+    ];
+    let mut paths = Vec::new();
+    for (i, day) in ["2026-11-01", "2026-11-08", "2026-11-14"].iter().enumerate() {
+        let users: Vec<Value> = history.iter().map(|(id, c)| user(id, c[i])).collect();
+        let page = serde_json::json!({"value": users}).to_string();
+        paths.push(write(dir.path(), &format!("{day}/registration.json"), &page));
+    }
+    let (_d, lake) = temp_lake();
+    import_paths(&lake, &paths).await;
+    let rows = query_rows(&lake, "users_not_covered", &[]).await;
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["user_principal_name"].as_str().unwrap(), r["not_capable_since"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("never@contoso.example", "2026-11-01"),
+            ("lost@contoso.example", "2026-11-08"),
+            ("again@contoso.example", "2026-11-14")
+        ]
+    );
+}
+
 #[tokio::test]
 async fn reset_reports_match_the_ground_truth() {
     let (_d, lake) = crate::util::shared_lake().await;
