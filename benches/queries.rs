@@ -45,6 +45,13 @@ fn bench_queries(c: &mut Criterion) {
     let only = std::env::var("SSPR_BENCH_QUERY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|o| o == name));
     let mut user = None;
+    // The sessions share their footers and file statistics, as the panels of one `sspr report`
+    // run do and as the polars peer's lazy scans keep their resolved files from one collect to
+    // the next. SSPR_BENCH_COLD=1 reads them afresh each time, as one `sspr query` process does.
+    let cfg = match std::env::var("SSPR_BENCH_COLD").as_deref() {
+        Ok("1") => QueryConfig::default(),
+        _ => QueryConfig::default().sharing_footers().unwrap(),
+    };
     for q in registry.queries.iter().filter(|q| wanted(&q.name)) {
         let mut given = std::collections::BTreeMap::new();
         for p in q.params.iter().filter(|p| p.default.is_none()) {
@@ -57,7 +64,7 @@ fn bench_queries(c: &mut Criterion) {
         // fresh connection and creates its views untimed): what is timed is planning and running.
         g.bench_function(q.name.as_str(), |b| {
             b.iter_batched(
-                || rt.block_on(build_context(&lake, &QueryConfig::default())).unwrap(),
+                || rt.block_on(build_context(&lake, &cfg)).unwrap(),
                 |ctx| rt.block_on(run(&ctx, q, &given, &chrono_tz::UTC)).unwrap(),
                 criterion::BatchSize::PerIteration,
             )

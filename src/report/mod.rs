@@ -103,6 +103,7 @@ pub(crate) async fn run(
     window: &Window,
     header: &Header,
 ) -> Result<Rendered> {
+    let cfg = &cfg.sharing_footers()?;
     let mut drawing = Vec::new();
     for p in &dashboard.panels {
         let q = query_panel(lake, cfg, registry, dashboard, p, window).await?;
@@ -123,6 +124,7 @@ pub async fn render_all(
     window: &Window,
     now: DateTime<Utc>,
 ) -> Result<(Header, Vec<Rendered>)> {
+    let cfg = &cfg.sharing_footers()?;
     let panels = async {
         let mut all = Vec::new();
         for d in dashboards {

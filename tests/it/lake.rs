@@ -221,6 +221,49 @@ fn dc_event(day: i64, id: i64, user: &str) -> sspr_analytics::collectors::eventl
     }
 }
 
+/// The sessions of one `sspr report` run share footers and file statistics; a partition
+/// rewritten between two of them is read afresh (each entry is checked against the listed
+/// file's size and time), in the count answered from statistics alone and in the rows.
+#[tokio::test]
+async fn sessions_sharing_footers_see_a_partition_rewritten_between_them() {
+    use sspr_analytics::collectors::eventlog::EventRows;
+    use sspr_analytics::query::context::{QueryConfig, build_context};
+    use sspr_analytics::store::TableWriter;
+    use sspr_analytics::store::schema::DC_SECURITY_EVENTS;
+    let (_dir, lake) = temp_lake();
+    let publish = async |events: Vec<_>| {
+        let mut rows = EventRows::with_capacity(1);
+        for e in events {
+            rows.push(&e, "dc.evtx", "evtx", 7);
+        }
+        let mut w = TableWriter::with_budget(&lake, &DC_SECURITY_EVENTS, usize::MAX);
+        w.push(rows.finish(&DC_SECURITY_EVENTS.schema()).unwrap()).unwrap();
+        w.finish().await.unwrap();
+    };
+    let cfg = QueryConfig::default().sharing_footers().unwrap();
+    let read = async || {
+        let ctx = build_context(&lake, &cfg).await.unwrap();
+        let count = "SELECT count(*) AS n, max(event_record_id) AS last FROM dc_security_events";
+        let list = "SELECT target_account FROM dc_security_events ORDER BY event_record_id";
+        let counted = ctx.sql(count).await.unwrap().collect().await.unwrap();
+        let listed = ctx.sql(list).await.unwrap().collect().await.unwrap();
+        (crate::util::batches_json(&counted), crate::util::batches_json(&listed))
+    };
+    publish(vec![dc_event(1, 1, "a"), dc_event(1, 2, "b")]).await;
+    let (counted, listed) = read().await;
+    let who =
+        |names: &[&str]| names.iter().map(|n| serde_json::json!({"target_account": n})).collect::<Vec<_>>();
+    assert_eq!(counted, [serde_json::json!({"n": 2, "last": 2})]);
+    assert_eq!(listed, who(&["a", "b"]));
+    let (statistics, footers) = cfg.footers.as_ref().unwrap().cached();
+    assert!(statistics >= 1 && footers >= 1, "the first session filled the cache: {statistics}, {footers}");
+
+    publish(vec![dc_event(1, 3, "c")]).await;
+    let (counted, listed) = read().await;
+    assert_eq!(counted, [serde_json::json!({"n": 3, "last": 3})], "the rewritten file's statistics");
+    assert_eq!(listed, who(&["a", "b", "c"]));
+}
+
 /// Partitions the input has left behind are merged while it goes on; rows that come for such a
 /// partition afterwards are merged after it, so the lake, the counts and which of two rows with
 /// one key wins are what a single merge at the end gives — also when every push spills.
