@@ -6,9 +6,11 @@
 --   registration snapshot are left out; include_disabled=true counts them too (the accounts
 --   column says which). Needs `sspr build`.
 -- params: from:date=1970-01-01, to:date=9999-12-31, include_disabled:bool=false
--- settings: datafusion.optimizer.max_passes=1
+-- settings: datafusion.optimizer.max_passes=1, datafusion.execution.target_partitions=1
 -- chart: line x=snapshot_date y=capable_pct series=user_type
 -- The all-users row per snapshot is the (snapshot_date) grouping set.
+-- One partition: the table holds a few rows per snapshot, and more streams only add a
+-- repartition and a merge to plan and run (7.9 against 6.7 ms in process, planning included).
 SELECT snapshot_date,
        CASE WHEN grouping(user_type) = 1 THEN 'all' ELSE user_type END AS user_type,
        sum(users) AS users,
