@@ -70,9 +70,9 @@ pub struct QueryConfig {
 }
 
 /// The Parquet footers and per-file statistics the sessions of one run share. DataFusion keeps
-/// both per session, so each report of `sspr report` (a fresh session per panel, for a
-/// consistent snapshot) read every file's footer again: once a report on the 1M-event bench lake,
-/// a quarter of a 10–30 ms report's time, and a GET per file per report on Azure.
+/// both per session, so each panel of `sspr report` (a fresh session per panel, for a consistent
+/// snapshot) read every file's footer again: on Azure a GET per file per panel; on the 1M-event
+/// bench lake, planning time of the small reports (benches/README.md).
 /// Every entry is checked against the file's size and modification time from a fresh listing
 /// (listings themselves stay per session), so a file rewritten since is read again; a file
 /// rewritten in place within the store's time resolution (a second on Azure) with the same size
