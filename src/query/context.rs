@@ -8,7 +8,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::cache::cache_manager::{
     CacheManager, CacheManagerConfig, FileMetadataCache, FileStatisticsCache,
@@ -25,6 +24,7 @@ use crate::query::functions::{epoch_seconds_udf, local_date_udf, local_hour_udf,
 use crate::query::known_subquery::InlineKnownSubqueries;
 use crate::query::materialize::{MaterializeCtes, ShareMaterializedCtes, SsprOptions, SsprQueryPlanner};
 use crate::query::proven::DropProvenFilters;
+use crate::query::session_parquet::SessionParquet;
 use crate::store::Lake;
 use crate::store::schema::all_tables;
 
@@ -244,6 +244,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
         .with_batch_size(cfg.batch_size)
         .with_option_extension(SsprOptions::default());
     config.options_mut().execution.time_zone = Some("UTC".to_string());
+    lake_defaults(config.options_mut())?;
     let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(cfg.memory_limit)));
     let runtime = match &cfg.footers {
         Some(footers) => runtime.with_cache_manager(footers.config()),
@@ -269,8 +270,7 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     }
     for table in all_tables() {
         let url = ListingTableUrl::parse(lake.root.table_url(table))?;
-        let format = ParquetFormat::default().with_metadata_size_hint(Some(FOOTER_READ));
-        let options = ListingOptions::new(Arc::new(format))
+        let options = ListingOptions::new(Arc::new(SessionParquet))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![(table.partition_col.to_string(), DataType::Date32)]);
         let config = ListingTableConfig::new(url)
@@ -299,6 +299,25 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
             .map_err(|e| Error::Query { query: format!("view {name}"), message: e.to_string() })?;
     }
     Ok(ctx)
+}
+
+/// The lake's own defaults for DataFusion's Parquet reading, where the environment does not set
+/// them (`DATAFUSION_EXECUTION_PARQUET_*`; a saved query's `-- settings:` still may): footers
+/// read in one [`FOOTER_READ`] request, and no look for bloom filters, which the lake's writer
+/// never writes (looking evaluated each file's pruning predicate once more: a tenth of a
+/// millisecond per file opened).
+fn lake_defaults(options: &mut datafusion::common::config::ConfigOptions) -> Result<()> {
+    let footer = FOOTER_READ.to_string();
+    let defaults = [
+        ("datafusion.execution.parquet.metadata_size_hint", footer.as_str()),
+        ("datafusion.execution.parquet.bloom_filter_on_read", "false"),
+    ];
+    for (key, value) in defaults {
+        if std::env::var_os(key.to_uppercase().replace('.', "_")).is_none() {
+            options.set(key, value)?;
+        }
+    }
+    Ok(())
 }
 
 /// DataFusion's physical optimizer rules with ours: [`InlineKnownSubqueries`] right after the

@@ -11,6 +11,7 @@ pub mod params;
 mod percentile;
 mod proven;
 pub mod saved;
+mod session_parquet;
 
 use std::sync::Arc;
 

@@ -134,8 +134,8 @@ fn ad_hoc_sql_is_read_only() {
     }
 }
 
-/// DataFusion's own `DATAFUSION_*` variables reach the engine; the `[query]` config wins where
-/// it sets the same option (README, Configuration).
+/// DataFusion's own `DATAFUSION_*` variables reach the engine and the lake's scans; the
+/// `[query]` config wins where it sets the same option (README, Configuration).
 #[test]
 fn datafusion_environment_variables_tune_the_engine_under_the_config() {
     let lp = crate::util::shared_lake_arg();
@@ -151,6 +151,18 @@ fn datafusion_environment_variables_tune_the_engine_under_the_config() {
     assert!(o.status.success(), "{err}");
     assert!(out.contains("datafusion.execution.parquet.pushdown_filters,true"), "{out}");
     assert!(out.contains("datafusion.execution.batch_size,8192"), "config's batch size wins: {out}");
+    // And the scans read with them: no page index is read when it is switched off (an option the
+    // lake's tables once fixed when they were made).
+    let sql = "SELECT count(*) FROM reset_attempts WHERE initiated_by = 'admin'";
+    let pages = |envs: &[(&str, &str)]| {
+        let o = sspr(&["--lake", &lp, "query", "--sql", sql, "--analyze"], envs);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        let n = out.split("page_index_pages_pruned=").nth(1).and_then(|r| r.split(' ').next());
+        n.unwrap_or_else(|| panic!("no page index metric: {out}")).to_string()
+    };
+    assert_ne!(pages(&envs), "0", "the lake's files have page indexes");
+    assert_eq!(pages(&[("DATAFUSION_EXECUTION_PARQUET_ENABLE_PAGE_INDEX", "false")]), "0");
 }
 
 #[test]

@@ -355,3 +355,45 @@ fn walk_parquet(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// A saved query's `-- settings: datafusion.execution.parquet.*` reach its scans, as
+/// queries/README.md says (the environment's: `cli::datafusion_environment_variables…`); the
+/// lake's own defaults hold otherwise: footers read in one 64 KiB request, and no look for bloom
+/// filters (the lake's writer never writes them).
+#[tokio::test]
+async fn parquet_options_of_the_session_reach_the_scans() {
+    use datafusion::datasource::physical_plan::ParquetSource;
+    use datafusion::datasource::source::DataSourceExec;
+    use datafusion::physical_plan::ExecutionPlan;
+    use sspr_analytics::query::context::{QueryConfig, build_context};
+    let (_d, lake) = crate::util::shared_lake().await;
+    let ctx = build_context(&lake, &QueryConfig::default()).await.unwrap();
+    let scan_options = async |ctx: &datafusion::prelude::SessionContext| {
+        let sql = "SELECT count(*) FROM reset_attempts WHERE initiated_by = 'self'";
+        let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+        let mut stack: Vec<std::sync::Arc<dyn ExecutionPlan>> = vec![plan];
+        while let Some(p) = stack.pop() {
+            let parquet = p
+                .downcast_ref::<DataSourceExec>()
+                .and_then(|s| s.downcast_to_file_source::<ParquetSource>())
+                .map(|(_, source)| source.table_parquet_options().global.clone());
+            if let Some(options) = parquet {
+                return options;
+            }
+            stack.extend(p.children().into_iter().cloned());
+        }
+        panic!("no Parquet scan in the plan of {sql}");
+    };
+    let defaults = scan_options(&ctx).await;
+    assert_eq!(defaults.metadata_size_hint, Some(64 * 1024));
+    assert!(!defaults.bloom_filter_on_read && defaults.enable_page_index);
+
+    // What a saved query's `-- settings:` does to its session.
+    let mut state = ctx.state();
+    let options = state.config_mut().options_mut();
+    options.set("datafusion.execution.parquet.enable_page_index", "false").unwrap();
+    options.set("datafusion.execution.parquet.bloom_filter_on_read", "true").unwrap();
+    let set = scan_options(&datafusion::prelude::SessionContext::new_with_state(state)).await;
+    assert!(!set.enable_page_index && set.bloom_filter_on_read, "{set:?}");
+    assert_eq!(set.metadata_size_hint, Some(64 * 1024));
+}
