@@ -6,8 +6,10 @@
 //! the window is unbounded (1970-01-01 to 9999-12-31). DataFusion still reads and decodes the time
 //! column of every row to compare it with both bounds: a quarter of a small report's time. When
 //! the Parquet footers of all files under a scan show the column has no nulls and its minimum and
-//! maximum already satisfy a bound, that comparison cannot remove a row, so it is dropped; the
-//! rest of the filter stays. A column the report itself does not use then leaves the scan.
+//! maximum already satisfy a bound, that comparison cannot remove a row, so it is dropped, from
+//! the filter and from the scan's own predicate (which each file opened turns into pruning
+//! predicates and evaluates on its footer and page index); the rest stays. A column the report
+//! itself does not use then leaves the scan.
 //!
 //! What makes it safe: only a `column <op> literal` comparison directly above a Parquet scan is
 //! considered, only for integer, date and timestamp columns (Parquet never truncates their
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{ColumnStatistics, Result, ScalarValue};
-use datafusion::datasource::physical_plan::ParquetSource;
+use datafusion::datasource::physical_plan::{FileScanConfigBuilder, FileSource, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal, lit};
@@ -70,11 +72,16 @@ fn without_proven(filter: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
     }
     let stats = StatisticsContext::new().compute(scan.as_ref(), &StatisticsArgs::new())?;
     let parts = split_conjunction(filter.predicate());
-    let kept: Vec<Arc<dyn PhysicalExpr>> =
-        parts.iter().filter(|p| !proven_true(p, &stats.column_statistics)).map(|p| Arc::clone(*p)).collect();
-    if kept.len() == parts.len() {
+    let proven: Vec<&Arc<dyn PhysicalExpr>> =
+        parts.iter().copied().filter(|p| proven_true(p, &stats.column_statistics)).collect();
+    if proven.is_empty() {
         return Ok(None);
     }
+    let kept: Vec<Arc<dyn PhysicalExpr>> =
+        parts.iter().filter(|p| !proven.iter().any(|q| Arc::ptr_eq(p, q))).map(|p| Arc::clone(*p)).collect();
+    // The scan no longer prunes files and pages by them either: each file opened built and
+    // evaluated its pruning predicates with them (a third of a 14-file scan's opening time).
+    let scan = &without_proven_in_scan(scan, &proven)?.unwrap_or_else(|| Arc::clone(scan));
     // An all-true predicate keeps the filter (and its projection); the filter then passes whole
     // batches through without copying them.
     let predicate = if kept.is_empty() { lit(true) } else { conjunction(kept) };
@@ -89,7 +96,8 @@ fn without_proven(filter: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
     needed.extend(collect_columns(&predicate).iter().map(Column::index));
     // The same filter (fetch, selectivity, batch size, projection) with the new predicate, over
     // the same scan or, below, a narrower one.
-    let same = FilterExecBuilder::from(filter).with_predicate(Arc::clone(&predicate));
+    let same =
+        FilterExecBuilder::from(filter).with_input(Arc::clone(scan)).with_predicate(Arc::clone(&predicate));
     let narrowed = if needed.is_empty() || needed.len() == width { None } else { narrow(scan, &needed)? };
     let Some(narrow) = narrowed else {
         return Ok(Some(Arc::new(same.build()?)));
@@ -117,6 +125,36 @@ fn without_proven(filter: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
     Ok(Some(Arc::new(rebuilt)))
 }
 
+/// The Parquet scan without the parts of its own predicate (which names columns by the table's
+/// schema, not the scan's output) that compare as one of `proven` does; None when it has none.
+fn without_proven_in_scan(
+    scan: &Arc<dyn ExecutionPlan>,
+    proven: &[&Arc<dyn PhysicalExpr>],
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let found =
+        scan.downcast_ref::<DataSourceExec>().and_then(|s| s.downcast_to_file_source::<ParquetSource>());
+    let Some((config, parquet)) = found else {
+        return Ok(None);
+    };
+    let Some(predicate) = parquet.filter() else {
+        return Ok(None);
+    };
+    let same = |a: &Arc<dyn PhysicalExpr>, b: &Arc<dyn PhysicalExpr>| match (comparison(a), comparison(b)) {
+        (Some((c1, op1, v1)), Some((c2, op2, v2))) => c1.name() == c2.name() && op1 == op2 && v1 == v2,
+        _ => false,
+    };
+    let parts = split_conjunction(&predicate);
+    let kept: Vec<Arc<dyn PhysicalExpr>> =
+        parts.iter().filter(|p| !proven.iter().any(|q| same(p, q))).map(|p| Arc::clone(*p)).collect();
+    if kept.len() == parts.len() {
+        return Ok(None);
+    }
+    // A literal `true` leaves the files with no pruning predicate at all.
+    let source = parquet.with_predicate(if kept.is_empty() { lit(true) } else { conjunction(kept) });
+    let config = FileScanConfigBuilder::from(config.clone()).with_source(Arc::new(source)).build();
+    Ok(Some(DataSourceExec::from_data_source(config)))
+}
+
 /// The scan reading only the `needed` columns of its output (in order), when it can take the
 /// projection.
 fn narrow(scan: &Arc<dyn ExecutionPlan>, needed: &BTreeSet<usize>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
@@ -132,22 +170,21 @@ fn narrow(scan: &Arc<dyn ExecutionPlan>, needed: &BTreeSet<usize>) -> Result<Opt
     scan.try_swapping_with_projection(&projection)
 }
 
-/// Whether `expr` is a comparison of a column with a literal that the column's statistics (no
-/// nulls, min, max) make true for every row.
+/// `column <op> literal`, with `literal <op> column` turned round; None for any other expression.
+fn comparison(expr: &Arc<dyn PhysicalExpr>) -> Option<(&Column, Operator, &ScalarValue)> {
+    let binary = expr.downcast_ref::<BinaryExpr>()?;
+    match (column_of(binary.left()), literal_of(binary.right())) {
+        (Some(c), Some(v)) => Some((c, *binary.op(), v)),
+        // `literal <op> column` is `column <swapped op> literal`.
+        _ => Some((column_of(binary.right())?, binary.op().swap()?, literal_of(binary.left())?)),
+    }
+}
+
+/// Whether `expr` is a comparison of a column with a literal that the column's statistics
+/// (no nulls, min, max) make true for every row.
 fn proven_true(expr: &Arc<dyn PhysicalExpr>, columns: &[ColumnStatistics]) -> bool {
-    let Some(binary) = expr.downcast_ref::<BinaryExpr>() else {
+    let Some((column, op, value)) = comparison(expr) else {
         return false;
-    };
-    let (column, op, value) = match (column_of(binary.left()), literal_of(binary.right())) {
-        (Some(c), Some(v)) => (c, *binary.op(), v),
-        _ => match (literal_of(binary.left()), column_of(binary.right())) {
-            // `literal <op> column` is `column <swapped op> literal`.
-            (Some(v), Some(c)) => match binary.op().swap() {
-                Some(op) => (c, op, v),
-                None => return false,
-            },
-            _ => return false,
-        },
     };
     let Some(stats) = columns.get(column.index()) else {
         return false;

@@ -64,6 +64,15 @@ async fn filters_proven_by_statistics_are_dropped_and_answers_do_not_change() {
             "started_at@"
         };
         assert_eq!(!filter_line.contains(column), droppable, "{filter}: {filter_line}");
+        // The scan's own predicate (pruning files, row groups and pages) loses it too, and keeps
+        // the rest.
+        let predicate =
+            scan_line.split(" predicate=").nth(1).and_then(|p| p.split(", pruning_predicate").next());
+        let predicate = predicate.unwrap_or_else(|| panic!("no predicate in {scan_line}"));
+        assert!(predicate.contains("initiated_by@"), "{filter}: {scan_line}");
+        if droppable || column == "started_at@" {
+            assert_eq!(!predicate.contains(column), droppable, "{filter}: {scan_line}");
+        }
         if droppable {
             // The column only the dropped comparison used is not read any more.
             let projection = scan_line.split("projection=[").nth(1).and_then(|p| p.split(']').next());
