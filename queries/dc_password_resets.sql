@@ -2,12 +2,13 @@
 -- title: Password resets on domain controllers (4724), by the writeback connector vs others
 -- description: Security event 4724 ("An attempt was made to reset an account's password") on the
 --   domain controllers: resets by the Entra Connect AD DS connector account (subject name starting
---   with connector_prefix, i.e. password writeback) against resets by anyone else, with the audit
---   result from the keywords. A writeback reset rejected by domain password policy shows here as a
+--   with connector_prefix in any case, i.e. password writeback) against resets by anyone else,
+--   with the audit result from the keywords. A writeback reset rejected by domain password policy shows here as a
 --   connector failure.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31, connector_prefix:string=MSOL_
 -- chart: bar x=actor_kind y=resets
-SELECT CASE WHEN upper(subject_account) LIKE concat(upper($connector_prefix), '%')
+-- The prefix is compared as text: in LIKE its `_` would match any one character.
+SELECT CASE WHEN upper(substr(subject_account, 1, length($connector_prefix))) = upper($connector_prefix)
             THEN 'connector' ELSE 'other' END AS actor_kind,
        CASE WHEN audit_success THEN 'success'
             WHEN NOT audit_success THEN 'failure'

@@ -397,3 +397,26 @@ async fn parquet_options_of_the_session_reach_the_scans() {
     assert!(!set.enable_page_index && set.bloom_filter_on_read, "{set:?}");
     assert_eq!(set.metadata_size_hint, Some(64 * 1024));
 }
+
+/// `dc_password_resets` counts as the connector's exactly the accounts named with the prefix
+/// (`MSOL_` by default, any case): an `_` in it is a character, not LIKE's any-one-character.
+#[tokio::test]
+async fn the_connector_prefix_is_matched_as_text() {
+    use sspr_analytics::collectors::eventlog::EventRows;
+    use sspr_analytics::store::TableWriter;
+    use sspr_analytics::store::schema::DC_SECURITY_EVENTS;
+    let (_dir, lake) = temp_lake();
+    let mut rows = EventRows::with_capacity(3);
+    for (id, subject) in [(1, "MSOL_0123abcd4567"), (2, "msol_89ef"), (3, "MSOLXADMIN"), (4, "MSOL")] {
+        let mut e = dc_event(1, id, "jan");
+        e.data.push((Some("SubjectUserName".into()), subject.into()));
+        rows.push(&e, "dc.evtx", "evtx", 7);
+    }
+    let mut w = TableWriter::with_budget(&lake, &DC_SECURITY_EVENTS, usize::MAX);
+    w.push(rows.finish(&DC_SECURITY_EVENTS.schema()).unwrap()).unwrap();
+    w.finish().await.unwrap();
+    let got = crate::util::query_rows(&lake, "dc_password_resets", &[]).await;
+    let count = |kind: &str| got.iter().find(|r| r["actor_kind"] == kind).map(|r| r["resets"].clone());
+    assert_eq!(count("connector"), Some(serde_json::json!(2)), "{got:?}");
+    assert_eq!(count("other"), Some(serde_json::json!(2)), "{got:?}");
+}
