@@ -6,7 +6,10 @@
 --   with that pair's own count and example message (the three always describe the same events).
 --   Event ids are shown as they are: Microsoft documents no catalogue for this source.
 -- params: from:timestamp=1970-01-01, to:timestamp=9999-12-31
+-- settings: sspr.materialize_ctes=e
 -- chart: hbar x=computer y=errors
+-- `e` is read twice and small (the error events of the window): computed once, it opens each
+-- day file once, not twice (run 8.3-9.6 against 5.4-6.6 ms on the bench lake, in process).
 WITH e AS (
   SELECT computer, event_id, coalesce(hresult, '') AS hresult, time_created, message
   FROM credential_provider_events
