@@ -25,7 +25,9 @@ use std::sync::Arc;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{ColumnStatistics, Result, ScalarValue};
-use datafusion::datasource::physical_plan::{FileScanConfigBuilder, FileSource, ParquetSource};
+use datafusion::datasource::physical_plan::{
+    FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal, lit};
@@ -65,23 +67,22 @@ impl PhysicalOptimizerRule for DropProvenFilters {
 fn without_proven(filter: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     // Directly over a Parquet scan: its statistics are the files' own footers.
     let scan = filter.input();
-    let parquet =
+    let found =
         scan.downcast_ref::<DataSourceExec>().and_then(|s| s.downcast_to_file_source::<ParquetSource>());
-    if parquet.is_none() {
+    let Some((config, parquet)) = found else {
         return Ok(None);
-    }
+    };
     let stats = StatisticsContext::new().compute(scan.as_ref(), &StatisticsArgs::new())?;
-    let parts = split_conjunction(filter.predicate());
-    let proven: Vec<&Arc<dyn PhysicalExpr>> =
-        parts.iter().copied().filter(|p| proven_true(p, &stats.column_statistics)).collect();
+    let (proven, kept): (Vec<_>, Vec<_>) = split_conjunction(filter.predicate())
+        .into_iter()
+        .partition(|p| proven_true(p, &stats.column_statistics));
     if proven.is_empty() {
         return Ok(None);
     }
-    let kept: Vec<Arc<dyn PhysicalExpr>> =
-        parts.iter().filter(|p| !proven.iter().any(|q| Arc::ptr_eq(p, q))).map(|p| Arc::clone(*p)).collect();
+    let kept: Vec<Arc<dyn PhysicalExpr>> = kept.into_iter().map(Arc::clone).collect();
     // The scan no longer prunes files and pages by them either: each file opened built and
     // evaluated its pruning predicates with them (a third of a 14-file scan's opening time).
-    let scan = &without_proven_in_scan(scan, &proven)?.unwrap_or_else(|| Arc::clone(scan));
+    let scan = &without_proven_in_scan(config, parquet, &proven).unwrap_or_else(|| Arc::clone(scan));
     // An all-true predicate keeps the filter (and its projection); the filter then passes whole
     // batches through without copying them.
     let predicate = if kept.is_empty() { lit(true) } else { conjunction(kept) };
@@ -128,17 +129,11 @@ fn without_proven(filter: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
 /// The Parquet scan without the parts of its own predicate (which names columns by the table's
 /// schema, not the scan's output) that compare as one of `proven` does; None when it has none.
 fn without_proven_in_scan(
-    scan: &Arc<dyn ExecutionPlan>,
+    config: &FileScanConfig,
+    parquet: &ParquetSource,
     proven: &[&Arc<dyn PhysicalExpr>],
-) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let found =
-        scan.downcast_ref::<DataSourceExec>().and_then(|s| s.downcast_to_file_source::<ParquetSource>());
-    let Some((config, parquet)) = found else {
-        return Ok(None);
-    };
-    let Some(predicate) = parquet.filter() else {
-        return Ok(None);
-    };
+) -> Option<Arc<dyn ExecutionPlan>> {
+    let predicate = parquet.filter()?;
     let same = |a: &Arc<dyn PhysicalExpr>, b: &Arc<dyn PhysicalExpr>| match (comparison(a), comparison(b)) {
         (Some((c1, op1, v1)), Some((c2, op2, v2))) => c1.name() == c2.name() && op1 == op2 && v1 == v2,
         _ => false,
@@ -147,12 +142,12 @@ fn without_proven_in_scan(
     let kept: Vec<Arc<dyn PhysicalExpr>> =
         parts.iter().filter(|p| !proven.iter().any(|q| same(p, q))).map(|p| Arc::clone(*p)).collect();
     if kept.len() == parts.len() {
-        return Ok(None);
+        return None;
     }
     // A literal `true` leaves the files with no pruning predicate at all.
     let source = parquet.with_predicate(if kept.is_empty() { lit(true) } else { conjunction(kept) });
     let config = FileScanConfigBuilder::from(config.clone()).with_source(Arc::new(source)).build();
-    Ok(Some(DataSourceExec::from_data_source(config)))
+    Some(DataSourceExec::from_data_source(config))
 }
 
 /// The scan reading only the `needed` columns of its output (in order), when it can take the
