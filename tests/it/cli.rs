@@ -151,6 +151,16 @@ fn datafusion_environment_variables_tune_the_engine_under_the_config() {
     assert!(o.status.success(), "{err}");
     assert!(out.contains("datafusion.execution.parquet.pushdown_filters,true"), "{out}");
     assert!(out.contains("datafusion.execution.batch_size,8192"), "config's batch size wins: {out}");
+    // The environment wins over the lake's own defaults (bloom filters not looked for).
+    let bloom = |envs: &[(&str, &str)]| {
+        let sql = "SELECT value FROM information_schema.df_settings \
+                   WHERE name = 'datafusion.execution.parquet.bloom_filter_on_read'";
+        let o = sspr(&["--lake", &lp, "query", "--sql", sql, "--format", "csv"], envs);
+        assert!(o.status.success(), "{}", text(&o).1);
+        text(&o).0.lines().nth(1).unwrap_or_default().to_string()
+    };
+    assert_eq!(bloom(&[]), "false");
+    assert_eq!(bloom(&[("DATAFUSION_EXECUTION_PARQUET_BLOOM_FILTER_ON_READ", "true")]), "true");
     // And the scans read with them: no page index is read when it is switched off (an option the
     // lake's tables once fixed when they were made).
     let sql = "SELECT count(*) FROM reset_attempts WHERE initiated_by = 'admin'";
