@@ -52,5 +52,11 @@ SELECT id, activity_time, event_date, correlation_id, activity, result, result_r
          ELSE coalesce(outcome, 'unclassified')
        END AS outcome,
        CASE WHEN activity = 'Blocked from self-service password reset' THEN 'policy' ELSE coalesce(category, 'unknown') END AS category,
-       error_code
+       error_code,
+       -- The matched pattern's own stage and category, null where no pattern matched: plain
+       -- columns of the classified side. A query that filters on them as well as on stage and
+       -- category makes the join inner and reaches the few dozen patterns before the events
+       -- are joined; on stage and category alone, every event goes through the join first.
+       matched.stage AS pattern_stage,
+       matched.category AS pattern_category
 FROM matched
