@@ -299,12 +299,27 @@ async fn the_workbooks_step_strings_are_classified_and_only_new_wording_is_liste
     records.push(crate::util::audit_record("n2", "2026-11-04T09:30:00Z", &format!("  {new}")));
     let f = crate::util::write(dir.path(), "in/page.json", &format!("{{\"value\":[{}]}}", records.join(",")));
     crate::util::import_paths(&lake, &[f]).await;
-    let rows = sql_rows(&lake, "SELECT id, outcome, pattern FROM sspr_step_events ORDER BY id").await;
+    let rows = sql_rows(
+        &lake,
+        "SELECT id, outcome, pattern, stage, pattern_stage, category, pattern_category FROM sspr_step_events ORDER BY id",
+    )
+    .await;
     for (i, (reason, outcome)) in known.iter().enumerate() {
         let row = &rows[i];
         assert_eq!(row["id"], format!("k{i:02}"));
         assert!(!row["pattern"].is_null(), "no rule for {reason:?}");
         assert_eq!(row["outcome"], *outcome, "{reason:?}");
+        // The matched pattern's own columns, which queries filter on to reach the patterns
+        // before the events: for a flow step they are the step's stage and category.
+        assert_eq!(
+            (&row["pattern_stage"], &row["pattern_category"]),
+            (&row["stage"], &row["category"]),
+            "{reason:?}"
+        );
+    }
+    // A string no pattern knows has none: a filter on them never keeps it.
+    for row in rows.iter().filter(|r| r["id"] == "n1" || r["id"] == "n2") {
+        assert!(row["pattern_stage"].is_null() && row["pattern_category"].is_null(), "{row:?}");
     }
     let listed = query_rows(&lake, "unclassified_steps", &[]).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
