@@ -139,6 +139,27 @@ async fn a_clean_run_collects_every_event_and_keeps_to_the_budget() {
     assert_lake_equals_mock(&r).await;
 }
 
+/// Requests reach Graph late by varying amounts, and Graph counts its budget from when each
+/// arrives. A limiter counting from when it sent a request, with the server's own window and no
+/// margin, then sends a sixth request that arrives within the window of a first that arrived
+/// late. Counted from each response instead (the arrival lies between send and response), it
+/// never does, whatever the latency.
+#[tokio::test]
+async fn requests_arriving_late_by_varying_amounts_never_exceed_the_servers_budget() {
+    let r = setup(|c| c.arrival_jitter = Duration::from_millis(40));
+    let sec = GraphSection { window_seconds: Some(0.1), ..section(&r.mock, &r.cfg, r.dir.path()) };
+    let s = collect_with(&r, sec).await;
+    assert!(s.incomplete.is_empty(), "{:?}", s.incomplete);
+    assert_lake_equals_mock(&r).await;
+    let served = r.mock.stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(served > 20, "enough requests to fill many windows: {served}");
+    assert_eq!(
+        r.mock.stats.budget_violations.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the limiter kept to 5 requests per window as the server counts them"
+    );
+}
+
 #[tokio::test]
 async fn every_transient_fault_is_retried_to_exactly_the_mock_events() {
     let faults = [

@@ -104,11 +104,18 @@ impl GraphClient {
         let mut attempt: u32 = 0;
         let mut refreshed = false;
         loop {
+            // The token first: fetching one is not a Graph request, and must not hold a place.
+            let token = self.tokens.token().await?;
             let (waited, slot) = self.limiter.acquire().await;
             self.counters.waited_ms.fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let token = self.tokens.token().await?;
-            let failure = match self.once(url, token.expose()).await {
+            let result = self.once(url, token.expose()).await;
+            // The place counts from now, not through the backoff below, or is given back.
+            match &result {
+                Err(Attempt::Retry(f)) if f.is_throttle() && self.policy.refund_throttled => slot.refund(),
+                _ => drop(slot),
+            }
+            let failure = match result {
                 Ok(page) => return Ok((page, stats)),
                 Err(Attempt::Unauthorized) if !refreshed => {
                     // The token expired or was revoked mid-run: get a new one, once.
@@ -133,9 +140,6 @@ impl GraphClient {
             if failure.is_throttle() {
                 stats.throttled += 1;
                 self.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                if self.policy.refund_throttled {
-                    self.limiter.refund(slot).await;
-                }
             }
             attempt += 1;
             if attempt > self.policy.max_retries {

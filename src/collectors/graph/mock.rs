@@ -69,6 +69,10 @@ pub struct MockConfig {
     pub federated_assertion: Option<String>,
     /// The `X-IDENTITY-HEADER` an App Service managed-identity request must carry.
     pub identity_header: Option<String>,
+    /// Network latency on the way in: each Graph request is held a pseudo-random time up to this
+    /// before the server takes its time for the budget, as requests reach Graph late by varying
+    /// amounts (zero: none beyond loopback's).
+    pub arrival_jitter: Duration,
 }
 
 impl MockConfig {
@@ -89,6 +93,7 @@ impl MockConfig {
             certificate_key_pem: None,
             federated_assertion: None,
             identity_header: None,
+            arrival_jitter: Duration::ZERO,
         }
     }
 }
@@ -243,7 +248,7 @@ fn serve(
     base: &str,
 ) -> std::io::Result<()> {
     let req = read_request(&stream)?;
-    stats.requests.fetch_add(1, Ordering::Relaxed);
+    let nth = stats.requests.fetch_add(1, Ordering::Relaxed);
     let (path, query) = req.target.split_once('?').unwrap_or((req.target.as_str(), ""));
     if req.method == "POST" && path.ends_with("/oauth2/v2.0/token") {
         stats.token_requests.fetch_add(1, Ordering::Relaxed);
@@ -252,6 +257,15 @@ fn serve(
     if req.method == "GET" && path.ends_with("/metadata/identity/oauth2/token") {
         stats.token_requests.fetch_add(1, Ordering::Relaxed);
         return managed_identity_token(&stream, cfg, state, &req, query);
+    }
+    if !cfg.arrival_jitter.is_zero() {
+        // A fixed pseudo-random sequence (splitmix64 of the request's number), so a test that
+        // fails fails again.
+        let mut z = nth.wrapping_add(1).wrapping_mul(0x9e3779b97f4a7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        let share = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+        std::thread::sleep(cfg.arrival_jitter.mul_f64(share));
     }
     // Bearer check.
     let auth = req
