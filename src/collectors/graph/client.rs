@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::collectors::graph::auth::{AuthError, TokenProvider};
-use crate::collectors::graph::limiter::RateLimiter;
+use crate::collectors::graph::limiter::{RateLimiter, Slot};
 use crate::collectors::graph::retry::{Failure, RetryPolicy};
 use crate::rng::Rng;
 
@@ -109,13 +109,7 @@ impl GraphClient {
             let (waited, slot) = self.limiter.acquire().await;
             self.counters.waited_ms.fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let result = self.once(url, token.expose()).await;
-            // The place counts from now, not through the backoff below, or is given back.
-            match &result {
-                Err(Attempt::Retry(f)) if f.is_throttle() && self.policy.refund_throttled => slot.refund(),
-                _ => drop(slot),
-            }
-            let failure = match result {
+            let failure = match self.once(url, token.expose(), slot).await {
                 Ok(page) => return Ok((page, stats)),
                 Err(Attempt::Unauthorized) if !refreshed => {
                     // The token expired or was revoked mid-run: get a new one, once.
@@ -169,15 +163,22 @@ impl GraphClient {
         }
     }
 
-    async fn once(&self, url: &str, token: &str) -> Result<Page, Attempt> {
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(token)
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| Attempt::Retry(Failure::Transport(e.without_url().to_string())))?;
+    /// One GET under the limiter place `slot`, which counts from when the response's headers
+    /// arrive (Graph has counted the request by then; the body can take a while longer), or
+    /// from a transport failure; a 429 gives it back when the policy says so.
+    async fn once(&self, url: &str, token: &str, slot: Slot) -> Result<Page, Attempt> {
+        let sent = self.http.get(url).bearer_auth(token).header("Accept", "application/json").send().await;
+        let resp = match sent {
+            Ok(resp) if resp.status().as_u16() == 429 && self.policy.refund_throttled => {
+                slot.refund();
+                resp
+            }
+            Ok(resp) => {
+                drop(slot);
+                resp
+            }
+            Err(e) => return Err(Attempt::Retry(Failure::Transport(e.without_url().to_string()))),
+        };
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = resp

@@ -22,8 +22,9 @@ struct Place {
 /// its answer comes back, later by a latency that varies from request to request. Counting from
 /// the send, a sixth request sent a window after a first can arrive inside the window of a first
 /// that arrived late: Graph answers 429. So a request holds its place while in flight (however
-/// long that is) and from its answer on for a whole window; then no latency can put more than
-/// `requests` arrivals in any window. The cost is one round trip per window of throughput.
+/// long that is) and from its answer (the response's headers) on for a whole window; then no
+/// latency can put more than `requests` arrivals in any window. The cost: each place is held
+/// longer by the time the server takes to answer.
 #[derive(Debug)]
 struct Window {
     requests: usize,
