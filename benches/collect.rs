@@ -6,6 +6,8 @@
 //!    ceiling `999 events × 5 requests / window`. The window is 1 s instead of Graph's 10 s so the
 //!    run takes a minute rather than ten; the share does not depend on the window's length as
 //!    long as it is much longer than a request's latency (set SSPR_BENCH_WINDOW_S=10 to check).
+//!    The limiter's arrival margin is scaled with the window: the default 0.5 s is 5 % of Graph's
+//!    10 s, so 5 % of the window here.
 //! 2. Peak memory (VmHWM) of a collection of 1,000,000 events, the mock's budget opened wide.
 
 use std::io::{BufRead, BufReader};
@@ -107,6 +109,7 @@ fn run(
         authority_endpoint: Some(child.base.clone()),
         requests_per_window: Some(requests),
         window_seconds: Some(window.as_secs_f64()),
+        arrival_margin_seconds: Some(window.as_secs_f64() * 0.05),
         concurrency: Some(concurrency),
         slice_hours: Some(slice_hours),
         services: Some(vec![SERVICE.into()]),

@@ -34,6 +34,7 @@ const KEYS: &[(&str, &str)] = &[
     ("graph", "services"),
     ("graph", "requests_per_window"),
     ("graph", "window_seconds"),
+    ("graph", "arrival_margin_seconds"),
     ("graph", "concurrency"),
     ("graph", "slice_hours"),
     ("graph", "overlap"),

@@ -8,56 +8,57 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// One request's place in the window: in flight until its response (or failure) arrives, then
-/// counted from that moment.
+/// One request's place in the window.
 #[derive(Debug, Clone, Copy)]
 struct Place {
     id: u64,
-    answered: Option<Instant>,
+    /// When Graph counted it at the latest: the send plus the arrival margin, or its answer if
+    /// that came first.
+    counted: Instant,
 }
 
 /// The pure sliding-window logic.
 ///
-/// Graph counts a request when it arrives, which is somewhere between when we send it and when
-/// its answer comes back, later by a latency that varies from request to request. Counting from
-/// the send, a sixth request sent a window after a first can arrive inside the window of a first
-/// that arrived late: Graph answers 429. So a request holds its place while in flight (however
-/// long that is) and from its answer (the response's headers) on for a whole window; then no
-/// latency can put more than `requests` arrivals in any window. The cost: each place is held
-/// longer by the time the server takes to answer.
+/// Graph counts a request when it arrives, after a network latency that varies from request to
+/// request. Counting from the send, a sixth request sent a window after a first can arrive inside
+/// the window of a first that arrived late: Graph answers 429. So a place counts from the latest
+/// moment the request can have arrived: its send plus `margin` (how late a request may reach
+/// Graph), or the moment its answer's headers came back if that is sooner (Graph had it by then).
+/// Latencies within the margin then never put more than `requests` arrivals in any of Graph's
+/// windows; the price is a window longer by at most the margin.
 #[derive(Debug)]
 struct Window {
     requests: usize,
     window: Duration,
+    margin: Duration,
     places: Vec<Place>,
     next_id: u64,
 }
 
 impl Window {
-    fn new(requests: usize, window: Duration) -> Self {
-        Self { requests: requests.max(1), window, places: Vec::new(), next_id: 0 }
+    fn new(requests: usize, window: Duration, margin: Duration) -> Self {
+        Self { requests: requests.max(1), window, margin, places: Vec::new(), next_id: 0 }
     }
 
     /// Takes a place at `now` and returns its id, or returns how long to wait before asking
-    /// again: until the earliest answered place leaves the window, or `None` when every place is
-    /// in flight (wait for an answer).
-    fn try_take(&mut self, now: Instant) -> Result<u64, Option<Duration>> {
+    /// again (until the earliest-counted place leaves the window; an answer may free one sooner).
+    fn try_take(&mut self, now: Instant) -> Result<u64, Duration> {
         let window = self.window;
-        self.places.retain(|p| p.answered.is_none_or(|t| now.duration_since(t) < window));
+        self.places.retain(|p| now.saturating_duration_since(p.counted) < window);
         if self.places.len() < self.requests {
             let id = self.next_id;
             self.next_id += 1;
-            self.places.push(Place { id, answered: None });
+            self.places.push(Place { id, counted: now + self.margin });
             return Ok(id);
         }
-        let earliest = self.places.iter().filter_map(|p| p.answered).min();
-        Err(earliest.map(|t| window - now.duration_since(t)))
+        let earliest = self.places.iter().map(|p| p.counted).min().expect("full window");
+        Err((earliest + window).saturating_duration_since(now))
     }
 
-    /// The request of place `id` was answered (or failed) at `at`.
+    /// The request of place `id` was answered (or failed) at `at`: Graph has counted it.
     fn answered(&mut self, id: u64, at: Instant) {
         if let Some(p) = self.places.iter_mut().find(|p| p.id == id) {
-            p.answered = Some(at);
+            p.counted = p.counted.min(at);
         }
     }
 
@@ -75,7 +76,7 @@ pub(crate) struct RateLimiter {
 }
 
 /// A request's place in the window, taken by [`RateLimiter::acquire`]. Dropping it marks the
-/// request answered at that moment, whichever way the request ended (an answer, an error, the
+/// request answered at that moment (the caller drops it when the response's headers arrive), whichever way the request ended (an answer, an error, the
 /// caller giving up); [`Slot::refund`] gives it back instead.
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -102,8 +103,10 @@ impl Drop for Slot {
 }
 
 impl RateLimiter {
-    pub(crate) fn new(requests: usize, window: Duration) -> Self {
-        Self { inner: Arc::new((Mutex::new(Window::new(requests, window)), Notify::new())) }
+    /// At most `requests` per `window` as Graph counts them, for requests that reach Graph
+    /// within `margin` of their send.
+    pub(crate) fn new(requests: usize, window: Duration, margin: Duration) -> Self {
+        Self { inner: Arc::new((Mutex::new(Window::new(requests, window, margin)), Notify::new())) }
     }
 
     /// Runs `f` on the window (never across an await) and wakes the waiters: a place may have
@@ -126,8 +129,12 @@ impl RateLimiter {
             let taken = self.inner.0.lock().unwrap_or_else(PoisonError::into_inner).try_take(Instant::now());
             match taken {
                 Ok(id) => return (start.elapsed(), Slot { limiter: self.clone(), id, refunded: false }),
-                Err(Some(d)) => tokio::time::sleep(d).await,
-                Err(None) => changed.await,
+                Err(wait) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = changed => {}
+                    }
+                }
             }
         }
     }
@@ -140,13 +147,12 @@ mod tests {
     #[test]
     fn never_more_than_the_budget_in_any_window() {
         let t0 = Instant::now();
-        let mut w = Window::new(5, Duration::from_secs(10));
+        let mut w = Window::new(5, Duration::from_secs(10), Duration::ZERO);
         let mut granted = Vec::new();
-        // Ask every 100 ms for 60 s of simulated time; each request is answered at once.
+        // Ask every 100 ms for 60 s of simulated time.
         for step in 0..600u64 {
             let now = t0 + Duration::from_millis(step * 100);
-            if let Ok(id) = w.try_take(now) {
-                w.answered(id, now);
+            if w.try_take(now).is_ok() {
                 granted.push(now);
             }
         }
@@ -159,40 +165,34 @@ mod tests {
     }
 
     #[test]
-    fn the_wait_is_until_the_earliest_answer_leaves_the_window() {
+    fn a_place_counts_from_the_send_plus_the_margin_or_the_answer_if_sooner() {
         let t0 = Instant::now();
-        let s = |secs| t0 + Duration::from_secs(secs);
-        let mut w = Window::new(2, Duration::from_secs(10));
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut w = Window::new(2, Duration::from_secs(10), Duration::from_secs(1));
         let a = w.try_take(t0).unwrap();
-        let b = w.try_take(s(3)).unwrap();
-        // Both in flight: no time to wait for, only an answer.
-        assert_eq!(w.try_take(s(4)), Err(None));
-        // Sent at 0 but answered at 2: it counts from 2, not from 0.
-        w.answered(a, s(2));
-        w.answered(b, s(5));
-        assert_eq!(w.try_take(s(4)), Err(Some(Duration::from_secs(8))));
-        assert_eq!(w.try_take(s(11)), Err(Some(Duration::from_secs(1))));
-        let c = w.try_take(s(12)).unwrap();
+        w.try_take(ms(3000)).unwrap();
+        // Unanswered, they count from 1 s and 4 s: the first leaves the window at 11 s.
+        assert_eq!(w.try_take(ms(4000)), Err(Duration::from_secs(7)));
+        // Answered at 0.5 s: Graph had it by then, so it leaves at 10.5 s.
+        w.answered(a, ms(500));
+        assert_eq!(w.try_take(ms(4000)), Err(Duration::from_millis(6500)));
+        // An answer later than the margin changes nothing.
+        let mut late = Window::new(1, Duration::from_secs(10), Duration::from_secs(1));
+        let b = late.try_take(t0).unwrap();
+        late.answered(b, ms(5000));
+        assert_eq!(late.try_take(ms(10_900)), Err(Duration::from_millis(100)));
+        assert!(late.try_take(ms(11_000)).is_ok());
         // A refunded place frees at once.
-        assert!(w.try_take(s(13)).is_err());
+        let c = w.try_take(ms(10_500)).unwrap();
+        assert!(w.try_take(ms(10_600)).is_err());
         w.refund(c);
-        assert!(w.try_take(s(13)).is_ok());
-    }
-
-    #[test]
-    fn a_request_in_flight_longer_than_the_window_keeps_its_place() {
-        let t0 = Instant::now();
-        let mut w = Window::new(1, Duration::from_secs(10));
-        let a = w.try_take(t0).unwrap();
-        assert_eq!(w.try_take(t0 + Duration::from_secs(30)), Err(None));
-        w.answered(a, t0 + Duration::from_secs(31));
-        assert!(w.try_take(t0 + Duration::from_secs(40)).is_err());
-        assert!(w.try_take(t0 + Duration::from_secs(41)).is_ok());
+        assert!(w.try_take(ms(10_600)).is_ok());
     }
 
     #[tokio::test]
-    async fn a_waiter_wakes_when_a_place_is_answered() {
-        let l = RateLimiter::new(1, Duration::from_millis(50));
+    async fn a_waiter_wakes_when_an_answer_frees_a_place_early() {
+        // A margin far beyond the test: only the answer can free the place in time.
+        let l = RateLimiter::new(1, Duration::from_millis(50), Duration::from_secs(60));
         let (_, first) = l.acquire().await;
         let waiter = tokio::spawn({
             let l = l.clone();
@@ -202,6 +202,6 @@ mod tests {
         assert!(!waiter.is_finished(), "no place while the first request is in flight");
         drop(first);
         let waited = tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
-        assert!(waited >= Duration::from_millis(80), "in flight 30 ms, then a window: {waited:?}");
+        assert!(waited >= Duration::from_millis(75), "in flight 30 ms, then a window: {waited:?}");
     }
 }

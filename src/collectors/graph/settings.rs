@@ -21,6 +21,10 @@ use crate::error::{Error, Result};
 
 /// Most slices in flight at once; the rate limiter is what bounds requests.
 const MAX_CONCURRENCY: usize = 32;
+/// How late a request may reach Graph after its send, by default: the limiter counts each place
+/// from then (or from the answer, if sooner). Half a second covers the one-way latency of an
+/// internet path with room to spare, and lengthens Graph's 10-second window by at most 5 %.
+const DEFAULT_ARRIVAL_MARGIN: f64 = 0.5;
 /// Environment variables read for the client secret, in order.
 const SECRET_ENV: &[&str] = &["SSPR_GRAPH_CLIENT_SECRET", "AZURE_CLIENT_SECRET"];
 
@@ -59,6 +63,8 @@ pub struct GraphSection {
     pub services: Option<Vec<String>>,
     pub requests_per_window: Option<usize>,
     pub window_seconds: Option<f64>,
+    /// How late a request may reach Graph after we send it (default 0.5 s; see README).
+    pub arrival_margin_seconds: Option<f64>,
     pub concurrency: Option<usize>,
     pub slice_hours: Option<i64>,
     pub overlap: Option<String>,
@@ -86,6 +92,7 @@ pub struct GraphSettings {
     pub plan: CollectPlan,
     pub requests_per_window: usize,
     pub window: Duration,
+    pub arrival_margin: Duration,
     pub retry: RetryPolicy,
     pub timeout: Duration,
     pub state_dir: Option<PathBuf>,
@@ -220,6 +227,10 @@ impl GraphSection {
         if requests_per_window == 0 || window.is_zero() {
             return Err(cfg("requests_per_window and window_seconds must be positive".into()));
         }
+        let arrival_margin = match self.arrival_margin_seconds.unwrap_or(DEFAULT_ARRIVAL_MARGIN) {
+            m if m.is_finite() && m >= 0.0 => Duration::from_secs_f64(m),
+            m => return Err(cfg(format!("arrival_margin_seconds must be zero or more seconds, not {m}"))),
+        };
         let mut retry = RetryPolicy::default();
         if let Some(m) = self.max_retries {
             retry.max_retries = m;
@@ -237,6 +248,7 @@ impl GraphSection {
             plan,
             requests_per_window,
             window,
+            arrival_margin,
             retry,
             timeout: self.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT),
             state_dir: self.state_dir.clone(),
@@ -290,7 +302,7 @@ impl GraphSettings {
         Ok(GraphClient::new(
             http,
             Arc::new(tokens),
-            RateLimiter::new(self.requests_per_window, self.window),
+            RateLimiter::new(self.requests_per_window, self.window, self.arrival_margin),
             self.retry.clone(),
         ))
     }
