@@ -13,14 +13,10 @@
 -- the same in every engine (splitting a string into rows is not). The match runs once per
 -- distinct list with its user count (a few hundred lists for 100,000 users), not once per user:
 -- a LIKE join has no hash key and runs as a nested loop.
-WITH disabled AS (
-  SELECT user_id FROM users
-  WHERE snapshot_date = (SELECT max(snapshot_date) FROM users) AND NOT account_enabled
-),
-latest AS (
+WITH latest AS (
   SELECT r.user_id, concat(',', coalesce(r.methods_registered, ''), ',') AS methods
   FROM registration_details r
-  LEFT JOIN disabled d ON d.user_id = r.user_id
+  LEFT JOIN disabled_accounts d ON d.user_id = r.user_id
   WHERE r.snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
     AND ($include_disabled OR d.user_id IS NULL)
 ),

@@ -11,14 +11,10 @@
 -- chart: bar x=method_group y=users_strongest sort=none
 -- One pass of the logical optimizer: a second pass over this plan of many CTEs took 3-4 of its
 -- 10 ms of optimising, and the plan of one pass runs as fast (in process, bench lake).
-WITH disabled AS (
-  SELECT user_id FROM users
-  WHERE snapshot_date = (SELECT max(snapshot_date) FROM users) AND NOT account_enabled
-),
-latest AS (
+WITH latest AS (
   SELECT r.user_id, concat(',', coalesce(r.methods_registered, ''), ',') AS methods
   FROM registration_details r
-  LEFT JOIN disabled d ON d.user_id = r.user_id
+  LEFT JOIN disabled_accounts d ON d.user_id = r.user_id
   WHERE r.snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
     AND ($include_disabled OR d.user_id IS NULL)
 ),

@@ -19,11 +19,7 @@
 -- whatever the setting, and two partitions only add a shuffle and a second aggregation step
 -- (10.4 -> 8.9 ms on 100,000 users). A larger tenant's snapshot (several row groups) would be
 -- read on one core: drop the setting in a --queries-dir copy there.
-WITH disabled AS (
-  SELECT user_id FROM users
-  WHERE snapshot_date = (SELECT max(snapshot_date) FROM users) AND NOT account_enabled
-),
-slices AS (
+WITH slices AS (
   SELECT coalesce(r.user_type, 'unknown') AS user_type,
          coalesce(r.is_admin, false) AS is_admin,
          min(r.snapshot_date) AS snapshot_date,
@@ -34,7 +30,7 @@ slices AS (
          count(*) FILTER (WHERE r.is_mfa_capable) AS mfa,
          count(*) FILTER (WHERE r.is_passwordless_capable) AS passwordless
   FROM registration_details r
-  LEFT JOIN disabled d ON d.user_id = r.user_id
+  LEFT JOIN disabled_accounts d ON d.user_id = r.user_id
   WHERE r.snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
     AND ($include_disabled OR d.user_id IS NULL)
   GROUP BY coalesce(r.user_type, 'unknown'), coalesce(r.is_admin, false)

@@ -13,11 +13,7 @@
 --   has no role assignments, note says so and privileged admins are counted as admin.
 -- params: include_disabled:bool=false
 -- chart: bar x=role y=capable_pct sort=none
-WITH disabled AS (
-  SELECT user_id FROM users
-  WHERE snapshot_date = (SELECT max(snapshot_date) FROM users) AND NOT account_enabled
-),
-held AS (
+WITH held AS (
   SELECT a.principal_id AS user_id,
          max(CASE WHEN p.template_id IS NOT NULL THEN 1 ELSE 0 END) AS privileged
   FROM role_assignments a
@@ -34,7 +30,7 @@ classed AS (
          r.is_mfa_capable, r.is_passwordless_capable
   FROM registration_details r
   LEFT JOIN held h ON h.user_id = r.user_id
-  LEFT JOIN disabled d ON d.user_id = r.user_id
+  LEFT JOIN disabled_accounts d ON d.user_id = r.user_id
   WHERE r.snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
     AND ($include_disabled OR d.user_id IS NULL)
 ),

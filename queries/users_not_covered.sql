@@ -11,15 +11,11 @@
 -- The history is read for the listed users only (the latest snapshot's not-capable users, four
 -- in ten on the bench tenant), not for everyone: 80,000 snapshot rows instead of 200,000 are
 -- aggregated. `listed` and `history` are each read in two places, so each is computed once.
-WITH disabled AS (
-  SELECT user_id FROM users
-  WHERE snapshot_date = (SELECT max(snapshot_date) FROM users) AND NOT account_enabled
-),
-listed AS (
+WITH listed AS (
   SELECT r.user_id, r.user_principal_name, r.user_display_name, r.user_type, r.is_admin,
          r.is_sspr_enabled, r.is_sspr_registered, r.methods_registered, r.snapshot_date
   FROM registration_details r
-  LEFT JOIN disabled x ON x.user_id = r.user_id
+  LEFT JOIN disabled_accounts x ON x.user_id = r.user_id
   WHERE r.snapshot_date = (SELECT max(snapshot_date) FROM registration_details)
     AND NOT coalesce(r.is_sspr_capable, false)
     AND ($include_disabled OR x.user_id IS NULL)

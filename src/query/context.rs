@@ -43,6 +43,7 @@ pub(crate) const REFERENCE_TABLES: &[(&str, &str)] = &[
 
 /// Views every context defines, in dependency order: (name, `CREATE VIEW` text).
 const VIEWS: &[(&str, &str)] = &[
+    ("disabled_accounts", include_str!("../../queries/views/disabled_accounts.sql")),
     ("sspr_step_events", include_str!("../../queries/views/sspr_step_events.sql")),
     ("security_info_events", include_str!("../../queries/views/security_info_events.sql")),
 ];
