@@ -148,16 +148,29 @@ pub struct Extensions {
     pub proven_filters: bool,
     /// Our `percentile_cont` accumulators.
     pub percentile: bool,
+    /// [`InlineReads`](crate::query::inline_reads): a local lake's column chunks read in place,
+    /// not through tokio's blocking pool.
+    pub inline_reads: bool,
 }
 
 impl Extensions {
-    pub const ALL: Self =
-        Self { materialize_ctes: true, known_subqueries: true, proven_filters: true, percentile: true };
-    pub const NONE: Self =
-        Self { materialize_ctes: false, known_subqueries: false, proven_filters: false, percentile: false };
+    pub const ALL: Self = Self {
+        materialize_ctes: true,
+        known_subqueries: true,
+        proven_filters: true,
+        percentile: true,
+        inline_reads: true,
+    };
+    pub const NONE: Self = Self {
+        materialize_ctes: false,
+        known_subqueries: false,
+        proven_filters: false,
+        percentile: false,
+        inline_reads: false,
+    };
     /// The names `SSPR_ENGINE_EXTENSIONS` takes, with the switch each sets.
-    pub const NAMES: [&'static str; 4] =
-        ["materialize_ctes", "known_subqueries", "proven_filters", "percentile"];
+    pub const NAMES: [&'static str; 5] =
+        ["materialize_ctes", "known_subqueries", "proven_filters", "percentile", "inline_reads"];
 
     fn slot(&mut self, name: &str) -> Option<&mut bool> {
         Some(match name {
@@ -165,6 +178,7 @@ impl Extensions {
             "known_subqueries" => &mut self.known_subqueries,
             "proven_filters" => &mut self.proven_filters,
             "percentile" => &mut self.percentile,
+            "inline_reads" => &mut self.inline_reads,
             _ => return None,
         })
     }
@@ -265,9 +279,13 @@ pub async fn build_context(lake: &Lake, cfg: &QueryConfig) -> Result<SessionCont
     let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
     let ctx = SessionContext::new_with_state(state);
     if lake.root.local.is_none() {
-        // Local lakes use DataFusion's own file:// store (ours is rooted at the lake directory,
-        // which would double the path); remote ones register the store the lake was opened with.
+        // Local lakes use a file:// store of their own (the lake's is rooted at the lake
+        // directory, which would double the path); remote ones register the store the lake was
+        // opened with.
         ctx.register_object_store(&lake.root.url, lake.root.store.clone());
+    } else if ext.inline_reads {
+        let url = url::Url::parse("file://").expect("the file:// URL");
+        ctx.register_object_store(&url, Arc::new(crate::query::inline_reads::InlineReads::default()));
     }
     for table in all_tables() {
         let url = ListingTableUrl::parse(lake.root.table_url(table))?;

@@ -5,6 +5,7 @@ pub(crate) mod completeness;
 pub(crate) mod consistent;
 pub mod context;
 mod functions;
+mod inline_reads;
 mod known_subquery;
 mod materialize;
 pub mod params;
