@@ -259,13 +259,8 @@ fn serve(
         return managed_identity_token(&stream, cfg, state, &req, query);
     }
     if !cfg.arrival_jitter.is_zero() {
-        // A fixed pseudo-random sequence (splitmix64 of the request's number), so a test that
-        // fails fails again.
-        let mut z = nth.wrapping_add(1).wrapping_mul(0x9e3779b97f4a7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        let share = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
-        std::thread::sleep(cfg.arrival_jitter.mul_f64(share));
+        // Seeded by the request's number, so a test that fails fails again.
+        std::thread::sleep(cfg.arrival_jitter.mul_f64(crate::rng::Rng::new(nth).f64()));
     }
     // Bearer check.
     let auth = req
