@@ -431,6 +431,25 @@ mod tests {
 
     /// An analyst writing `--sql` reads the README's list of what every query can name, and
     /// queries/README.md's description of each file: both must know every table and view.
+    #[tokio::test]
+    async fn a_local_lake_reads_through_inline_reads_unless_it_is_switched_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&dir.path().join("lake").to_string_lossy()).unwrap();
+        let file_store = |ext: Extensions| {
+            let lake = &lake;
+            async move {
+                let cfg = QueryConfig { extensions: ext, ..QueryConfig::default() };
+                let ctx = build_context(lake, &cfg).await.unwrap();
+                let url = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
+                ctx.runtime_env().object_store(url).unwrap().to_string()
+            }
+        };
+        assert!(file_store(Extensions::ALL).await.starts_with("InlineReads("));
+        let off = Extensions { inline_reads: false, ..Extensions::ALL };
+        assert!(!file_store(off).await.starts_with("InlineReads("));
+        assert!(!file_store(Extensions::NONE).await.starts_with("InlineReads("));
+    }
+
     #[test]
     fn the_readmes_name_every_reference_table_and_view() {
         let readme = include_str!("../../README.md");
